@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+WORKDIR ?= /tmp/robustloss_demo
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test lint bench data venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Real Fashion-MNIST from Debian's `dataset-fashion-mnist`, when we are root with apt.
+data:
+	@if [ -d $(FMNIST_DIR) ]; then \
+	  echo "Fashion-MNIST: found in $(FMNIST_DIR)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Fashion-MNIST: installing Debian package dataset-fashion-mnist"; \
+	  (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) || \
+	  echo "Fashion-MNIST: apt install failed; tests needing it are skipped"; \
+	else \
+	  echo "Fashion-MNIST: not root or no apt-get; skipping the Debian package (tests that need it are skipped)"; \
+	fi
+
+demo: $(STAMP) data
+	$(PY) -m experiments.demo --workdir $(WORKDIR)
+
+test: $(STAMP) data
+	$(PY) -m pytest -n 2 -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	$(PY) bench/losses.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

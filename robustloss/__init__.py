@@ -1,0 +1,9 @@
+"""robustloss: learning with noisy labels in JAX.
+
+Losses (``robustloss.losses``, ``robustloss.get_loss``), per-example-state losses
+(``robustloss.stateful``), label-noise generators (``robustloss.noise``), datasets
+(``robustloss.data``), transition-matrix methods (``robustloss.transition``), models
+(``robustloss.models``) and a data-parallel training harness (``robustloss.training``).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""The training objective: the one interface the training step calls.
+
+Every way of turning a batch of logits into a scalar to minimise -- a plain loss from
+`robustloss.losses`, a `StatefulLoss` with per-example state (ALDR-KL, TGCE), or a
+transition-matrix method (forward correction, reweighting, DWS, RENT, with a fixed or learnable
+T) -- is adapted to an `Objective`. The training step is written once against it, so the loop has
+no special cases per method, and every objective is vmappable over a leading "runs" axis.
+
+Contract (all functions pure; `aux` is a pytree that lives in the train state and is
+checkpointed with it):
+
+* ``init(num_examples, num_classes, key) -> aux``: the objective's state. Per-example arrays have
+  leading size ``num_examples`` and are indexed by the stable example ``index`` of the batch.
+* ``loss(logits, batch, aux, key) -> (scalar, aux, metrics)``: ``logits`` ``[B, K]`` for the
+  *global* batch (under ``jit`` + ``NamedSharding`` the step sees the global batch, so batch-wide
+  methods such as RENT resample over it and per-example state updates hit the right rows whichever
+  device holds an example). ``batch`` is a dict with at least ``"label"`` (noisy int labels
+  ``[B]``), ``"index"`` (``[B]`` int, ``num_examples`` for padded rows) and ``"mask"`` (``[B]``
+  float, 0 for padded rows); ``"clean_label"`` is present when clean labels are known. The scalar
+  must ignore masked rows. ``metrics`` is a dict of scalars that the loop averages over the steps
+  of an epoch (may be empty). State updates use ``stop_gradient`` and
+  ``.at[index].set(..., mode="drop")``.
+* ``refresh_due(epoch, num_epochs) -> bool``: host-side schedule (Python ints, epochs counted from
+  0); when true the loop runs an evaluation pass over the whole training set after that epoch and
+  calls ``refresh``.
+* ``refresh(aux, logits, labels, epoch) -> aux``: ``logits`` ``[N, K]`` of all training examples
+  in index order (eval mode), ``labels`` ``[N]`` noisy labels. Used for TGCE pruning and for the
+  anchor/DualT estimators that run once after a warm-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+PyTree = Any
+
+
+class Objective(NamedTuple):
+    """A training objective (see the module docstring for the contract)."""
+
+    init: Callable[[int, int, jax.Array], PyTree]
+    loss: Callable[[jax.Array, dict, PyTree, jax.Array], tuple[jax.Array, PyTree, dict]]
+    refresh_due: Callable[[int, int], bool]
+    refresh: Callable[[PyTree, jax.Array, jax.Array, int], PyTree]
+
+
+def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+    """``sum(mask * values) / max(sum(mask), 1)``: the mean over the real (unpadded) rows."""
+    mask = mask.astype(values.dtype)
+    return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def never(epoch: int, num_epochs: int) -> bool:
+    """A ``refresh_due`` schedule that never fires."""
+    del epoch, num_epochs
+    return False
+
+
+def no_refresh(aux: PyTree, logits: jax.Array, labels: jax.Array, epoch: int) -> PyTree:
+    """A ``refresh`` that keeps the state unchanged."""
+    del logits, labels, epoch
+    return aux
