@@ -1,0 +1,83 @@
+"""Transition-matrix methods: T estimators and the ways T enters training.
+
+Convention: ``T[i, j] = P(noisy = j | clean = i)``, rows sum to 1. The RENT/DWS paper and its
+fixed-T code use the transpose (``T_paper[noisy, clean]``, columns sum to 1): pass
+``T_paper.T``. T is always an array argument, so re-estimating it never recompiles.
+
+Uses (per-example losses / weights; combine with any registry loss):
+  ``forward_correction_loss``, ``importance_weights``, ``dirichlet_weights`` (DWS),
+  ``rent_resample`` (RENT).
+Estimators (row-stochastic ``[K, K]``):
+  ``anchor_transition``, ``dualt_transition``, learnable ``volminnet_matrix`` / ``tv_matrix``
+  (+ Cycle's pair of VolMinNet matrices) trained inside the objective, and the true T.
+Training: ``default_config``, ``validate_config``, ``make_objective`` (an
+``robustloss.training.objective.Objective``).
+
+References:
+  H. Bae, S. Shin, B. Na, I.-C. Moon, "Dirichlet-based per-sample weighting by transition matrix
+  for noisy label learning", ICLR 2024.
+"""
+
+from robustloss.transition._config import (
+    ANCHOR_VARIANTS,
+    ESTIMATORS,
+    PAPER_WARMUP_EPOCHS,
+    USES,
+    default_config,
+    resolved_warmup_epochs,
+    validate_config,
+)
+from robustloss.transition._estimators import (
+    anchor_transition,
+    cycle_backward_loss,
+    cycle_consistency_loss,
+    dualt_transition,
+    forward_nll,
+    total_variation,
+    transition_error,
+    tv_init,
+    tv_matrix,
+    volminnet_init,
+    volminnet_matrix,
+)
+from robustloss.transition._objective import make_objective
+from robustloss.transition._utilise import (
+    cross_entropy,
+    dirichlet_weights,
+    effective_sample_fraction,
+    forward_correction_loss,
+    importance_log_weights,
+    importance_weights,
+    noisy_log_posterior,
+    rent_resample,
+)
+
+__all__ = [
+    "ANCHOR_VARIANTS",
+    "ESTIMATORS",
+    "PAPER_WARMUP_EPOCHS",
+    "USES",
+    "anchor_transition",
+    "cross_entropy",
+    "cycle_backward_loss",
+    "cycle_consistency_loss",
+    "default_config",
+    "dirichlet_weights",
+    "dualt_transition",
+    "effective_sample_fraction",
+    "forward_correction_loss",
+    "forward_nll",
+    "importance_log_weights",
+    "importance_weights",
+    "make_objective",
+    "noisy_log_posterior",
+    "rent_resample",
+    "resolved_warmup_epochs",
+    "total_variation",
+    "transition_error",
+    "tv_init",
+    "tv_matrix",
+    "validate_config",
+    "volminnet_init",
+    "volminnet_matrix",
+]
