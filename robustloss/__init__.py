@@ -6,4 +6,18 @@ Losses (``robustloss.losses``, ``robustloss.get_loss``), per-example-state losse
 (``robustloss.models``) and a data-parallel training harness (``robustloss.training``).
 """
 
+from robustloss import losses, stateful
+from robustloss.registry import Loss, get_loss, list_losses, loss_hparams
+from robustloss.stateful import StatefulLoss
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Loss",
+    "StatefulLoss",
+    "get_loss",
+    "list_losses",
+    "loss_hparams",
+    "losses",
+    "stateful",
+]

@@ -1,0 +1,177 @@
+"""Asymmetric losses (Zhou et al. 2021) and their active-passive combinations with NCE."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from robustloss.losses import _common as c
+from robustloss.losses._symmetric import _nce_parts
+
+
+def _agce(log_p, a, q):
+    return (jnp.power(a + 1.0, q) - jnp.power(a + jnp.exp(log_p), q)) / q
+
+
+def _aul(log_p, a, q):
+    return (jnp.power(a - jnp.exp(log_p), q) - jnp.power(a - 1.0, q)) / q
+
+
+def asymmetric_generalized_cross_entropy(
+    logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 1.0, q: ArrayLike = 2.0
+) -> jax.Array:
+    r"""Asymmetric generalized cross-entropy (AGCE).
+
+    .. math:: \ell(f, y) = \frac{(a + 1)^q - (a + p_y)^q}{q}
+
+    Not symmetric. Probability labels: ``sum_y q_y * loss(f, y)``.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      a: ``a > 0`` (may be traced).
+      q: ``q > 0`` (may be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import asymmetric_generalized_cross_entropy as agce
+      >>> print(agce(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), a=1.0, q=2.0))
+      [0.38...]
+
+    References:
+      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Labels", ICML 2021.
+    """
+    c.check_range("agce", "a", a, c.positive, "(0, inf)")
+    c.check_range("agce", "q", q, c.positive, "(0, inf)")
+    return c.loss_of_log_prob(logits, labels, lambda lp: _agce(lp, a, q))
+
+
+def asymmetric_unhinged_loss(
+    logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 6.0, q: ArrayLike = 1.5
+) -> jax.Array:
+    r"""Asymmetric unhinged loss (AUL).
+
+    .. math:: \ell(f, y) = \frac{(a - p_y)^q - (a - 1)^q}{q}
+
+    Not symmetric. Probability labels: ``sum_y q_y * loss(f, y)``.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      a: ``a > 1`` (may be traced).
+      q: ``q > 0`` (may be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import asymmetric_unhinged_loss as aul
+      >>> print(aul(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), a=6.0, q=1.5))
+      [0.4...]
+
+    References:
+      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Labels", ICML 2021.
+    """
+    c.check_range("aul", "a", a, lambda x: x > 1, "(1, inf)")
+    c.check_range("aul", "q", q, c.positive, "(0, inf)")
+    return c.loss_of_log_prob(logits, labels, lambda lp: _aul(lp, a, q))
+
+
+def _nce_plus(logits, labels, alpha, beta, passive):
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    ce, denom, log_p = _nce_parts(logits, labels, is_int)
+    pas = passive(log_p)
+    if not is_int:
+        pas = jnp.sum(labels * pas, axis=-1)
+    return alpha * ce / denom + beta * pas
+
+
+def nce_plus_agce(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike = 1.0,
+    beta: ArrayLike = 1.0,
+    a: ArrayLike = 3.0,
+    q: ArrayLike = 1.5,
+) -> jax.Array:
+    r"""Active-passive loss NCE+AGCE: ``alpha * NCE + beta * AGCE(a, q)``.
+
+    .. math:: \ell(f, y) = \alpha \frac{\log p_y}{\sum_k \log p_k}
+       + \beta \frac{(a + 1)^q - (a + p_y)^q}{q}
+
+    Probability labels: ``sum_y q_y * loss(f, y)``.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      alpha: NCE weight, ``>= 0``; beta: AGCE weight, ``>= 0``; a: ``> 0``; q: ``> 0`` (all may
+        be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import nce_plus_agce
+      >>> print(nce_plus_agce(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
+      [0.45...]
+
+    References:
+      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Labels", ICML 2021.
+    """
+    c.check_range("nce_agce", "alpha", alpha, c.nonnegative, "[0, inf)")
+    c.check_range("nce_agce", "beta", beta, c.nonnegative, "[0, inf)")
+    c.check_range("nce_agce", "a", a, c.positive, "(0, inf)")
+    c.check_range("nce_agce", "q", q, c.positive, "(0, inf)")
+    return _nce_plus(logits, labels, alpha, beta, lambda lp: _agce(lp, a, q))
+
+
+def nce_plus_aul(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike = 1.0,
+    beta: ArrayLike = 1.0,
+    a: ArrayLike = 6.0,
+    q: ArrayLike = 1.5,
+) -> jax.Array:
+    r"""Active-passive loss NCE+AUL: ``alpha * NCE + beta * AUL(a, q)``.
+
+    .. math:: \ell(f, y) = \alpha \frac{\log p_y}{\sum_k \log p_k}
+       + \beta \frac{(a - p_y)^q - (a - 1)^q}{q}
+
+    Probability labels: ``sum_y q_y * loss(f, y)``.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      alpha: NCE weight, ``>= 0``; beta: AUL weight, ``>= 0``; a: ``> 1``; q: ``> 0`` (all may
+        be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import nce_plus_aul
+      >>> print(nce_plus_aul(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
+      [0.4...]
+
+    References:
+      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Labels", ICML 2021.
+    """
+    c.check_range("nce_aul", "alpha", alpha, c.nonnegative, "[0, inf)")
+    c.check_range("nce_aul", "beta", beta, c.nonnegative, "[0, inf)")
+    c.check_range("nce_aul", "a", a, lambda x: x > 1, "(1, inf)")
+    c.check_range("nce_aul", "q", q, c.positive, "(0, inf)")
+    return _nce_plus(logits, labels, alpha, beta, lambda lp: _aul(lp, a, q))

@@ -1,0 +1,206 @@
+"""Cross-entropy and its direct relatives: focal, label smoothing, Taylor-CE, Poly-1."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from robustloss.losses import _common as c
+
+
+def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+    r"""Softmax cross-entropy, one value per example.
+
+    .. math:: \ell(f, y) = -\log p_y = \operatorname{LSE}(f) - f_y, \quad p = \operatorname{softmax}(f)
+
+    For probability labels ``q`` it is ``-sum_k q_k log p_k`` (the expectation over ``y ~ q``).
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` in ``[0, K)`` or probability vectors ``[..., K]``.
+
+    Returns:
+      ``[...]`` per-example losses (at least float32).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import cross_entropy
+      >>> print(cross_entropy(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
+      [0.24131...]
+
+    References:
+      Cox, "The regression analysis of binary sequences", JRSS B, 1958 (multinomial logistic
+      regression); Goodfellow, Bengio and Courville, "Deep Learning", MIT Press, 2016, §6.2.
+    """
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    if is_int:
+        return lse - c.take_label(logits, labels)
+    return jnp.sum(labels, axis=-1) * lse - jnp.sum(labels * logits, axis=-1)
+
+
+def softmax_focal_loss(
+    logits: ArrayLike, labels: ArrayLike, *, gamma: ArrayLike = 2.0
+) -> jax.Array:
+    r"""Multi-class (softmax) focal loss.
+
+    .. math:: \ell(f, y) = -(1 - p_y)^{\gamma} \log p_y
+
+    ``gamma = 0`` is cross-entropy. ``1 - p_y`` is computed as ``-expm1(log p_y)`` and clamped
+    at the smallest normal float, so the value and gradient stay finite when ``p_y = 1``.
+    Probability labels: ``sum_y q_y * loss(f, y)``.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      gamma: focusing parameter, ``gamma >= 0`` (may be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import softmax_focal_loss
+      >>> print(softmax_focal_loss(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), gamma=2.0))
+      [0.00982...]
+
+    References:
+      Lin, Goyal, Girshick, He and Dollár, "Focal Loss for Dense Object Detection", ICCV 2017.
+    """
+    c.check_range("focal", "gamma", gamma, c.nonnegative, "[0, inf)")
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    log_p, _ = c.log_prob_label(logits, labels, is_int)
+    tiny = jnp.finfo(logits.dtype).tiny
+
+    def per_class(lp):
+        return -jnp.power(jnp.maximum(c.one_minus_exp(lp), tiny), gamma) * lp
+
+    if is_int:
+        return per_class(log_p)
+    return jnp.sum(labels * per_class(log_p), axis=-1)
+
+
+def label_smoothing_cross_entropy(
+    logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 0.1
+) -> jax.Array:
+    r"""Cross-entropy against labels smoothed towards the uniform distribution.
+
+    .. math:: \ell(f, y) = (1 - \epsilon)(-\log p_y) + \epsilon \cdot \frac{1}{K}\sum_k (-\log p_k)
+
+    i.e. CE with target ``(1 - epsilon) e_y + epsilon / K`` (the convention of
+    ``optax.smooth_labels``). Probability labels: ``sum_y q_y * loss(f, y)``, i.e. ``q`` is
+    smoothed the same way.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      epsilon: smoothing mass, ``0 <= epsilon <= 1`` (may be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import label_smoothing_cross_entropy
+      >>> logits, labels = jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])
+      >>> print(label_smoothing_cross_entropy(logits, labels, epsilon=0.1))
+      [0.36...]
+
+    References:
+      Szegedy, Vanhoucke, Ioffe, Shlens and Wojna, "Rethinking the Inception Architecture for
+      Computer Vision", CVPR 2016; Lukasik, Bhojanapalli, Menon and Kumar, "Does label smoothing
+      mitigate label noise?", ICML 2020.
+    """
+    c.check_range("ls", "epsilon", epsilon, lambda x: (x >= 0) & (x <= 1), "[0, 1]")
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    uniform_ce = lse - jnp.mean(logits, axis=-1)
+    if is_int:
+        ce = lse - c.take_label(logits, labels)
+        mass = 1.0
+    else:
+        mass = jnp.sum(labels, axis=-1)
+        ce = mass * lse - jnp.sum(labels * logits, axis=-1)
+    return (1.0 - epsilon) * ce + epsilon * mass * uniform_ce
+
+
+def taylor_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, order: int = 2) -> jax.Array:
+    r"""Taylor cross-entropy: the order-``t`` Taylor series of ``-log p_y`` around ``p_y = 1``.
+
+    .. math:: \ell(f, y) = \sum_{j=1}^{t} \frac{(1 - p_y)^j}{j}
+
+    ``t = 1`` gives ``1 - p_y`` (MAE/2); ``t -> inf`` gives cross-entropy. This is the truncated
+    series of Feng et al. (not the "Taylor softmax" of de Brébisson and Vincent). Probability
+    labels: ``sum_y q_y * loss(f, y)``.
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      order: number of terms ``t``, a Python int ``>= 1``. It is **static** (it sets the
+        number of terms) and cannot be traced.
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import taylor_cross_entropy
+      >>> print(taylor_cross_entropy(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), order=2))
+      [0.23...]
+
+    References:
+      Feng, Shu, Lin, Lv, Li and An, "Can Cross Entropy Loss Be Robust to Label Noise?",
+      IJCAI 2020.
+    """
+    c.check_static_int("taylor_ce", "order", order, 1)
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    log_p, _ = c.log_prob_label(logits, labels, is_int)
+
+    def per_class(lp):
+        x = c.one_minus_exp(lp)
+        acc = jnp.full_like(x, 1.0 / order)
+        for j in range(order - 1, 0, -1):  # Horner: x (1 + x (1/2 + x (1/3 + ...)))
+            acc = 1.0 / j + x * acc
+        return x * acc
+
+    if is_int:
+        return per_class(log_p)
+    return jnp.sum(labels * per_class(log_p), axis=-1)
+
+
+def poly1_cross_entropy(
+    logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 1.0
+) -> jax.Array:
+    r"""Poly-1 loss: cross-entropy plus a weighted first polynomial term.
+
+    .. math:: \ell(f, y) = -\log p_y + \epsilon (1 - p_y)
+
+    Probability labels: ``sum_y q_y * loss(f, y)`` (optax's ``poly_loss_cross_entropy`` instead
+    uses ``1 - q . p`` for the polynomial term; the two agree for one-hot labels).
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      epsilon: weight of ``1 - p_y``, ``epsilon >= -1`` (the loss stays decreasing in ``p_y``);
+        may be traced.
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import poly1_cross_entropy
+      >>> print(poly1_cross_entropy(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), epsilon=1.0))
+      [0.45...]
+
+    References:
+      Leng, Xu, Zhang, Shen, Cheng, Ngiam, Zhou, Chen, Shlens and Anguelov, "PolyLoss: A
+      Polynomial Expansion Perspective of Classification Loss Functions", ICLR 2022.
+    """
+    c.check_range("poly1", "epsilon", epsilon, lambda x: x >= -1, "[-1, inf)")
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    log_p, _ = c.log_prob_label(logits, labels, is_int)
+    if is_int:
+        return -log_p + epsilon * c.one_minus_exp(log_p)
+    return jnp.sum(labels * (-log_p + epsilon * c.one_minus_exp(log_p)), axis=-1)

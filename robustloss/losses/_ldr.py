@@ -1,0 +1,137 @@
+"""Label-distributionally robust losses: LDR-KL and the score normalisations of the LDR code."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from robustloss.losses import _common as c
+from robustloss.losses._margin import expect_over_classes, margin_shifted
+
+SCORE_NORMS = ("none", "softplus_mean", "l1")
+L1_EPS = 1e-6
+_LOG_SOFTPLUS_SWITCH = -20.0
+
+
+def _log_softplus(h: jax.Array) -> jax.Array:
+    """``log(softplus(h))`` without underflow: equals ``h`` (to 1e-9 relative) for ``h < -20``."""
+    small = h < _LOG_SOFTPLUS_SWITCH
+    safe = jnp.where(small, 0.0, h)
+    return jnp.where(small, h, jnp.log(jax.nn.softplus(safe)))
+
+
+def normalize_scores(logits: ArrayLike, score_norm: str = "none") -> jax.Array:
+    r"""Score normalisation used by the LDR code before LDR-KL / ALDR-KL.
+
+    * ``"none"``: ``f = h`` (raw logits).
+    * ``"softplus_mean"``: ``f = softplus(h) / mean_k softplus(h)`` (``f >= 0``, ``sum f = K``),
+      computed in log space as ``K * softmax(log softplus(h))`` so that softplus underflow
+      (``h < -100`` in float32) never gives 0/0. Used by the LDR code for LDR-KL, and (as
+      "softplus + L1") for ALDR-KL on CIFAR-100 -- the same map, since softplus is positive.
+    * ``"l1"``: ``f = K h / (||h||_1 + 1e-6)`` (``sum |f| = K`` up to the epsilon, which keeps
+      an all-zero ``h`` finite). Used by the LDR code for ALDR-KL.
+
+    Gradients flow through the normaliser.
+
+    Args:
+      logits: ``[..., K]`` raw scores ``h``.
+      score_norm: one of ``"none"``, ``"softplus_mean"``, ``"l1"`` (static).
+
+    Returns:
+      ``[..., K]`` normalised scores (at least float32).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import normalize_scores
+      >>> print(normalize_scores(jnp.array([1.0, -1.0, 2.0]), "l1"))
+      [ 0.75 -0.75  1.5 ]
+
+    References:
+      Zhu, Ying and Yang, "Label Distributionally Robust Losses for Multi-class
+      Classification: Consistency, Robustness and Adaptivity", ICML 2023 (released code).
+    """
+    c.check_choice("ldr", "score_norm", score_norm, SCORE_NORMS)
+    h = jnp.asarray(logits)
+    h = h.astype(jnp.promote_types(h.dtype, jnp.float32))
+    num_classes = h.shape[-1]
+    if score_norm == "none":
+        return h
+    if score_norm == "softplus_mean":
+        return num_classes * jax.nn.softmax(_log_softplus(h), axis=-1)
+    return num_classes * h / (jnp.sum(jnp.abs(h), axis=-1, keepdims=True) + L1_EPS)
+
+
+def _ldr_from_delta(delta: jax.Array, lam) -> jax.Array:
+    """``lam * log(mean_k exp(delta_k / lam))`` for ``[..., K]`` delta and ``lam`` ``[...]``.
+
+    Written as ``M + lam * log1p(mean_k expm1((delta_k - M)/lam))`` with ``M = max delta``: stable
+    for ``lam -> 0`` (tends to ``M``) and accurate for ``lam -> inf`` (tends to ``mean delta``
+    without the cancellation of ``LSE - log K``).
+    """
+    lam = jnp.asarray(lam, delta.dtype)[..., None]
+    m = jnp.max(delta, axis=-1, keepdims=True)
+    s = jnp.mean(jnp.expm1((delta - m) / lam), axis=-1, keepdims=True)
+    return (m + lam * jnp.log1p(s))[..., 0]
+
+
+def ldr_kl_on_scores(scores: jax.Array, labels: jax.Array, is_int: bool, lam, margin) -> jax.Array:
+    """LDR-KL on already-normalised, canonicalised scores; ``lam`` scalar or ``[...]``."""
+    if is_int:
+        return _ldr_from_delta(margin_shifted(scores, labels, margin), lam)
+
+    def int_loss(f, y):
+        return _ldr_from_delta(margin_shifted(f, y, margin), lam)
+
+    return expect_over_classes(int_loss, scores, labels)
+
+
+def ldr_kl(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    lam: ArrayLike = 1.0,
+    margin: ArrayLike = 0.1,
+    score_norm: str = "none",
+) -> jax.Array:
+    r"""LDR-KL: the label-distributionally robust loss with a KL regulariser.
+
+    .. math:: \ell_\lambda(f, y) = \max_{p \in \Delta_K} \sum_k p_k \delta_k - \lambda
+       \mathrm{KL}(p \| u) = \lambda \log\Bigl(\frac{1}{K}\sum_k e^{\delta_k/\lambda}\Bigr),
+       \qquad \delta_k = f_k - f_y + c [k \neq y]
+
+    Special cases: ``lam = 1, margin = 0`` on raw logits is ``CE - log K``; ``lam -> 0`` is the
+    Crammer-Singer hinge ``max_k delta_k``; ``lam -> inf`` is ``mean_k delta_k``. The value is
+    computed as ``M + lam log1p(mean expm1((delta - M)/lam))``, ``M = max delta``, which is
+    stable in both limits. ``f`` is ``normalize_scores(logits, score_norm)``; the LDR code used
+    ``"softplus_mean"`` for LDR-KL. Probability labels: ``sum_y q_y * loss(f, y)``, which
+    evaluates every class (``O(K^2)`` per example).
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      lam: temperature ``lam > 0``, a scalar or a per-example ``[...]`` array (may be traced).
+      margin: ``c >= 0`` (may be traced).
+      score_norm: ``"none"`` (default, raw logits), ``"softplus_mean"`` or ``"l1"`` (static;
+        see ``normalize_scores``).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import ldr_kl
+      >>> logits, labels = jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])
+      >>> print(ldr_kl(logits, labels, lam=1.0, margin=0.0))  # CE - log 3
+      [-0.85...]
+
+    References:
+      Zhu, Ying and Yang, "Label Distributionally Robust Losses for Multi-class
+      Classification: Consistency, Robustness and Adaptivity", ICML 2023.
+    """
+    c.check_range("ldr_kl", "lam", lam, c.positive, "(0, inf)")
+    c.check_range("ldr_kl", "margin", margin, c.nonnegative, "[0, inf)")
+    c.check_choice("ldr_kl", "score_norm", score_norm, SCORE_NORMS)
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    scores = normalize_scores(logits, score_norm)
+    return ldr_kl_on_scores(scores, labels, is_int, lam, margin)

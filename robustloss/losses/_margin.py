@@ -1,0 +1,121 @@
+"""Multi-class hinge (margin) losses: Crammer-Singer and Weston-Watkins."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from robustloss.losses import _common as c
+
+
+def label_mask(labels: jax.Array, num_classes: int) -> jax.Array:
+    """Boolean ``[..., K]`` mask that is True at the labelled class (integer labels)."""
+    return labels[..., None] == jnp.arange(num_classes, dtype=labels.dtype)
+
+
+def margin_shifted(logits: jax.Array, labels: jax.Array, margin) -> jax.Array:
+    """``delta_k = f_k - f_y + margin * [k != y]`` (``[..., K]``; exactly 0 at ``k = y``)."""
+    is_y = label_mask(labels, logits.shape[-1])
+    f_y = c.take_label(logits, labels)[..., None]
+    return jnp.where(is_y, 0.0, logits - f_y + margin)
+
+
+def expect_over_classes(int_loss, logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """``sum_y q_y int_loss(logits, y)`` for probability labels, by evaluating every class.
+
+    Costs ``K`` evaluations of the integer-label loss (``O(K^2)`` per example for losses that
+    are ``O(K)``).
+    """
+    num_classes = logits.shape[-1]
+    ys = jnp.arange(num_classes)
+
+    def one(y):
+        return int_loss(logits, jnp.full(logits.shape[:-1], y, dtype=jnp.int32))
+
+    per_y = jax.vmap(one, out_axes=-1)(ys)  # [..., K]
+    return jnp.sum(labels * per_y, axis=-1)
+
+
+def crammer_singer_hinge(
+    logits: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 1.0
+) -> jax.Array:
+    r"""Crammer-Singer multi-class hinge loss.
+
+    .. math:: \ell(f, y) = \max\bigl(0, \max_{k \neq y} (f_k - f_y + c)\bigr)
+       = \max_k \delta_k, \quad \delta_k = f_k - f_y + c [k \neq y]
+
+    The ``lam -> 0`` limit of LDR-KL. Computed on the raw logits. Probability labels:
+    ``sum_y q_y * loss(f, y)`` (via the two largest logits, ``O(K)``).
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      margin: ``c >= 0`` (may be traced).
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import crammer_singer_hinge
+      >>> print(crammer_singer_hinge(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([1])))
+      [2.5]
+
+    References:
+      Crammer and Singer, "On the Algorithmic Implementation of Multiclass Kernel-based Vector
+      Machines", JMLR 2001.
+    """
+    c.check_range("cs", "margin", margin, c.nonnegative, "[0, inf)")
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    if is_int:
+        return jnp.max(margin_shifted(logits, labels, margin), axis=-1)
+    top2, idx = jax.lax.top_k(logits, 2)
+    is_top = jnp.arange(logits.shape[-1]) == idx[..., :1]
+    max_other = jnp.where(is_top, top2[..., 1:2], top2[..., 0:1])  # max_{k != y} f_k, per y
+    per_y = jax.nn.relu(max_other - logits + margin)
+    return jnp.sum(labels * per_y, axis=-1)
+
+
+def weston_watkins_hinge(
+    logits: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 1.0, reduction: str = "sum"
+) -> jax.Array:
+    r"""Weston-Watkins multi-class hinge loss.
+
+    .. math:: \ell(f, y) = \sum_{k \neq y} \max(0, f_k - f_y + c)
+
+    Computed on the raw logits. Probability labels: ``sum_y q_y * loss(f, y)``, which evaluates
+    every class (``O(K^2)`` per example).
+
+    Args:
+      logits: ``[..., K]`` scores.
+      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      margin: ``c >= 0`` (may be traced).
+      reduction: ``"sum"`` (the definition above, default) or ``"mean"``, which divides by
+        ``K`` as the released LDR code does (equivalent to a learning-rate rescale). Static.
+
+    Returns:
+      ``[...]`` per-example losses.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from robustloss.losses import weston_watkins_hinge
+      >>> print(weston_watkins_hinge(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([1])))
+      [2.5]
+
+    References:
+      Weston and Watkins, "Support Vector Machines for Multi-Class Pattern Recognition",
+      ESANN 1999.
+    """
+    c.check_range("ww", "margin", margin, c.nonnegative, "[0, inf)")
+    c.check_choice("ww", "reduction", reduction, ("sum", "mean"))
+    logits, labels, is_int = c.canonicalize(logits, labels)
+    num_classes = logits.shape[-1]
+
+    def int_loss(f, y):
+        total = jnp.sum(jax.nn.relu(margin_shifted(f, y, margin)), axis=-1)
+        return total / num_classes if reduction == "mean" else total
+
+    if is_int:
+        return int_loss(logits, labels)
+    return expect_over_classes(int_loss, logits, labels)
