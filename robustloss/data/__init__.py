@@ -1,0 +1,362 @@
+"""Datasets as NumPy arrays: TFDS copies, Debian Fashion-MNIST, scikit-learn digits, files.
+
+``load_dataset(name, ...)`` returns a frozen :class:`Dataset` with train/val/test NumPy arrays
+(images float32 NHWC in ``[0, 1]``, tabular float32, labels int32), a stable ``train_index``
+and provenance. Nothing downloads unless ``download=True``. See ``docs/data.md``.
+
+Example:
+  >>> ds = load_dataset("digits", val_fraction=0.1, seed=0)
+  >>> ds.x_train.shape[1:], ds.num_classes
+  ((8, 8, 1), 10)
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _sources
+from ._dataset import Dataset, kfold_splits, train_val_split
+from ._preprocess import (
+    channel_stats,
+    minmax_scale,
+    normalize_per_channel,
+    random_crop_flip,
+)
+from ._sources import read_idx, tfds_order
+
+__all__ = [
+    "Dataset",
+    "channel_stats",
+    "default_cache_dir",
+    "kfold_splits",
+    "list_datasets",
+    "load_dataset",
+    "minmax_scale",
+    "normalize_per_channel",
+    "random_crop_flip",
+    "read_idx",
+    "tfds_order",
+    "train_val_split",
+]
+
+_TFDS_NAMES = ("mnist", "kmnist", "cifar10", "cifar100", "svhn_cropped")
+_IDX_NAMES = ("fashion_mnist", "mnist", "kmnist")
+_DATASETS = {
+    "digits": "scikit-learn 8x8 digits, 1,797 examples, 10 classes (always available)",
+    "fashion_mnist": "Fashion-MNIST 60k/10k, 28x28x1: TFDS copy in data_dir, else Debian IDX files",
+    "mnist": "MNIST via TFDS (data_dir, download=True) or path=<IDX folder>",
+    "kmnist": "Kuzushiji-MNIST via TFDS or path=<IDX folder>",
+    "cifar10": "CIFAR-10 via TFDS",
+    "cifar100": "CIFAR-100 (fine labels) via TFDS",
+    "svhn_cropped": "SVHN cropped digits via TFDS (train/test)",
+    "letter": "UCI letter-recognition.data (path=), 20,000 rows, 26 classes, 16 features",
+    "vowel": "UCI vowel-context.data (path=), 990 rows, 11 classes, 10 features",
+    "libsvm": "LIBSVM/svmlight file(s) (path= file, or (train, test) tuple)",
+    "npz": ".npz with x, y (and optionally x_test/y_test, x_val/y_val) (path=)",
+}
+
+
+def list_datasets() -> list[str]:
+    """Names accepted by :func:`load_dataset` (``"tfds:<name>"`` reaches any TFDS dataset).
+
+    Example:
+      >>> "digits" in list_datasets()
+      True
+    """
+    return list(_DATASETS)
+
+
+def default_cache_dir() -> str:
+    """``$ROBUSTLOSS_CACHE`` or ``~/.cache/robustloss``: where decoded TFDS arrays are cached."""
+    return os.environ.get("ROBUSTLOSS_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "robustloss"
+    )
+
+
+def _remap_labels(*ys: np.ndarray) -> tuple[list[np.ndarray], tuple[str, ...]]:
+    vals = np.unique(np.concatenate([np.asarray(y).ravel() for y in ys]))
+    if np.array_equal(vals, np.arange(len(vals))):
+        return [np.asarray(y, dtype=np.int32) for y in ys], tuple(str(v) for v in vals)
+    lookup = {v: i for i, v in enumerate(vals.tolist())}
+    out = [np.asarray([lookup[v] for v in np.asarray(y).tolist()], dtype=np.int32) for y in ys]
+    names = tuple(str(int(v)) if float(v).is_integer() else str(v) for v in vals.tolist())
+    return out, names
+
+
+def _split_off_test(n: int, y: np.ndarray, test_fraction: float, test_seed: int):
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    return train_val_split(n, test_fraction, seed=test_seed, labels=y)
+
+
+def _raw(
+    name: str,
+    *,
+    data_dir,
+    download,
+    path,
+    source,
+    order,
+    test_fraction,
+    test_seed,
+    cache_dir,
+    max_dense_bytes,
+    test_rows,
+) -> _sources.Raw:
+    if name == "digits":
+        return _sources.digits(test_fraction, test_seed)
+    if name.startswith("tfds:"):
+        return _sources.tfds_source(name[5:], data_dir, download, cache_dir)
+    if name in _IDX_NAMES:
+        if source not in ("auto", "tfds", "idx"):
+            raise ValueError(f"source must be 'auto', 'tfds' or 'idx', got {source!r}")
+        use_tfds = source == "tfds" or (
+            source == "auto"
+            and path is None
+            and (_sources.tfds_prepared(name, data_dir) or (download and name != "fashion_mnist"))
+        )
+        if name != "fashion_mnist" and source == "auto" and path is None and not use_tfds:
+            use_tfds = True  # no offline IDX copy of mnist/kmnist: TFDS raises a clear error
+        if use_tfds:
+            return _sources.tfds_source(name, data_dir, download, cache_dir)
+        names = _sources.FASHION_MNIST_CLASSES if name == "fashion_mnist" else None
+        names = names or tuple(str(i) for i in range(10))
+        return _sources.idx_folder(path, order=order, name=name, class_names=names)
+    if name in _TFDS_NAMES:
+        return _sources.tfds_source(name, data_dir, download, cache_dir)
+    if name == "letter":
+        x, y = _sources.letter_csv(path, test_rows)
+        if not 0 < test_rows < len(y):
+            raise ValueError(f"test_rows must be in (0, {len(y)}), got {test_rows}")
+        cut = len(y) - test_rows
+        return _sources.Raw(
+            x[:cut],
+            y[:cut],
+            x[cut:],
+            y[cut:],
+            26,
+            tuple(chr(ord("A") + i) for i in range(26)),
+            source=os.fspath(path),
+            kind="tabular",
+            meta={"split": f"first {cut} rows train, last {test_rows} test"},
+        )
+    if name == "vowel":
+        x, y, is_test = _sources.vowel_context(path)
+        return _sources.Raw(
+            x[~is_test],
+            y[~is_test],
+            x[is_test],
+            y[is_test],
+            11,
+            ("hid", "hId", "hEd", "hAd", "hYd", "had", "hOd", "hod", "hUd", "hud", "hed"),
+            source=os.fspath(path),
+            kind="tabular",
+            meta={"split": "the file's train/test flag"},
+        )
+    if name == "libsvm":
+        if path is None:
+            raise ValueError(
+                "dataset 'libsvm' is read from a file: pass path=<file> or (train, test)"
+            )
+        paths = [os.fspath(p) for p in path] if isinstance(path, (tuple, list)) else [path]
+        if len(paths) == 1 and os.path.exists(os.fspath(paths[0]) + ".t"):
+            paths.append(os.fspath(paths[0]) + ".t")
+        parts = _sources.svmlight([os.fspath(p) for p in paths], max_dense_bytes)
+        if len(parts) == 1:
+            x, y = parts[0]
+            (yy,), names = _remap_labels(y)
+            tr, te = _split_off_test(len(yy), yy, test_fraction, test_seed)
+            x_tr, y_tr, x_te, y_te = x[tr], yy[tr], x[te], yy[te]
+            meta = {"split": f"seeded test split {test_fraction} (test_seed={test_seed})"}
+        elif len(parts) == 2:
+            (x_tr, y0), (x_te, y1) = parts
+            (y_tr, y_te), names = _remap_labels(y0, y1)
+            meta = {"split": "train/test files"}
+        else:
+            raise ValueError(f"libsvm path must be one file or (train, test), got {path!r}")
+        return _sources.Raw(
+            x_tr, y_tr, x_te, y_te, len(names), names, " + ".join(paths), "tabular", meta=meta
+        )
+    if name == "npz":
+        z = _sources.npz_file(path)
+        kind = "image" if z["x"].ndim == 4 else "tabular"
+        ys = [z["y"]] + [z[f"y_{p}"] for p in ("test", "val") if f"y_{p}" in z]
+        mapped, names = _remap_labels(*ys)
+        z["y"] = mapped[0]
+        i = 1
+        for p in ("test", "val"):
+            if f"y_{p}" in z:
+                z[f"y_{p}"] = mapped[i]
+                i += 1
+        meta = {}
+        if "x_test" in z:
+            x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x_test"], z["y_test"]
+            meta["split"] = "x/y train, x_test/y_test test"
+        else:
+            tr, te = _split_off_test(len(z["y"]), z["y"], test_fraction, test_seed)
+            x_tr, y_tr, x_te, y_te = z["x"][tr], z["y"][tr], z["x"][te], z["y"][te]
+            meta["split"] = f"seeded test split {test_fraction} (test_seed={test_seed})"
+        if "x_val" in z:
+            meta["x_val"], meta["y_val"] = z["x_val"], z["y_val"]
+        div = 255.0 if kind == "image" and np.issubdtype(z["x"].dtype, np.integer) else 1.0
+        return _sources.Raw(
+            x_tr, y_tr, x_te, y_te, len(names), names, os.fspath(path), kind, div, meta
+        )
+    raise ValueError(
+        f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
+    )
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    path: str | os.PathLike | tuple | None = None,
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    source: str = "auto",
+    order: str = "tfds",
+    scale: str | None = None,
+    flatten: bool = False,
+    test_fraction: float = 0.2,
+    test_seed: int = 0,
+    test_rows: int = 4000,
+    cache_dir: str | None = None,
+    max_dense_bytes: int = 2**31,
+) -> Dataset:
+    """Loads a dataset into memory as NumPy arrays.
+
+    Sources (``list_datasets()``): ``digits`` (scikit-learn); ``fashion_mnist`` (``source="auto"``:
+    a prepared TFDS copy in ``data_dir`` if there is one, else the Debian IDX files from
+    ``path`` or ``/usr/share/datasets/fashion-mnist``; both give TFDS's order and pixels);
+    ``mnist``, ``kmnist`` (TFDS, or ``path=`` an IDX folder), ``cifar10``, ``cifar100``,
+    ``svhn_cropped`` and any ``"tfds:<name>"`` (TFDS prepared copies, decoded without
+    TensorFlow and cached as ``.npy`` in ``cache_dir``); files: ``letter`` (UCI CSV),
+    ``vowel`` (UCI vowel-context), ``libsvm`` (svmlight; a ``<path>.t`` companion is the test
+    file), ``npz`` (``x``, ``y``, optional ``x_test``/``y_test``, ``x_val``/``y_val``).
+
+    Splits: the official test split where the source has one (``letter``: the last
+    ``test_rows`` rows; ``vowel``: the file's flag); otherwise a stratified split of
+    ``test_fraction`` seeded by ``test_seed`` (fixed across runs by default, so runs with
+    different ``seed`` share one test set). Validation: a stratified ``val_fraction`` of the
+    training split seeded by ``seed`` (0 rows when ``val_fraction=0``).
+
+    Args:
+      name: a name of :func:`list_datasets` or ``"tfds:<name>"``.
+      data_dir: TFDS data directory (``None``: TFDS's default, ``~/tensorflow_datasets``).
+      download: let TFDS download and prepare a missing dataset (needs network; TFDS's image
+        builders also need TensorFlow). Never downloads when ``False``.
+      path: file or folder for file-based datasets / IDX folders.
+      val_fraction: fraction of the training split held out for validation, ``[0, 1)``.
+      seed: seed of the validation split.
+      source: ``fashion_mnist``/``mnist``/``kmnist`` only: ``"auto"``, ``"tfds"`` or ``"idx"``.
+      order: IDX sources: ``"tfds"`` (TFDS's stored order, default) or ``"file"``.
+      scale: tabular only: ``None`` (as stored) or ``"minmax"`` (per feature to ``[−1, 1]``,
+        fitted on the full training split, as LIBSVM's ``svm-scale`` in the LDR paper).
+      flatten: return ``[N, D]`` features instead of images.
+      test_fraction: test fraction where the source has no test split, ``(0, 1)``.
+      test_seed: seed of that test split.
+      test_rows: ``letter``: number of final rows used as test (UCI: 4,000).
+      cache_dir: where decoded TFDS arrays are cached (default :func:`default_cache_dir`;
+        ``""`` disables the cache).
+      max_dense_bytes: largest dense copy of a sparse LIBSVM file.
+
+    Returns:
+      :class:`Dataset`.
+
+    Raises:
+      ValueError: unknown name or bad option (the message lists the choices).
+      FileNotFoundError: missing data (the message says how to get it).
+
+    Example:
+      >>> ds = load_dataset("digits")
+      >>> len(ds.y_train) + len(ds.y_test), ds.x_train.dtype.name
+      (1797, 'float32')
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"dataset name must be a string; choose one of {list_datasets()}")
+    if name not in _DATASETS and not name.startswith("tfds:"):
+        raise ValueError(
+            f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
+        )
+    if scale not in (None, "minmax"):
+        raise ValueError(f"scale must be None or 'minmax', got {scale!r}")
+    if not 0.0 <= float(val_fraction) < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    data_dir = os.fspath(data_dir) if data_dir is not None else None
+    cache = default_cache_dir() if cache_dir is None else cache_dir
+    raw = _raw(
+        name,
+        data_dir=data_dir,
+        download=download,
+        path=path,
+        source=source,
+        order=order,
+        test_fraction=test_fraction,
+        test_seed=test_seed,
+        cache_dir=cache,
+        max_dense_bytes=max_dense_bytes,
+        test_rows=test_rows,
+    )
+    return _assemble(name, raw, val_fraction=val_fraction, seed=seed, scale=scale, flatten=flatten)
+
+
+def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
+    meta = dict(raw.meta)
+    x_tr, x_te = raw.x_train, raw.x_test
+    y_tr = np.asarray(raw.y_train, dtype=np.int32)
+    y_te = np.asarray(raw.y_test, dtype=np.int32)
+    for where, y in (("train", y_tr), ("test", y_te)):
+        if len(y) and (y.min() < 0 or y.max() >= raw.num_classes):
+            raise ValueError(f"{name}: {where} label outside [0, {raw.num_classes})")
+    if raw.kind == "image":
+        div = np.float32(raw.scale_div)
+        x_tr = (np.asarray(x_tr, dtype=np.float32) / div) if div != 1 else x_tr.astype(np.float32)
+        x_te = (np.asarray(x_te, dtype=np.float32) / div) if div != 1 else x_te.astype(np.float32)
+        if scale is not None:
+            raise ValueError(f"scale={scale!r} applies to tabular data; {name} holds images")
+    else:
+        x_tr = np.asarray(x_tr, dtype=np.float32)
+        x_te = np.asarray(x_te, dtype=np.float32)
+    x_va_file = meta.pop("x_val", None)
+    y_va_file = meta.pop("y_val", None)
+    if raw.kind != "image" and scale == "minmax":
+        extra = () if x_va_file is None else (x_va_file,)
+        x_tr, x_te, *rest = minmax_scale(x_tr, x_te, *extra)
+        if rest:
+            x_va_file = rest[0]
+        meta["scale"] = "minmax [-1, 1] fitted on the training split"
+    index = np.arange(len(y_tr), dtype=np.int64)
+    if x_va_file is not None:
+        if val_fraction:
+            raise ValueError(f"{name}: the file has a validation split; pass val_fraction=0")
+        x_va = np.asarray(x_va_file, dtype=np.float32)
+        y_va = np.asarray(y_va_file, dtype=np.int32)
+        val_index = np.arange(len(y_va), dtype=np.int64) + len(y_tr)
+        tr = index
+    else:
+        tr, va = train_val_split(len(y_tr), val_fraction, seed=seed, labels=y_tr)
+        x_va, y_va, val_index = x_tr[va], y_tr[va], index[va]
+        if len(va):
+            x_tr, y_tr = x_tr[tr], y_tr[tr]
+    if flatten:
+        x_tr, x_va, x_te = (a.reshape(len(a), -1) for a in (x_tr, x_va, x_te))
+    return Dataset(
+        name=name,
+        x_train=x_tr,
+        y_train=y_tr,
+        x_val=x_va,
+        y_val=y_va,
+        x_test=x_te,
+        y_test=y_te,
+        num_classes=int(raw.num_classes),
+        class_names=tuple(raw.class_names),
+        feature_shape=tuple(x_tr.shape[1:]),
+        source=raw.source,
+        train_index=index[tr],
+        val_index=val_index,
+        meta=meta,
+    )

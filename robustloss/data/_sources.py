@@ -1,0 +1,454 @@
+"""Dataset sources: Debian Fashion-MNIST IDX files, TFDS prepared copies, scikit-learn digits,
+UCI/LIBSVM/npz files. Each returns raw splits; ``load_dataset`` assembles the Dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import struct
+
+import numpy as np
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+@dataclasses.dataclass
+class Raw:
+    """Raw splits before validation split / scaling (x as stored, y int)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    class_names: tuple[str, ...]
+    source: str
+    kind: str  # "image" (uint8 or [0,1] float NHWC) or "tabular"
+    scale_div: float = 255.0  # images: divide by this to reach [0, 1]
+    meta: dict = dataclasses.field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------
+# IDX (MNIST-format) files.
+# ------------------------------------------------------------------------------------------
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file (``.gz`` or raw) of unsigned bytes into a NumPy array.
+
+    Format: 2 zero bytes, dtype code ``0x08`` (uint8), number of dims, big-endian uint32 sizes,
+    then the data. Images come back ``[N, H, W]``, labels ``[N]``.
+
+    Args:
+      path: file path.
+
+    Returns:
+      uint8 array of the stored shape.
+    """
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"IDX file {p!r} does not exist")
+    opener = gzip.open if p.endswith(".gz") else open
+    with opener(p, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{p!r} is not an unsigned-byte IDX file (header {data[:4]!r})")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{p!r}: header says shape {shape}, found {body.size} bytes of data")
+    return body.reshape(shape)
+
+
+def tfds_order(n: int, split: str) -> np.ndarray:
+    """The order TFDS stores examples keyed ``0..n-1`` in (its shuffler sorts by hashed key).
+
+    TFDS's ``Shuffler`` sorts examples by ``md5(split_name + str(key))`` as a 128-bit integer
+    (``tensorflow_datasets/core/hashing.py``, ``shuffle.py``; the split name is the salt), and the
+    MNIST-family builders key each example by its row in the IDX file. So TFDS's ``i``-th
+    example is IDX row ``tfds_order(n, split)[i]``.
+
+    Args:
+      n: number of examples.
+      split: split name, e.g. ``"train"``.
+
+    Returns:
+      int64 ``[n]`` permutation of IDX rows.
+
+    Example:
+      >>> sorted(tfds_order(5, "test").tolist())
+      [0, 1, 2, 3, 4]
+    """
+    base = hashlib.md5(split.encode("utf-8"))
+    keys = []
+    for i in range(n):
+        h = base.copy()
+        h.update(str(i).encode("utf-8"))
+        keys.append(h.digest())
+    return np.asarray(sorted(range(n), key=keys.__getitem__), dtype=np.int64)
+
+
+def idx_folder(
+    directory: str | None,
+    order: str = "tfds",
+    name: str = "fashion_mnist",
+    class_names: tuple[str, ...] = FASHION_MNIST_CLASSES,
+) -> Raw:
+    """MNIST-format IDX files from a folder (default: the Debian Fashion-MNIST package)."""
+    d = os.fspath(directory or DEBIAN_FASHION_MNIST)
+    missing = [f for pair in _IDX_FILES.values() for f in pair if not os.path.exists(f"{d}/{f}")]
+    if missing:
+        hint = (
+            "Install them with `sudo apt-get install dataset-fashion-mnist` (files land in "
+            f"{DEBIAN_FASHION_MNIST}), pass"
+            if name == "fashion_mnist"
+            else "Pass"
+        )
+        raise FileNotFoundError(
+            f"{name} IDX files {missing} not found in {d!r}. {hint} path=<folder with the four "
+            f"*-ubyte.gz files>, or use a TFDS copy: load_dataset({name!r}, data_dir=<dir>, "
+            "download=True)."
+        )
+    if order not in ("tfds", "file"):
+        raise ValueError(f"order must be 'tfds' or 'file', got {order!r}")
+    out = {}
+    for split, (fx, fy) in _IDX_FILES.items():
+        x = read_idx(f"{d}/{fx}")[..., None]
+        y = read_idx(f"{d}/{fy}").astype(np.int32)
+        if len(x) != len(y):
+            raise ValueError(f"{d}: {len(x)} images but {len(y)} labels in the {split} split")
+        perm = tfds_order(len(y), split) if order == "tfds" else np.arange(len(y))
+        out[split] = (x[perm], y[perm], perm)
+    return Raw(
+        out["train"][0],
+        out["train"][1],
+        out["test"][0],
+        out["test"][1],
+        10,
+        class_names,
+        source=f"idx:{d}",
+        kind="image",
+        meta={"order": order, "idx_row_train": out["train"][2], "idx_row_test": out["test"][2]},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# TFDS prepared copies (read without TensorFlow).
+# ------------------------------------------------------------------------------------------
+
+
+def _tfrecord_records(path: str):
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, n = 0, len(data)
+    while pos < n:
+        (length,) = struct.unpack_from("<Q", data, pos)
+        pos += 12  # length + masked crc of length
+        yield data[pos : pos + length]
+        pos += length + 4  # data + masked crc of data
+
+
+def tfds_prepared(name: str, data_dir: str | None) -> bool:
+    """Whether ``data_dir`` holds a prepared TFDS copy of ``name`` (``dataset_info.json``)."""
+    if not data_dir:
+        return False
+    root = os.path.join(os.fspath(data_dir), name)
+    if not os.path.isdir(root):
+        return False
+    for _, _, files in os.walk(root):
+        if "dataset_info.json" in files:
+            return True
+    return False
+
+
+def _tfds_builder(name: str, data_dir: str | None, download: bool):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:  # pragma: no cover - dependency of the package
+        raise ImportError("reading TFDS datasets needs `tensorflow-datasets`") from e
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as e:  # tfds raises DatasetNotFoundError and friends
+        raise ValueError(f"TFDS does not know dataset {name!r}: {e}") from None
+    if not builder.is_prepared():
+        where = builder.data_dir
+        if not download:
+            raise FileNotFoundError(
+                f"TFDS dataset {name!r} is not prepared in data_dir={data_dir!r} (looked in "
+                f"{where}). Prepare it with load_dataset({name!r}, data_dir=<dir>, "
+                "download=True) (needs network; TFDS's image builders also need TensorFlow: "
+                "`pip install tensorflow-cpu`), or copy a folder made by "
+                f"`tfds build {name} --data_dir <dir>` into <dir>."
+            )
+        try:
+            builder.download_and_prepare()
+        except Exception as e:
+            raise RuntimeError(
+                f"TFDS could not download and prepare {name!r} into {where}: "
+                f"{type(e).__name__}: {e}. TFDS's builders need TensorFlow to prepare image "
+                "datasets (`pip install tensorflow-cpu`) and network access."
+            ) from None
+    return builder
+
+
+def tfds_split_arrays(builder, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes one split of a prepared TFDS copy to ``(x, y)`` NumPy arrays, without TF."""
+    info = builder.info
+    keys = info.supervised_keys
+    if not keys or len(keys) < 2:
+        raise ValueError(f"TFDS dataset {info.name!r} has no (input, label) supervised keys")
+    kx, ky = keys[0], keys[1]
+    features = info.features
+    fmt = str(getattr(info, "file_format", "tfrecord")).lower()
+    xs, ys = [], []
+    if "array_record" in fmt:
+        import tensorflow_datasets as tfds
+
+        src = tfds.data_source(info.name, data_dir=builder._data_dir_root, download=False)[split]
+        for i in range(len(src)):
+            ex = src[i]
+            xs.append(np.asarray(ex[kx]))
+            ys.append(int(ex[ky]))
+    else:
+        for path in info.splits[split].filepaths:
+            for rec in _tfrecord_records(os.fspath(path)):
+                ex = features.deserialize_example_np(rec)
+                xs.append(np.asarray(ex[kx]))
+                ys.append(int(ex[ky]))
+    return np.stack(xs), np.asarray(ys, dtype=np.int32)
+
+
+def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str | None) -> Raw:
+    """A TFDS dataset's train/test splits, decoded once and cached as ``.npy``."""
+    builder = _tfds_builder(name, data_dir, download)
+    info = builder.info
+    splits = list(info.splits.keys())
+    test = "test" if "test" in splits else None
+    if "train" not in splits or test is None:
+        raise ValueError(f"TFDS dataset {name!r} has splits {splits}; need 'train' and 'test'")
+    label = info.features[info.supervised_keys[1]]
+    k = int(label.num_classes)
+    names = tuple(label.names) if getattr(label, "names", None) else tuple(map(str, range(k)))
+    cache = None
+    if cache_dir:
+        cache = os.path.join(cache_dir, "tfds", name, str(info.version))
+    arrays = {}
+    for split in ("train", test):
+        fx = fy = None
+        if cache:
+            fx, fy = f"{cache}/{split}_x.npy", f"{cache}/{split}_y.npy"
+        if cache and os.path.exists(fx) and os.path.exists(fy):
+            arrays[split] = (np.load(fx), np.load(fy))
+            continue
+        x, y = tfds_split_arrays(builder, split)
+        if cache:
+            os.makedirs(cache, exist_ok=True)
+            for f, a in ((fx, x), (fy, y)):
+                tmp = f + ".tmp.npy"
+                np.save(tmp, a)
+                os.replace(tmp, f)
+        arrays[split] = (x, y)
+    x_tr, y_tr = arrays["train"]
+    x_te, y_te = arrays[test]
+    kind = "image" if x_tr.ndim == 4 else "tabular"
+    if x_tr.ndim == 3:  # grayscale without channel axis
+        x_tr, x_te, kind = x_tr[..., None], x_te[..., None], "image"
+    return Raw(
+        x_tr,
+        y_tr,
+        x_te,
+        y_te,
+        k,
+        names,
+        source=f"tfds:{name}:{info.version}@{builder.data_dir}",
+        kind=kind,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# scikit-learn digits.
+# ------------------------------------------------------------------------------------------
+
+
+def digits(test_fraction: float, test_seed: int) -> Raw:
+    """scikit-learn's 8×8 digits (1,797 examples, pixel values 0..16), stratified seeded split."""
+    from sklearn.datasets import load_digits
+
+    from ._dataset import train_val_split
+
+    d = load_digits()
+    x = d.images.astype(np.float32)[..., None]
+    y = d.target.astype(np.int32)
+    tr, te = train_val_split(len(y), test_fraction, seed=test_seed, labels=y)
+    return Raw(
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        10,
+        tuple(str(i) for i in range(10)),
+        source="sklearn.datasets.load_digits",
+        kind="image",
+        scale_div=16.0,
+        meta={"rows_train": tr, "rows_test": te},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Tabular files.
+# ------------------------------------------------------------------------------------------
+
+
+def _need_path(name: str, path, expected: str) -> str:
+    if path is None:
+        raise ValueError(f"dataset {name!r} is read from a file: pass path=<{expected}>")
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"dataset {name!r}: file {p!r} not found (expected {expected})")
+    return p
+
+
+def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """UCI ``letter-recognition.data``: ``T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,8`` per line."""
+    p = _need_path("letter", path, "UCI letter-recognition.data (letter, 16 integers per line)")
+    xs, ys = [], []
+    with open(p) as f:
+        for i, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            cells = [c.strip() for c in line.split(",")]
+            lab = cells[0]
+            if len(cells) != 17 or len(lab) != 1 or not ("A" <= lab.upper() <= "Z"):
+                raise ValueError(
+                    f"{p!r} line {i}: expected a letter and 16 integers separated by commas, "
+                    f"got {line!r}"
+                )
+            try:
+                xs.append([int(c) for c in cells[1:]])
+            except ValueError:
+                raise ValueError(f"{p!r} line {i}: non-integer feature in {line!r}") from None
+            ys.append(ord(lab.upper()) - ord("A"))
+    if not ys:
+        raise ValueError(f"{p!r} holds no rows")
+    return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.int32)
+
+
+def vowel_context(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UCI ``vowel-context.data``: split flag (0 train/1 test), speaker, sex, 10 features, class.
+
+    Returns ``(x [N,10], y [N], is_test [N])``.
+    """
+    p = _need_path("vowel", path, "UCI vowel-context.data (13 numbers + class per line)")
+    xs, ys, ts = [], [], []
+    with open(p) as f:
+        for i, line in enumerate(f, 1):
+            cells = line.replace(",", " ").split()
+            if not cells:
+                continue
+            if len(cells) != 14:
+                raise ValueError(
+                    f"{p!r} line {i}: expected 14 whitespace-separated values (split, speaker, "
+                    f"sex, 10 features, class), got {len(cells)}: {line.strip()!r}"
+                )
+            try:
+                vals = [float(c) for c in cells]
+            except ValueError:
+                raise ValueError(f"{p!r} line {i}: non-numeric value in {line.strip()!r}") from None
+            if vals[0] not in (0.0, 1.0) or vals[13] != int(vals[13]):
+                raise ValueError(f"{p!r} line {i}: bad split flag or class in {line.strip()!r}")
+            ts.append(vals[0] == 1.0)
+            xs.append(vals[3:13])
+            ys.append(int(vals[13]))
+    if not ys:
+        raise ValueError(f"{p!r} holds no rows")
+    return (
+        np.asarray(xs, dtype=np.float32),
+        np.asarray(ys, dtype=np.int32),
+        np.asarray(ts, dtype=bool),
+    )
+
+
+def svmlight(paths: list[str], max_dense_bytes: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """LIBSVM/svmlight files read with scikit-learn (same feature count), densified."""
+    from sklearn.datasets import load_svmlight_files
+
+    for p in paths:
+        _need_path("libsvm", p, "a LIBSVM/svmlight file")
+    try:
+        parts = load_svmlight_files(paths)
+    except ValueError as e:
+        raise ValueError(f"malformed LIBSVM/svmlight file in {paths}: {e}") from None
+    out = []
+    for j in range(0, len(parts), 2):
+        x, y = parts[j], parts[j + 1]
+        nbytes = x.shape[0] * x.shape[1] * 4
+        if nbytes > max_dense_bytes:
+            raise ValueError(
+                f"{paths[j // 2]!r}: dense float32 copy would need {nbytes / 2**30:.2f} GiB "
+                f"({x.shape[0]}x{x.shape[1]}), over max_dense_bytes={max_dense_bytes}; raise the "
+                "limit or reduce the features first"
+            )
+        if np.any(y != np.round(y)):
+            raise ValueError(f"{paths[j // 2]!r}: labels must be integers for classification")
+        out.append((np.asarray(x.todense(), dtype=np.float32), y.astype(np.int64)))
+    return out
+
+
+_NPZ_X = ("x", "X", "data", "x_train", "images", "features")
+_NPZ_Y = ("y", "Y", "labels", "y_train", "label", "targets")
+
+
+def _labels_1d(y: np.ndarray, where: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2:  # one-hot (the LDR npz files) or soft labels -> argmax
+        y = y.argmax(axis=1)
+    if y.ndim != 1:
+        raise ValueError(f"{where}: labels must be [N] ids or [N, K] one-hot, got {y.shape}")
+    return y
+
+
+def npz_file(path) -> dict[str, np.ndarray]:
+    """An ``.npz`` with ``x``/``y`` (aliases allowed) and optional ``x_test``/``y_test``,
+    ``x_val``/``y_val``."""
+    p = _need_path("npz", path, "an .npz file with arrays x and y (optionally x_test, y_test)")
+    try:
+        z = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise ValueError(f"{p!r} is not a readable .npz file: {e}") from None
+    with z:
+        files = list(z.files)
+        kx = next((k for k in _NPZ_X if k in files), None)
+        ky = next((k for k in _NPZ_Y if k in files), None)
+        if kx is None or ky is None:
+            raise ValueError(f"{p!r} must hold arrays 'x' and 'y'; it holds {files}")
+        out = {"x": z[kx], "y": _labels_1d(z[ky], p)}
+        for part in ("test", "val"):
+            if f"x_{part}" in files and f"y_{part}" in files:
+                out[f"x_{part}"] = z[f"x_{part}"]
+                out[f"y_{part}"] = _labels_1d(z[f"y_{part}"], p)
+            elif f"x_{part}" in files or f"y_{part}" in files:
+                raise ValueError(f"{p!r} has only one of x_{part}/y_{part}; it holds {files}")
+    for k in list(out):
+        if k.startswith("x") and len(out[k]) != len(out["y" + k[1:]]):
+            raise ValueError(f"{p!r}: {k} has {len(out[k])} rows, y{k[1:]} {len(out['y' + k[1:]])}")
+    return out
