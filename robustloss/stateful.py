@@ -193,7 +193,7 @@ def aldr_kl(
       >>> loss, state = sl.apply(jnp.array([[3.0, 0.0, 0.0]]), jnp.array([0]), state,
       ...                        index=jnp.array([2]))
       >>> print(state.lam)
-      [1.    1.    0.7... 1.   ]
+      [1.  1.  0.678...  1. ]
 
     References:
       Zhu, Ying and Yang, "Label Distributionally Robust Losses for Multi-class

@@ -40,7 +40,7 @@ def asymmetric_generalized_cross_entropy(
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import asymmetric_generalized_cross_entropy as agce
       >>> print(agce(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), a=1.0, q=2.0))
-      [0.38...]
+      [0.4058...]
 
     References:
       Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
@@ -122,7 +122,7 @@ def nce_plus_agce(
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import nce_plus_agce
       >>> print(nce_plus_agce(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
-      [0.45...]
+      [0.4692...]
 
     References:
       Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
@@ -164,7 +164,7 @@ def nce_plus_aul(
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import nce_plus_aul
       >>> print(nce_plus_aul(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
-      [0.4...]
+      [0.5307...]
 
     References:
       Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy

@@ -12,7 +12,7 @@ from robustloss.losses import _common as c
 def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     r"""Softmax cross-entropy, one value per example.
 
-    .. math:: \ell(f, y) = -\log p_y = \operatorname{LSE}(f) - f_y, \quad p = \operatorname{softmax}(f)
+    .. math:: \ell(f, y) = -\log p_y = \mathrm{LSE}(f) - f_y, \quad p = \mathrm{softmax}(f)
 
     For probability labels ``q`` it is ``-sum_k q_k log p_k`` (the expectation over ``y ~ q``).
 
@@ -63,7 +63,7 @@ def softmax_focal_loss(
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import softmax_focal_loss
       >>> print(softmax_focal_loss(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), gamma=2.0))
-      [0.00982...]
+      [0.01109...]
 
     References:
       Lin, Goyal, Girshick, He and Dollár, "Focal Loss for Dense Object Detection", ICCV 2017.
@@ -105,7 +105,7 @@ def label_smoothing_cross_entropy(
       >>> from robustloss.losses import label_smoothing_cross_entropy
       >>> logits, labels = jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])
       >>> print(label_smoothing_cross_entropy(logits, labels, epsilon=0.1))
-      [0.36...]
+      [0.3913...]
 
     References:
       Szegedy, Vanhoucke, Ioffe, Shlens and Wojna, "Rethinking the Inception Architecture for

@@ -44,7 +44,7 @@ def normalize_scores(logits: ArrayLike, score_norm: str = "none") -> jax.Array:
     Example:
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import normalize_scores
-      >>> print(normalize_scores(jnp.array([1.0, -1.0, 2.0]), "l1"))
+      >>> print(normalize_scores(jnp.array([1.0, -1.0, 2.0]), "l1").round(4))
       [ 0.75 -0.75  1.5 ]
 
     References:

@@ -230,7 +230,7 @@ def symmetric_cross_entropy(
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import symmetric_cross_entropy
       >>> print(symmetric_cross_entropy(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
-      [0.87...]
+      [0.8817...]
 
     References:
       Wang, Ma, Chen, Luo, Yi and Bailey, "Symmetric Cross Entropy for Robust Learning with
@@ -316,7 +316,7 @@ def nce_plus_rce(
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import nce_plus_rce
       >>> print(nce_plus_rce(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
-      [0.89...]
+      [0.9038...]
 
     References:
       Ma, Huang, Wang, Romano, Erfani and Bailey, "Normalized Loss Functions for Deep Learning
@@ -358,7 +358,7 @@ def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import robust_log_loss
       >>> print(robust_log_loss(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
-      [0.27...]
+      [0.2133...]
 
     References:
       Patel and Sastry, "Memorization in Deep Neural Networks: Does the Loss Function
@@ -401,7 +401,7 @@ def jensen_shannon(logits: ArrayLike, labels: ArrayLike, *, pi1: ArrayLike = 0.5
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import jensen_shannon
       >>> print(jensen_shannon(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), pi1=0.5))
-      [0.3...]
+      [0.2330...]
 
     References:
       Englesson and Azizpour, "Generalized Jensen-Shannon Divergence Loss for Learning with
