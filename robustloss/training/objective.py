@@ -64,3 +64,78 @@ def no_refresh(aux: PyTree, logits: jax.Array, labels: jax.Array, epoch: int) ->
     """A ``refresh`` that keeps the state unchanged."""
     del logits, labels, epoch
     return aux
+
+
+def _is_stateful(loss: Any) -> bool:
+    """True for a `robustloss.StatefulLoss`-like object (``init``/``apply``/``refresh``)."""
+    return all(callable(getattr(loss, name, None)) for name in ("init", "apply", "refresh"))
+
+
+def objective_from_loss(loss: Any) -> Objective:
+    """Adapts a loss from `robustloss.get_loss` to the `Objective` contract.
+
+    A stateless ``Loss`` (callable ``(logits, labels) -> [B]``) becomes the masked batch mean
+    ``sum_i m_i l_i / max(sum_i m_i, 1)`` with an empty state. A ``StatefulLoss`` keeps its
+    per-example state as the objective's ``aux``: ``apply`` is called with the batch's stable
+    ``index`` (padded rows carry ``index == num_examples`` and are dropped by the loss), and its
+    ``refresh_due``/``refresh`` schedule is passed through.
+
+    Args:
+        loss: a ``Loss`` or ``StatefulLoss`` (see DESIGN §2–§3).
+
+    Returns:
+        An `Objective` whose ``loss`` returns ``(scalar, aux, {})``.
+
+    Raises:
+        ValueError: ``loss`` is neither callable nor a stateful loss.
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> obj = objective_from_loss(optax.softmax_cross_entropy_with_integer_labels)
+        >>> batch = {"label": jnp.array([0]), "index": jnp.array([0]), "mask": jnp.ones(1)}
+        >>> float(obj.loss(jnp.zeros((1, 2)), batch, obj.init(1, 2, None), None)[0])  # log 2
+        0.693...
+    """
+    if _is_stateful(loss):
+
+        def init_stateful(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
+            del num_classes, key
+            return loss.init(num_examples)
+
+        def loss_stateful(
+            logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
+        ) -> tuple[jax.Array, PyTree, dict]:
+            del key
+            values, aux = loss.apply(logits, batch["label"], aux, index=batch["index"])
+            return masked_mean(values, batch["mask"]), aux, {}
+
+        def refresh_stateful(
+            aux: PyTree, logits: jax.Array, labels: jax.Array, epoch: int
+        ) -> PyTree:
+            del epoch
+            return loss.refresh(aux, logits, labels)
+
+        return Objective(
+            init=init_stateful,
+            loss=loss_stateful,
+            refresh_due=loss.refresh_due,
+            refresh=refresh_stateful,
+        )
+    if not callable(loss):
+        raise ValueError(
+            f"expected a Loss (callable (logits, labels) -> [B]) or a StatefulLoss, got {loss!r}"
+        )
+
+    def init_stateless(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
+        del num_examples, num_classes, key
+        return {}
+
+    def loss_stateless(
+        logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
+    ) -> tuple[jax.Array, PyTree, dict]:
+        del key
+        return masked_mean(loss(logits, batch["label"]), batch["mask"]), aux, {}
+
+    return Objective(
+        init=init_stateless, loss=loss_stateless, refresh_due=never, refresh=no_refresh
+    )

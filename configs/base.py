@@ -1,0 +1,132 @@
+"""Helpers shared by the config files: the schema and the ``:key=value,...`` argument parser.
+
+Every config file defines ``get_config(arg: str | None = None)``. The optional ``arg`` is what
+follows the colon on the command line::
+
+    python -m experiments.main --config configs/fashion_mnist.py:loss=gce,noise=uniform,rate=0.6
+
+Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
+(kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
+``transition`` (``transition.use``), ``seeds`` (``0-3`` or ``0/1/2``). A dotted key sets that
+field (``optimizer.momentum=0.8``). Any other key is a hyperparameter of the chosen loss
+(``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers or
+booleans, else kept as strings. Then ``--config.field=value`` flags override on top.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import ml_collections
+
+from robustloss.training import default_config, set_loss
+
+SHORT_KEYS = {
+    "noise": "noise.kind",
+    "rate": "noise.rate",
+    "model": "model.name",
+    "dataset": "dataset.name",
+    "epochs": "num_epochs",
+    "lr": "optimizer.lr",
+    "batch": "batch_size",
+    "seed": "seed",
+    "optimizer": "optimizer.name",
+    "transition": "transition.use",
+}
+
+
+def parse_value(text: str) -> Any:
+    """``"0.6"`` -> 0.6, ``"true"`` -> True, ``"(1, 2)"`` -> (1, 2), otherwise the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return text.strip()
+
+
+def parse_arg(arg: str | None) -> dict[str, str]:
+    """``"loss=gce,rate=0.6"`` -> ``{"loss": "gce", "rate": "0.6"}`` (order kept)."""
+    out: dict[str, str] = {}
+    if not arg:
+        return out
+    for item in arg.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise ValueError(f"config argument {item!r} is not of the form key=value (in {arg!r})")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _set_path(config: ml_collections.ConfigDict, path: str, value: Any) -> None:
+    *groups, leaf = path.split(".")
+    node = config
+    for g in groups:
+        if g not in node:
+            raise ValueError(
+                f"unknown config field {path!r}: no group {g!r}; valid: {sorted(node)}"
+            )
+        node = node[g]
+    if leaf not in node:
+        raise ValueError(f"unknown config field {path!r}; valid fields: {sorted(node)}")
+    old = node[leaf]
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(old, str) and not isinstance(value, str):
+        value = str(value)
+    node[leaf] = value
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    if "-" in text:
+        lo, hi = text.split("-")
+        return tuple(range(int(lo), int(hi) + 1))
+    return tuple(int(s) for s in text.split("/") if s)
+
+
+def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
+    """Applies a ``key=value,...`` argument (see the module docstring) to ``config`` in place."""
+    items = parse_arg(arg)
+    if "loss" in items:
+        set_loss(config, items.pop("loss"))
+    hparams: dict[str, Any] = {}
+    for key, text in items.items():
+        if key == "seeds":
+            config.seeds = _seeds(text)
+        elif key in SHORT_KEYS:
+            _set_path(config, SHORT_KEYS[key], parse_value(text))
+        elif "." in key:
+            _set_path(config, key, parse_value(text))
+        else:
+            hparams[key] = parse_value(text)
+    if hparams:
+        current = dict(config.loss.hparams)
+        unknown = sorted(set(hparams) - set(current))
+        if unknown:
+            raise ValueError(
+                f"config argument key(s) {unknown} are neither short keys {sorted(SHORT_KEYS)} "
+                f"nor hyperparameters of loss {config.loss.name!r} ({sorted(current)})"
+            )
+        set_loss(config, config.loss.name, **{**current, **hparams})
+    return config
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """The schema with defaults (`robustloss.training.default_config`)."""
+    return default_config()
+
+
+def finish(config: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
+    """Applies ``arg``, fills in the loss's default hyperparameters and locks the config.
+
+    Locking makes a misspelt ``--config.field`` override fail with the valid field names.
+    """
+    if not config.loss.hparams:
+        set_loss(config, config.loss.name)
+    apply_arg(config, arg)
+    config.lock()
+    return config

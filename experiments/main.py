@@ -1,0 +1,38 @@
+"""Train one configuration (or a vmapped batch of seeds) and write its workdir.
+
+Usage::
+
+    python -m experiments.main --config configs/test.py --workdir /tmp/rl_test
+    python -m experiments.main --config configs/fashion_mnist.py:loss=gce,rate=0.4 \
+        --workdir /tmp/fm_gce --config.num_epochs=5
+
+The workdir gets ``config.json``, ``metrics.jsonl``, ``summary.json`` and ``checkpoints/``
+(see ``docs/training.md``). Running the same command again resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:key=value,...].")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (created; resumed if present).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every checkpoint step at INFO
+    from robustloss.training import train
+
+    summary = train(_CONFIG.value, _WORKDIR.value)
+    final = summary.get("final", {})
+    keys = [k for k in ("test/top1", "test/balanced_acc", "train/acc_clean") if k in final]
+    print(json.dumps({"workdir": _WORKDIR.value, **{k: final[k] for k in keys}}))
+
+
+if __name__ == "__main__":
+    app.run(main)

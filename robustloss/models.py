@@ -1,0 +1,267 @@
+"""Flax models used by the LDR and RENT protocols: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
+
+Why Linen and not NNX: the training harness treats a model as two pure functions,
+``init(key, x) -> variables`` and ``apply(variables, x, train=...) -> logits``. With Linen the
+parameters and BatchNorm statistics are plain pytrees that live in the train state, so
+``jax.vmap`` over a leading "runs" axis (seeds, noise draws, loss hyperparameters in one compiled
+program), replication over a ``("data",)`` mesh, and Orbax checkpointing with an abstract target
+all apply to them directly, with no split/merge of module objects. NNX would need
+``nnx.split``/``nnx.merge`` around every one of those transformations for the same effect
+(DESIGN §7 measured both at the same speed once split), so Linen is the simpler fit here.
+
+All models take images ``[B, H, W, C]`` (NHWC, floats) or feature vectors ``[B, d]`` and return
+logits ``[B, K]``; ``train`` switches BatchNorm between batch statistics (train) and running
+averages (eval). Only the ResNets have a ``batch_stats`` collection.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> model = get_model("ffnn", num_classes=3)
+    >>> variables = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 5)), train=False)
+    >>> model.apply(variables, jnp.ones((2, 5)), train=False).shape
+    (2, 3)
+
+References:
+    Zhu, Ying, Yang: "Label Distributionally Robust Losses for Multi-class Classification:
+    Consistency, Robustness and Adaptivity", ICML 2023 (FFNN and CIFAR ResNet18 protocol).
+    Bae, Choi, Lee, Moon: "Dirichlet-based Per-Sample Weighting by Transition Matrix for Noisy
+    Label Learning" (RENT/DWS), ICLR 2024 (LeNet-5 protocol).
+    LeCun, Bottou, Bengio, Haffner: "Gradient-based learning applied to document recognition",
+    Proc. IEEE 1998.
+    He, Zhang, Ren, Sun: "Deep Residual Learning for Image Recognition", CVPR 2016.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "FFNN",
+    "LeNet5",
+    "ResNet",
+    "get_model",
+    "list_models",
+    "default_epoch_mode",
+]
+
+# PyTorch's default Linear/Conv initialisation (kaiming_uniform with a=sqrt(5)) is
+# U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weights: variance scale 1/3, uniform, fan_in.
+_torch_default_kernel = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def _torch_default_bias(fan_in: int) -> Callable[..., jax.Array]:
+    """PyTorch's default bias initialiser U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+class FFNN(nn.Module):
+    """The LDR paper's tabular network: Linear(d→H)-tanh-Linear(H→H)-tanh-Linear(H→K).
+
+    ``H = min(d, K)`` unless ``hidden`` is given. Weights are Xavier-normal, biases
+    U(±1/√fan_in) (the PyTorch default the paper's code keeps). Inputs with more than one
+    feature axis are flattened.
+
+    Attributes:
+        num_classes: K >= 2, the number of logits.
+        hidden: hidden width H; 0 means ``min(d, K)``.
+    """
+
+    num_classes: int
+    hidden: int = 0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        del train
+        x = x.reshape((x.shape[0], -1))
+        d = x.shape[-1]
+        h = self.hidden or min(d, self.num_classes)
+        xavier = nn.initializers.xavier_normal()
+        x = nn.Dense(h, kernel_init=xavier, bias_init=_torch_default_bias(d))(x)
+        x = jnp.tanh(x)
+        x = nn.Dense(h, kernel_init=xavier, bias_init=_torch_default_bias(h))(x)
+        x = jnp.tanh(x)
+        return nn.Dense(self.num_classes, kernel_init=xavier, bias_init=_torch_default_bias(h))(x)
+
+
+class LeNet5(nn.Module):
+    """The RENT paper's LeNet-5 for 28×28 inputs.
+
+    conv(6, 5×5, pad 2)-ReLU-maxpool2-conv(16, 5×5, valid)-ReLU-maxpool2-FC120-ReLU-FC84-ReLU-FC K.
+    Convolutions use Kaiming-normal (fan_out, ReLU) weights as in the RENT code; dense layers and
+    all biases use the PyTorch defaults.
+
+    Attributes:
+        num_classes: K >= 2.
+    """
+
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        del train
+        if x.ndim == 3:
+            x = x[..., None]
+        kaiming_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+        c_in = x.shape[-1]
+        x = nn.Conv(
+            6, (5, 5), padding=2, kernel_init=kaiming_out, bias_init=_torch_default_bias(25 * c_in)
+        )(x)
+        x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+        x = nn.Conv(
+            16, (5, 5), padding="VALID", kernel_init=kaiming_out, bias_init=_torch_default_bias(150)
+        )(x)
+        x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+        x = x.reshape((x.shape[0], -1))
+        for width in (120, 84):
+            fan_in = x.shape[-1]
+            x = nn.Dense(
+                width, kernel_init=_torch_default_kernel, bias_init=_torch_default_bias(fan_in)
+            )(x)
+            x = nn.relu(x)
+        fan_in = x.shape[-1]
+        return nn.Dense(
+            self.num_classes,
+            kernel_init=_torch_default_kernel,
+            bias_init=_torch_default_bias(fan_in),
+        )(x)
+
+
+class _BasicBlock(nn.Module):
+    """ResNet basic block: two 3×3 convs with BatchNorm, projection shortcut when needed."""
+
+    features: int
+    stride: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+        conv = lambda f, k, s, p: nn.Conv(
+            f, (k, k), strides=(s, s), padding=p, use_bias=False, kernel_init=_torch_default_kernel
+        )
+        y = nn.relu(norm()(conv(self.features, 3, self.stride, 1)(x)))
+        y = norm()(conv(self.features, 3, 1, 1)(y))
+        if self.stride != 1 or x.shape[-1] != self.features:
+            x = norm()(conv(self.features, 1, self.stride, 0)(x))
+        return nn.relu(x + y)
+
+
+class ResNet(nn.Module):
+    """CIFAR-style ResNet (kuangliu variant used by the LDR code).
+
+    Stem: 3×3 stride-1 conv (64), BatchNorm, ReLU, no max-pool. Four stages of basic blocks with
+    widths 64/128/256/512 and strides 1/2/2/2, global average pooling (equal to the code's
+    ``avg_pool2d(·, 4)`` for 32×32 inputs), Linear(512→K). PyTorch default initialisation;
+    BatchNorm momentum 0.1 in PyTorch terms (0.9 in Flax), epsilon 1e-5.
+
+    Attributes:
+        num_classes: K >= 2.
+        stage_sizes: blocks per stage, (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-34.
+        width: channels of the first stage (64 in the papers; smaller for tests).
+    """
+
+    num_classes: int
+    stage_sizes: Sequence[int] = (2, 2, 2, 2)
+    width: int = 64
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if x.ndim == 3:
+            x = x[..., None]
+        x = nn.Conv(
+            self.width,
+            (3, 3),
+            padding=1,
+            use_bias=False,
+            kernel_init=_torch_default_kernel,
+        )(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+        x = nn.relu(x)
+        for stage, num_blocks in enumerate(self.stage_sizes):
+            for block in range(num_blocks):
+                stride = 2 if stage > 0 and block == 0 else 1
+                x = _BasicBlock(self.width * 2**stage, stride)(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        fan_in = x.shape[-1]
+        return nn.Dense(
+            self.num_classes,
+            kernel_init=_torch_default_kernel,
+            bias_init=_torch_default_bias(fan_in),
+        )(x)
+
+
+def _resnet18(num_classes: int, **kw: Any) -> ResNet:
+    return ResNet(num_classes=num_classes, stage_sizes=(2, 2, 2, 2), **kw)
+
+
+def _resnet34(num_classes: int, **kw: Any) -> ResNet:
+    return ResNet(num_classes=num_classes, stage_sizes=(3, 4, 6, 3), **kw)
+
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {
+    "ffnn": FFNN,
+    "lenet": LeNet5,
+    "resnet18": _resnet18,
+    "resnet34": _resnet34,
+}
+
+# How the training loop runs an epoch on CPU, measured on 2 cores (docs/training.md): a whole
+# epoch under `lax.scan` removes per-step dispatch, which dominates for the tiny tabular net,
+# while XLA:CPU convolutions run 2.7-3x slower inside loops (jax-ml/jax#12868), so convnets use a
+# Python loop of jitted steps.
+_EPOCH_MODE = {"ffnn": "scan", "lenet": "loop", "resnet18": "loop", "resnet34": "loop"}
+
+
+def list_models() -> list[str]:
+    """Names accepted by `get_model`, sorted."""
+    return sorted(_MODELS)
+
+
+def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
+    """Builds a model by registry name.
+
+    Args:
+        name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
+        num_classes: number of logits K >= 2.
+        **kw: model attributes (``hidden`` for ``ffnn``, ``width`` for the ResNets).
+
+    Returns:
+        A Linen module; call ``init(key, x, train=False)`` and ``apply(variables, x, train=...)``.
+
+    Raises:
+        ValueError: unknown name, K < 2 or an unknown keyword.
+
+    Example:
+        >>> get_model("lenet", num_classes=10).num_classes
+        10
+    """
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    valid = {"ffnn": {"hidden"}, "lenet": set()}.get(name, {"width"})
+    bad = sorted(set(kw) - valid)
+    if bad:
+        raise ValueError(
+            f"unknown keyword(s) {bad} for model {name!r}; valid keywords: {sorted(valid)}"
+        )
+    for key, value in kw.items():
+        if not isinstance(value, int) or value < (0 if key == "hidden" else 1):
+            raise ValueError(f"model {name!r}: {key} must be a positive int, got {value!r}")
+    return _MODELS[name](num_classes=num_classes, **kw)
+
+
+def default_epoch_mode(name: str) -> str:
+    """The measured-faster epoch mode for a model on CPU: ``"scan"`` or ``"loop"``."""
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
+    return _EPOCH_MODE[name]

@@ -1,0 +1,301 @@
+"""The run configuration (ml-collections): its fields, defaults and up-front validation.
+
+`default_config()` is the schema: every field a run understands, with its default. The files in
+``configs/`` start from it, and `validate_config` checks a config against it *before* any data is
+loaded or anything is compiled, so a misspelt field, an unknown loss/dataset/model/noise name or
+an out-of-range value fails in a second with the field's name and the valid choices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+
+EPOCH_MODES = ("auto", "scan", "loop")
+PROGRESS = ("auto", "bar", "lines", "none")
+NOISE_MODES = ("ours", "ldr_code", "rent_code")
+SAMPLINGS = ("exact", "bernoulli")
+
+
+def _transition_default() -> ml_collections.ConfigDict:
+    from robustloss.transition import default_config
+
+    return default_config()
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """Every field of a training run, with defaults (a short CPU run on ``digits``).
+
+    Fields:
+      seed: int >= 0; model init, shuffling and per-step keys derive from it.
+      seeds: tuple of ints; non-empty trains one run per seed, vmapped into one program
+        (``seed`` is then unused).
+      dataset.name / data_dir / path / download / val_fraction: passed to
+        ``robustloss.data.load_dataset``; ``max_train`` > 0 keeps only the first that many
+        training examples; ``max_test`` likewise for the test set.
+      noise.kind / rate / seed / sampling / class_map / mode: passed to
+        ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
+        generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
+        ``per_run`` gives run ``r`` of ``seeds`` the noise seed ``noise.seed + r``.
+      loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``.
+      model.name: ``ffnn``, ``lenet``, ``resnet18`` or ``resnet34``; ``hidden`` (ffnn, 0 = the
+        paper's min(d, K)); ``width`` (ResNets, 64 in the papers).
+      optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
+        ``weight_decay`` (coupled L2 for sgd/adam); ``schedule`` ``constant`` | ``step`` |
+        ``cosine``; ``decay_epochs``/``decay_factor`` for ``step``; ``clip_norm`` (0 = off);
+        ``b1``, ``b2``, ``eps`` (Adam).
+      batch_size, eval_batch_size, num_epochs: sizes (the global batch is split over devices).
+      shuffle: reshuffle every epoch (False = fixed order, the LDR code's DataLoader).
+      drop_last: drop the last partial batch instead of padding it with masked rows.
+      augment: random crop (pad 4) + horizontal flip of training images.
+      epoch_mode: ``auto`` (the model's measured default), ``scan`` or ``loop``.
+      num_devices: 0 = all local devices, else the first n.
+      sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
+      eval_every: evaluate every n epochs (and always after the last).
+      checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
+      select_metric: metric for the best-epoch summary (``val/top1``; falls back to
+        ``test/top1`` flagged as an oracle when there is no validation split).
+      progress: ``auto`` (a live line on a terminal, one line per epoch otherwise), ``bar``,
+        ``lines`` or ``none``.
+      transition: ``robustloss.transition.default_config()``; ``use != "none"`` trains with a
+        transition-matrix method on top of the loss.
+    """
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.seeds = ()
+
+    c.dataset = ml_collections.ConfigDict()
+    c.dataset.name = "digits"
+    c.dataset.data_dir = ""
+    c.dataset.path = ""
+    c.dataset.download = False
+    c.dataset.val_fraction = 0.0
+    c.dataset.split_seed = 0
+    c.dataset.max_train = 0
+    c.dataset.max_test = 0
+
+    c.noise = ml_collections.ConfigDict()
+    c.noise.kind = "symmetric"
+    c.noise.rate = 0.0
+    c.noise.seed = 0
+    c.noise.sampling = "exact"
+    c.noise.class_map = ""
+    c.noise.mode = "ours"
+    c.noise.noisy_val = True
+    c.noise.per_run = False
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "ce"
+    c.loss.hparams = ml_collections.ConfigDict()
+
+    c.model = ml_collections.ConfigDict()
+    c.model.name = "ffnn"
+    c.model.hidden = 0
+    c.model.width = 64
+
+    c.optimizer = ml_collections.ConfigDict()
+    c.optimizer.name = "adam"
+    c.optimizer.lr = 1e-3
+    c.optimizer.momentum = 0.9
+    c.optimizer.nesterov = False
+    c.optimizer.weight_decay = 0.0
+    c.optimizer.schedule = "constant"
+    c.optimizer.decay_epochs = ()
+    c.optimizer.decay_factor = 0.1
+    c.optimizer.clip_norm = 0.0
+    c.optimizer.b1 = 0.9
+    c.optimizer.b2 = 0.999
+    c.optimizer.eps = 1e-8
+
+    c.batch_size = 64
+    c.eval_batch_size = 1000
+    c.num_epochs = 10
+    c.shuffle = True
+    c.drop_last = False
+    c.augment = False
+    c.epoch_mode = "auto"
+    c.num_devices = 0
+    c.sync_every = 0
+    c.eval_every = 1
+    c.checkpoint_every = 1
+    c.keep_checkpoints = 2
+    c.select_metric = "val/top1"
+    c.progress = "auto"
+
+    c.transition = _transition_default()
+    return c
+
+
+def set_loss(config: ml_collections.ConfigDict, name: str, **hparams: Any) -> None:
+    """Sets ``config.loss`` to ``name`` with its registry defaults, then ``hparams`` on top.
+
+    Filling in the defaults makes every hyperparameter overridable from the command line
+    (``--config.loss.hparams.q=0.5``) and recorded in ``config.json``.
+
+    Raises:
+        ValueError: unknown loss name or hyperparameter (from ``robustloss.get_loss``).
+    """
+    from robustloss import get_loss
+
+    defaults = dict(getattr(get_loss(name), "hparams", {}) or {})
+    unknown = sorted(set(hparams) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"unknown hyperparameter(s) {unknown} for loss {name!r}; valid: {sorted(defaults)}"
+        )
+    defaults.update(hparams)
+    get_loss(name, **defaults)  # validates values
+    with config.unlocked():
+        config.loss.name = name
+        config.loss.hparams = ml_collections.ConfigDict(
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in defaults.items()}
+        )
+
+
+def _check_fields(cfg: Any, ref: Any, prefix: str) -> None:
+    for key in cfg:
+        path = f"{prefix}{key}"
+        if key not in ref:
+            raise ValueError(
+                f"unknown config field {path!r}; valid fields under "
+                f"{prefix.rstrip('.') or 'config'}: {sorted(ref)}"
+            )
+        if isinstance(ref[key], ml_collections.ConfigDict) and path != "loss.hparams":
+            if not isinstance(cfg[key], ml_collections.ConfigDict | dict):
+                raise ValueError(f"config field {path!r} must be a group, got {cfg[key]!r}")
+            _check_fields(cfg[key], ref[key], path + ".")
+
+
+def _choice(path: str, value: Any, choices: Any) -> None:
+    if value not in choices:
+        raise ValueError(f"config.{path}={value!r} is not valid; choose one of {list(choices)}")
+
+
+def _range(path: str, value: Any, lo: float, hi: float | None = None, *, lo_open=False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        ok = value > lo if lo_open else value >= lo
+        ok = ok and (hi is None or value <= hi)
+    if not ok:
+        bound = ("> " if lo_open else ">= ") + str(lo) + ("" if hi is None else f" and <= {hi}")
+        raise ValueError(f"config.{path}={value!r} is out of range; it must be {bound}")
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Checks field names, registry names and ranges; raises ``ValueError`` on the first problem.
+
+    Cheap: loads no data and compiles nothing. Dataset-dependent checks (input shape vs model,
+    noise class maps, transition config vs K) happen right after loading, still before any
+    compilation.
+
+    Args:
+        config: a run config (start from `default_config` or a file in ``configs/``).
+
+    Raises:
+        ValueError: naming the field and the valid choices or range.
+
+    Example:
+        >>> cfg = default_config(); cfg.model.name = "mlp"
+        >>> validate_config(cfg)
+        Traceback (most recent call last):
+        ...
+        ValueError: config.model.name='mlp' is not valid; choose one of ['ffnn', 'lenet', ...]
+    """
+    from robustloss import get_loss, list_losses
+    from robustloss.data import list_datasets
+    from robustloss.models import list_models
+    from robustloss.noise import list_noise_kinds
+
+    _check_fields(config, default_config(), "")
+    c = config
+    _range("seed", c.seed, 0)
+    if not all(isinstance(s, int) and s >= 0 for s in c.seeds):
+        raise ValueError(f"config.seeds={c.seeds!r} must be a tuple of ints >= 0")
+    if c.dataset.name not in list_datasets():
+        _choice("dataset.name", c.dataset.name, list_datasets())
+    _range("dataset.val_fraction", c.dataset.val_fraction, 0.0, 0.9)
+    _range("dataset.max_train", c.dataset.max_train, 0)
+    _range("dataset.max_test", c.dataset.max_test, 0)
+    _range("dataset.split_seed", c.dataset.split_seed, 0)
+
+    kinds = list_noise_kinds()
+    aliases = {"none", "sym", "asym", "asymmetric", "class_dependent", "idn"}
+    aliases |= {"instance_dependent", "from_labels"}
+    if c.noise.kind not in kinds and c.noise.kind not in aliases:
+        _choice("noise.kind", c.noise.kind, kinds)
+    _range("noise.rate", c.noise.rate, 0.0, 1.0)
+    if c.noise.rate >= 1.0:
+        raise ValueError(
+            f"config.noise.rate={c.noise.rate!r} is out of range; it must be in [0, 1)"
+        )
+    _range("noise.seed", c.noise.seed, 0)
+    _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
+    _choice("noise.mode", c.noise.mode, NOISE_MODES)
+
+    if c.loss.name not in list_losses():
+        _choice("loss.name", c.loss.name, list_losses())
+    try:
+        get_loss(c.loss.name, **dict(c.loss.hparams))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"config.loss.hparams={dict(c.loss.hparams)!r}: {e}") from e
+
+    _choice("model.name", c.model.name, list_models())
+    _range("model.hidden", c.model.hidden, 0)
+    _range("model.width", c.model.width, 1)
+
+    o = c.optimizer
+    _choice("optimizer.name", o.name, ("sgd", "adam", "adamw"))
+    _range("optimizer.lr", o.lr, 0.0, lo_open=True)
+    _range("optimizer.momentum", o.momentum, 0.0, 1.0)
+    _range("optimizer.weight_decay", o.weight_decay, 0.0)
+    _choice("optimizer.schedule", o.schedule, ("constant", "step", "cosine"))
+    if not all(isinstance(e, int) and 0 <= e for e in o.decay_epochs):
+        raise ValueError(
+            f"config.optimizer.decay_epochs={o.decay_epochs!r} must be a tuple of epochs >= 0"
+        )
+    _range("optimizer.decay_factor", o.decay_factor, 0.0, 1.0, lo_open=True)
+    _range("optimizer.clip_norm", o.clip_norm, 0.0)
+    _range("optimizer.b1", o.b1, 0.0, 1.0)
+    _range("optimizer.b2", o.b2, 0.0, 1.0)
+    _range("optimizer.eps", o.eps, 0.0, lo_open=True)
+
+    _range("batch_size", c.batch_size, 1)
+    _range("eval_batch_size", c.eval_batch_size, 1)
+    _range("num_epochs", c.num_epochs, 1)
+    _choice("epoch_mode", c.epoch_mode, EPOCH_MODES)
+    _range("num_devices", c.num_devices, 0)
+    _range("sync_every", c.sync_every, 0)
+    _range("eval_every", c.eval_every, 1)
+    _range("checkpoint_every", c.checkpoint_every, 1)
+    _range("keep_checkpoints", c.keep_checkpoints, 1)
+    _choice("progress", c.progress, PROGRESS)
+    for name in ("shuffle", "drop_last", "augment"):
+        if not isinstance(c[name], bool):
+            raise ValueError(f"config.{name}={c[name]!r} must be True or False")
+
+    import jax
+
+    ndev = c.num_devices or jax.local_device_count()
+    if c.num_devices > jax.local_device_count():
+        raise ValueError(
+            f"config.num_devices={c.num_devices} is out of range; this host has "
+            f"{jax.local_device_count()} devices"
+        )
+    if c.batch_size % ndev:
+        raise ValueError(
+            f"config.batch_size={c.batch_size} must be a multiple of the device count {ndev}"
+        )
+    from robustloss.transition import validate_config as validate_transition
+
+    try:
+        validate_transition(c.transition, 2)
+    except ValueError as e:
+        raise ValueError(f"config.{e}" if str(e).startswith("transition.") else str(e)) from e
+    from robustloss.training.objective import _is_stateful
+
+    if c.transition.use != "none" and _is_stateful(get_loss(c.loss.name, **dict(c.loss.hparams))):
+        raise ValueError(
+            f"config.transition.use={c.transition.use!r} needs a stateless base loss; "
+            f"config.loss.name={c.loss.name!r} has per-example state"
+        )

@@ -1,0 +1,110 @@
+"""Optimisers and learning-rate schedules for the two papers' protocols (optax)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import optax
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def make_schedule(
+    lr: float,
+    *,
+    schedule: str = "constant",
+    steps_per_epoch: int = 1,
+    num_epochs: int = 1,
+    decay_epochs: Sequence[int] = (),
+    decay_factor: float = 0.1,
+) -> optax.Schedule:
+    """Learning rate as a function of the global step.
+
+    * ``constant``: ``lr``.
+    * ``step``: ``lr * decay_factor ** #{e in decay_epochs : step >= e * steps_per_epoch}``
+      (LDR: 100 epochs, ÷10 at the start of epochs 50 and 75).
+    * ``cosine``: ``lr * (1 + cos(pi * step / (num_epochs * steps_per_epoch))) / 2``.
+
+    Args:
+        lr: initial learning rate > 0.
+        schedule: one of ``constant``, ``step``, ``cosine``.
+        steps_per_epoch: optimizer steps in one epoch (>= 1).
+        num_epochs: total epochs (for ``cosine``).
+        decay_epochs: epochs (counted from 0) at whose start the rate is multiplied by
+            ``decay_factor``.
+        decay_factor: multiplier in (0, 1].
+
+    Returns:
+        An optax schedule.
+
+    Example:
+        >>> s = make_schedule(0.1, schedule="step", steps_per_epoch=10, decay_epochs=(2,))
+        >>> float(s(19)), round(float(s(20)), 6)
+        (0.1, 0.01)
+    """
+    if schedule == "constant":
+        return optax.constant_schedule(lr)
+    if schedule == "step":
+        bounds = {int(e) * steps_per_epoch: decay_factor for e in sorted(decay_epochs)}
+        return optax.piecewise_constant_schedule(lr, bounds)
+    if schedule == "cosine":
+        return optax.cosine_decay_schedule(lr, max(1, num_epochs * steps_per_epoch))
+    raise ValueError(f"unknown schedule {schedule!r}; valid choices: {list(SCHEDULES)}")
+
+
+def make_optimizer(
+    name: str,
+    schedule: optax.Schedule,
+    *,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    clip_norm: float = 0.0,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+) -> optax.GradientTransformation:
+    """An optax optimiser with the papers' semantics.
+
+    * ``sgd``: ``chain(add_decayed_weights(wd), sgd(schedule, momentum))`` — PyTorch SGD with
+      coupled L2 weight decay: ``buf <- m*buf + (g + wd*theta)``, ``theta <- theta - lr*buf``
+      (LDR protocol: momentum 0.9, wd 5e-3).
+    * ``adam``: Adam with coupled L2 (PyTorch ``Adam(weight_decay=wd)``); RENT uses lr 1e-3, wd 0.
+    * ``adamw``: decoupled weight decay.
+
+    ``clip_norm > 0`` prepends ``clip_by_global_norm(clip_norm)``.
+
+    Args:
+        name: ``sgd``, ``adam`` or ``adamw``.
+        schedule: learning rate schedule (see `make_schedule`).
+        momentum: SGD momentum in [0, 1); 0 means plain SGD.
+        nesterov: Nesterov momentum for SGD.
+        weight_decay: >= 0.
+        clip_norm: >= 0; 0 disables clipping.
+        b1, b2, eps: Adam parameters.
+
+    Returns:
+        An ``optax.GradientTransformation``.
+
+    Example:
+        >>> tx = make_optimizer("sgd", make_schedule(0.01), weight_decay=5e-3)
+        >>> type(tx).__name__
+        'GradientTransformationExtraArgs'
+    """
+    parts = []
+    if clip_norm > 0:
+        parts.append(optax.clip_by_global_norm(clip_norm))
+    if name == "sgd":
+        if weight_decay > 0:
+            parts.append(optax.add_decayed_weights(weight_decay))
+        parts.append(optax.sgd(schedule, momentum=momentum or None, nesterov=nesterov))
+    elif name == "adam":
+        if weight_decay > 0:
+            parts.append(optax.add_decayed_weights(weight_decay))
+        parts.append(optax.adam(schedule, b1=b1, b2=b2, eps=eps))
+    elif name == "adamw":
+        parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; valid choices: {list(OPTIMIZERS)}")
+    return optax.chain(*parts)

@@ -1,0 +1,517 @@
+"""The data-parallel training engine: train state, jitted step, epoch loop, evaluation.
+
+The step is written once, for one run and the *global* batch, against an `Objective`. Data
+parallelism comes from `jax.jit` + `NamedSharding` over a 1-D ``("data",)`` mesh: the training
+arrays and the train state are replicated, each batch is constrained to be sharded along
+``"data"``, and XLA inserts the all-reduces. The gradient is therefore the mean over the global
+batch — identical to one device up to float summation order — and per-example objective state is
+updated by global ``index`` whichever device holds the example (DESIGN §5; this avoids the
+``shard_map`` + ``pmean`` pitfall of §7). BatchNorm statistics are over the global batch too
+(synchronised BatchNorm), which keeps 1 and N devices equal.
+
+Independent runs (seeds, noise draws) are a leading "runs" axis: with ``num_runs=R`` every
+function is ``jax.vmap``-ed over the state (and over the labels when they differ per run) and
+compiled once.
+
+Host work per step is one dispatch. An epoch is either a `lax.scan` over its batches (one
+dispatch per epoch; fastest for small MLPs) or a Python loop of jitted steps (convnets on XLA:CPU,
+DESIGN §7). On multi-device CPU the loop reads a scalar every ``sync_every`` steps to avoid XLA
+rendezvous timeouts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from robustloss.training.metrics import classification_metrics
+from robustloss.training.objective import Objective
+
+PyTree = Any
+_NO_NONFINITE = np.iinfo(np.int32).max
+
+__all__ = ["TrainState", "Trainer", "NonFiniteLossError", "make_mesh"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training; a pytree that is checkpointed as a whole.
+
+    Attributes:
+        params: model parameters.
+        batch_stats: BatchNorm running statistics (``{}`` for models without BatchNorm).
+        opt_state: optax state.
+        aux: the objective's state (per-example arrays, transition matrices, ...).
+        rng: ``uint32[2]`` base key of the run; shuffling and per-step keys are derived from it
+            by ``fold_in`` of the epoch / step, so resuming reproduces them exactly.
+        step: global optimizer step (int32).
+        epoch: completed epochs (int32).
+    """
+
+    params: PyTree
+    batch_stats: PyTree
+    opt_state: PyTree
+    aux: PyTree
+    rng: jax.Array
+    step: jax.Array
+    epoch: jax.Array
+
+
+def make_mesh(devices: list | None = None) -> Mesh:
+    """A 1-D ``("data",)`` mesh over ``devices`` (default: all local devices)."""
+    devices = jax.local_devices() if devices is None else list(devices)
+    return Mesh(np.array(devices), ("data",))
+
+
+def pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """Appends zero rows to ``x`` until it has ``rows`` rows."""
+    extra = rows - x.shape[0]
+    if extra <= 0:
+        return x
+    return np.concatenate([x, np.zeros((extra,) + x.shape[1:], x.dtype)], axis=0)
+
+
+class Trainer:
+    """Compiled training and evaluation functions for one model/objective/optimizer.
+
+    Args:
+        model: a Linen module called as ``model.apply(variables, x, train=...)``.
+        objective: the training `Objective`.
+        tx: the optax optimizer.
+        num_examples: N, training examples (indices ``0..N-1``; ``N`` marks padding).
+        num_classes: K.
+        batch_size: global batch size; must be a multiple of the number of devices.
+        shuffle: reshuffle the training set every epoch (seeded by the run key and epoch);
+            otherwise the fixed index order (LDR protocol).
+        drop_last: drop the last partial batch instead of padding it with masked rows.
+        epoch_mode: ``"scan"`` or ``"loop"``.
+        mesh: the ``("data",)`` mesh (default: all local devices).
+        augment: optional jittable ``(key, images) -> images`` applied to training batches.
+        num_runs: ``None`` for one run, or R to vmap everything over a leading runs axis.
+        labels_per_run: with ``num_runs``, whether training labels have a leading runs axis.
+        sync_every: in loop mode, read a scalar every this many steps (0 = automatic: 8 on
+            multi-device CPU, otherwise only once per epoch).
+        eval_batch_size: examples per evaluation chunk (rounded up to the device count).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        objective: Objective,
+        tx: optax.GradientTransformation,
+        *,
+        num_examples: int,
+        num_classes: int,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        epoch_mode: str = "loop",
+        mesh: Mesh | None = None,
+        augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+        num_runs: int | None = None,
+        labels_per_run: bool = True,
+        sync_every: int = 0,
+        eval_batch_size: int = 1000,
+    ):
+        self.mesh = make_mesh() if mesh is None else mesh
+        ndev = self.mesh.devices.size
+        if batch_size < 1 or batch_size % ndev:
+            raise ValueError(
+                f"batch_size={batch_size} must be a positive multiple of the device count {ndev}"
+            )
+        if epoch_mode not in ("scan", "loop"):
+            raise ValueError(f"epoch_mode must be 'scan' or 'loop', got {epoch_mode!r}")
+        if drop_last and num_examples < batch_size:
+            raise ValueError(
+                f"drop_last with batch_size={batch_size} > num_examples={num_examples} leaves "
+                "no batch"
+            )
+        self.model = model
+        self.objective = objective
+        self.tx = tx
+        self.num_examples = num_examples
+        self.num_classes = num_classes
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.epoch_mode = epoch_mode
+        self.augment = augment
+        self.num_runs = num_runs
+        self.labels_per_run = labels_per_run and num_runs is not None
+        if drop_last:
+            self.steps_per_epoch = num_examples // batch_size
+        else:
+            self.steps_per_epoch = math.ceil(num_examples / batch_size)
+        self.eval_chunk = math.ceil(eval_batch_size / ndev) * ndev
+        on_cpu = self.mesh.devices.flat[0].platform == "cpu"
+        if sync_every <= 0:
+            sync_every = 8 if (ndev > 1 and on_cpu) else 0
+        self.sync_every = sync_every
+        self.replicated = NamedSharding(self.mesh, P())
+        self.batch_sharding = NamedSharding(self.mesh, P("data"))
+        self._has_bn: bool | None = None
+        self._acc_template: PyTree = None
+        self._compiled: dict[str, Callable] = {}
+
+    # ------------------------------------------------------------------ helpers (single run)
+    def _variables(self, params: PyTree, batch_stats: PyTree) -> dict:
+        if batch_stats:
+            return {"params": params, "batch_stats": batch_stats}
+        return {"params": params}
+
+    def _init_one(self, key: jax.Array, sample_x: jax.Array) -> TrainState:
+        k_model, k_aux = jax.random.split(jax.random.fold_in(key, 0))
+        variables = self.model.init(k_model, sample_x, train=False)
+        params = variables["params"]
+        batch_stats = variables.get("batch_stats", {})
+        aux = self.objective.init(self.num_examples, self.num_classes, k_aux)
+        return TrainState(
+            params=params,
+            batch_stats=batch_stats,
+            opt_state=self.tx.init(params),
+            aux=aux,
+            rng=key,
+            step=jnp.zeros((), jnp.int32),
+            epoch=jnp.zeros((), jnp.int32),
+        )
+
+    def _order_one(self, state: TrainState) -> jax.Array:
+        n, b, nb = self.num_examples, self.batch_size, self.steps_per_epoch
+        if self.shuffle:
+            key = jax.random.fold_in(jax.random.fold_in(state.rng, 1), state.epoch)
+            perm = jax.random.permutation(key, n).astype(jnp.int32)
+        else:
+            perm = jnp.arange(n, dtype=jnp.int32)
+        total = nb * b
+        if total > n:
+            perm = jnp.concatenate([perm, jnp.full((total - n,), n, jnp.int32)])
+        return perm[:total].reshape(nb, b)
+
+    def _constrain(self, x: jax.Array) -> jax.Array:
+        return jax.lax.with_sharding_constraint(x, self.batch_sharding)
+
+    def _step_one(
+        self, state: TrainState, acc: dict, data: dict, order: jax.Array
+    ) -> tuple[TrainState, dict]:
+        nb = self.steps_per_epoch
+        i = state.step % nb
+        idx = self._constrain(jax.lax.dynamic_index_in_dim(order, i, keepdims=False))
+        key = jax.random.fold_in(jax.random.fold_in(state.rng, 2), state.step)
+        k_aug, k_obj = jax.random.split(key)
+        x = self._constrain(jnp.take(data["x"], idx, axis=0))
+        if self.augment is not None:
+            x = self._constrain(self.augment(k_aug, x))
+        mask = (idx < self.num_examples).astype(jnp.float32)
+        batch = {
+            "label": self._constrain(jnp.take(data["label"], idx, axis=0)),
+            "index": idx,
+            "mask": mask,
+        }
+        if "clean_label" in data:
+            batch["clean_label"] = self._constrain(jnp.take(data["clean_label"], idx, axis=0))
+
+        def loss_fn(params):
+            variables = self._variables(params, state.batch_stats)
+            if state.batch_stats:
+                logits, updates = self.model.apply(
+                    variables, x, train=True, mutable=["batch_stats"]
+                )
+                new_bs = updates["batch_stats"]
+            else:
+                logits = self.model.apply(variables, x, train=True)
+                new_bs = state.batch_stats
+            loss, aux, metrics = self.objective.loss(logits, batch, state.aux, k_obj)
+            return loss, (logits, new_bs, aux, metrics)
+
+        (loss, (logits, new_bs, aux, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params
+        )
+        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        last = i == nb - 1
+        new_state = TrainState(
+            params=params,
+            batch_stats=new_bs,
+            opt_state=opt_state,
+            aux=aux,
+            rng=state.rng,
+            step=state.step + 1,
+            epoch=state.epoch + last.astype(jnp.int32),
+        )
+        n_real = jnp.sum(mask)
+        pred = jnp.argmax(logits, axis=-1)
+        finite = jnp.isfinite(loss)
+        new_acc = dict(acc)
+        new_acc["loss"] = acc["loss"] + loss * n_real
+        new_acc["n"] = acc["n"] + n_real
+        new_acc["correct_noisy"] = acc["correct_noisy"] + jnp.sum((pred == batch["label"]) * mask)
+        if "clean_label" in batch:
+            new_acc["correct_clean"] = acc["correct_clean"] + jnp.sum(
+                (pred == batch["clean_label"]) * mask
+            )
+        new_acc["steps"] = acc["steps"] + 1
+        new_acc["nonfinite"] = jnp.where(
+            finite, acc["nonfinite"], jnp.minimum(acc["nonfinite"], state.step)
+        )
+        for k, v in metrics.items():
+            new_acc["obj/" + k] = acc["obj/" + k] + jnp.asarray(v, jnp.float32)
+        return new_state, new_acc
+
+    def _epoch_one(self, state: TrainState, acc: dict, data: dict) -> tuple[TrainState, dict]:
+        order = self._order_one(state)
+
+        def body(carry, _):
+            s, a = carry
+            return self._step_one(s, a, data, order), None
+
+        (state, acc), _ = jax.lax.scan(body, (state, acc), None, length=self.steps_per_epoch)
+        return state, acc
+
+    def _predict_one(self, state: TrainState, x: jax.Array) -> jax.Array:
+        x = self._constrain(x)
+        return self.model.apply(self._variables(state.params, state.batch_stats), x, train=False)
+
+    # ------------------------------------------------------------------ vmapping + jit
+    def _data_axes(self, data: dict) -> dict:
+        axes = {k: None for k in data}
+        if self.labels_per_run:
+            axes["label"] = 0
+        return axes
+
+    def _jit(self, name: str, fn: Callable, donate: tuple[int, ...] = ()) -> Callable:
+        if name not in self._compiled:
+            self._compiled[name] = jax.jit(fn, out_shardings=self.replicated, donate_argnums=donate)
+        return self._compiled[name]
+
+    def _maybe_vmap(self, fn: Callable, in_axes: tuple) -> Callable:
+        if self.num_runs is None:
+            return fn
+        return jax.vmap(fn, in_axes=in_axes)
+
+    def put(self, tree: PyTree) -> PyTree:
+        """Places host arrays on the mesh, replicated."""
+        return jax.device_put(tree, self.replicated)
+
+    def prepare_train_data(
+        self, x: np.ndarray, labels: np.ndarray, clean_labels: np.ndarray | None = None
+    ) -> dict:
+        """Puts the training set on the devices, with one zero padding row at index N.
+
+        Args:
+            x: ``[N, ...]`` inputs.
+            labels: ``[N]`` (or ``[R, N]`` with ``labels_per_run``) noisy int labels.
+            clean_labels: optional ``[N]`` true labels (for the memorisation diagnostic).
+
+        Returns:
+            A dict of replicated device arrays for `train_epoch`.
+        """
+        n = self.num_examples
+        if x.shape[0] != n:
+            raise ValueError(f"x has {x.shape[0]} rows, expected num_examples={n}")
+        labels = np.asarray(labels, np.int32)
+        expect = (self.num_runs, n) if self.labels_per_run else (n,)
+        if labels.shape != expect:
+            raise ValueError(f"labels have shape {labels.shape}, expected {expect}")
+        data = {
+            "x": pad_rows(np.asarray(x, np.float32), n + 1),
+            "label": np.concatenate([labels, np.zeros(labels.shape[:-1] + (1,), np.int32)], -1),
+        }
+        if clean_labels is not None:
+            data["clean_label"] = pad_rows(np.asarray(clean_labels, np.int32), n + 1)
+        return self.put(data)
+
+    def init(self, seed_or_keys: int | jax.Array, sample_x: np.ndarray) -> TrainState:
+        """Initialises the train state (replicated on the mesh).
+
+        Args:
+            seed_or_keys: an int seed (with ``num_runs``, run ``r`` uses ``seed + r``), or a
+                raw ``uint32[2]`` key (``[R, 2]`` keys with ``num_runs``).
+            sample_x: a few example inputs ``[b, ...]`` (shapes only).
+
+        Returns:
+            A `TrainState` (leading runs axis when ``num_runs`` is set).
+        """
+        if isinstance(seed_or_keys, int | np.integer):
+            if self.num_runs is None:
+                keys = jax.random.PRNGKey(int(seed_or_keys))
+            else:
+                keys = jnp.stack(
+                    [jax.random.PRNGKey(int(seed_or_keys) + r) for r in range(self.num_runs)]
+                )
+        else:
+            keys = jnp.asarray(seed_or_keys)
+        sample = jnp.asarray(np.asarray(sample_x[:1], np.float32))
+        fn = self._maybe_vmap(lambda k: self._init_one(k, sample), (0,))
+        return self._jit("init", fn)(keys)
+
+    def _zero_acc(self, state: TrainState, data: dict) -> dict:
+        if self._acc_template is None:
+
+            def metrics_shape(aux, label):
+                b, k = self.batch_size, self.num_classes
+                batch = {
+                    "label": jnp.zeros((b,), jnp.int32),
+                    "index": jnp.zeros((b,), jnp.int32),
+                    "mask": jnp.ones((b,), jnp.float32),
+                }
+                if "clean_label" in data:
+                    batch["clean_label"] = batch["label"]
+                key = jax.random.PRNGKey(0)
+                return self.objective.loss(jnp.zeros((b, k)), batch, aux, key)[2]
+
+            aux_one = jax.tree.map(lambda a: a[0], state.aux) if self.num_runs else state.aux
+            shapes = jax.eval_shape(metrics_shape, aux_one, None)
+            template = {"loss": 0.0, "n": 0.0, "correct_noisy": 0.0, "steps": 0}
+            if "clean_label" in data:
+                template["correct_clean"] = 0.0
+            template.update({"obj/" + k: 0.0 for k in shapes})
+            self._acc_template = template
+        acc = {
+            k: np.float32(v) if isinstance(v, float) else np.int32(v)
+            for k, v in self._acc_template.items()
+        }
+        acc["nonfinite"] = np.int32(_NO_NONFINITE)
+        if self.num_runs:
+            acc = {k: np.full((self.num_runs,), v) for k, v in acc.items()}
+        return self.put(acc)
+
+    def train_epoch(self, state: TrainState, data: dict) -> tuple[TrainState, dict]:
+        """Runs one epoch; returns the new state and host metrics.
+
+        The metrics are ``loss`` (mean objective over real examples), ``acc_noisy`` /
+        ``acc_clean`` (training-batch accuracy against the noisy / clean labels, in train mode)
+        and the objective's own metrics averaged over steps (as ``obj/<key>``). Values are
+        floats, or lists of R floats with ``num_runs``.
+
+        Raises:
+            NonFiniteLossError: the loss became NaN/inf; the message gives epoch and step.
+        """
+        epoch0 = int(jax.device_get(state.epoch).flat[0])
+        acc = self._zero_acc(state, data)
+        data_axes = self._data_axes(data)
+        if self.epoch_mode == "scan":
+            fn = self._maybe_vmap(self._epoch_one, (0, 0, data_axes))
+            state, acc = self._jit("epoch", fn, donate=(0, 1))(state, acc, data)
+        else:
+            order = self._jit("order", self._maybe_vmap(self._order_one, (0,)))(state)
+            step = self._jit(
+                "step", self._maybe_vmap(self._step_one, (0, 0, data_axes, 0)), donate=(0, 1)
+            )
+            for i in range(self.steps_per_epoch):
+                state, acc = step(state, acc, data, order)
+                if self.sync_every and (i + 1) % self.sync_every == 0:
+                    self._check_finite(np.asarray(jax.device_get(acc["nonfinite"])), epoch0)
+        host = jax.device_get(acc)
+        self._check_finite(np.asarray(host["nonfinite"]), epoch0)
+        n = np.maximum(np.asarray(host["n"]), 1.0)
+        steps = np.maximum(np.asarray(host["steps"]), 1)
+        out = {
+            "loss": np.asarray(host["loss"]) / n,
+            "acc_noisy": np.asarray(host["correct_noisy"]) / n,
+        }
+        if "correct_clean" in host:
+            out["acc_clean"] = np.asarray(host["correct_clean"]) / n
+        for k, v in host.items():
+            if k.startswith("obj/"):
+                out[k] = np.asarray(v) / steps
+        return state, {k: _to_py(v) for k, v in out.items()}
+
+    def _check_finite(self, nonfinite: np.ndarray, epoch0: int) -> None:
+        bad = np.asarray(nonfinite).reshape(-1)
+        hit = np.nonzero(bad != _NO_NONFINITE)[0]
+        if hit.size:
+            run = int(hit[0])
+            gstep = int(bad[run])
+            epoch = gstep // self.steps_per_epoch
+            where = f" in run {run}" if self.num_runs else ""
+            raise NonFiniteLossError(
+                f"non-finite training loss{where} at epoch {epoch} (counted from 0; started "
+                f"epoch {epoch0}), step {gstep % self.steps_per_epoch} of "
+                f"{self.steps_per_epoch} in that epoch (global step {gstep}); lower the "
+                "learning rate, enable optimizer.clip_norm, or check the loss hyperparameters"
+            )
+
+    def predict(self, state: TrainState, x: np.ndarray | jax.Array) -> jax.Array:
+        """Eval-mode logits ``[n, K]`` (``[R, n, K]`` with runs) for inputs ``x [n, ...]``."""
+        n = x.shape[0]
+        chunk = self.eval_chunk
+        num_chunks = max(1, math.ceil(n / chunk))
+        if isinstance(x, np.ndarray):
+            x = self.put(pad_rows(np.asarray(x, np.float32), num_chunks * chunk))
+        elif x.shape[0] != num_chunks * chunk:
+            x = jnp.concatenate(
+                [x, jnp.zeros((num_chunks * chunk - n,) + x.shape[1:], x.dtype)], axis=0
+            )
+        x = x.reshape((num_chunks, chunk) + x.shape[1:])
+        one = self._maybe_vmap(self._predict_one, (0, None))
+        if self.epoch_mode == "scan":
+            fn = self._jit("predict_all", lambda s, xs: jax.lax.map(lambda c: one(s, c), xs))
+            logits = fn(state, x)  # [chunks, (R,) chunk, K]
+            if self.num_runs:
+                logits = jnp.moveaxis(logits, 1, 0)
+            logits = logits.reshape(logits.shape[:-3] + (-1, logits.shape[-1]))
+        else:
+            fn = self._jit("predict", one)
+            parts = [fn(state, x[c]) for c in range(num_chunks)]
+            logits = jnp.concatenate(parts, axis=-2)
+        return logits[..., :n, :]
+
+    def evaluate(
+        self,
+        state: TrainState,
+        x: np.ndarray | jax.Array,
+        labels: np.ndarray,
+        logits: jax.Array | None = None,
+    ) -> dict:
+        """Top-1..5 and balanced accuracy of the eval-mode model on ``(x, labels)``.
+
+        Args:
+            state: train state.
+            x: ``[n, ...]`` inputs (ignored when ``logits`` is given).
+            labels: ``[n]`` (or ``[R, n]``) int labels.
+            logits: optional precomputed `predict` output.
+
+        Returns:
+            Dict of floats (lists of R floats with runs): ``top1``.. ``top5``, ``balanced_acc``.
+        """
+        if logits is None:
+            logits = self.predict(state, x)
+        labels = jnp.asarray(np.asarray(labels, np.int32))
+        k = self.num_classes
+        fn = lambda lg, y: classification_metrics(lg, y, k)
+        if self.num_runs:
+            fn = jax.vmap(fn, in_axes=(0, 0 if labels.ndim == 2 else None))
+        out = jax.device_get(self._jit(f"metrics{labels.ndim}", fn)(logits, labels))
+        return {name: _to_py(v) for name, v in out.items()}
+
+    def refresh(
+        self, state: TrainState, x_train: np.ndarray | jax.Array, labels: Any
+    ) -> TrainState:
+        """Calls the objective's ``refresh`` with eval-mode logits of the whole training set."""
+        logits = self.predict(state, x_train)
+        labels = self.put(np.asarray(labels, np.int32))
+        epoch = int(jax.device_get(state.epoch).flat[0]) - 1
+
+        def one(aux, lg, y):
+            return self.objective.refresh(aux, lg, y, epoch)
+
+        fn = self._maybe_vmap(one, (0, 0, 0 if self.labels_per_run else None))
+        aux = jax.jit(fn, out_shardings=self.replicated)(state.aux, logits, labels)
+        return state._replace(aux=aux)
+
+
+def _to_py(v: Any) -> float | list[float]:
+    arr = np.asarray(v, np.float64)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
