@@ -1,0 +1,148 @@
+"""Tests of the T estimators: each recovers a known T where the theory says it can."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from robustloss.transition import (
+    anchor_transition,
+    default_config,
+    dualt_transition,
+    make_objective,
+    transition_error,
+    tv_init,
+    tv_matrix,
+    volminnet_init,
+    volminnet_matrix,
+)
+
+# Asymmetric, diagonally dominant (each column's maximum on the diagonal), all entries > 0.
+T3 = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.25, 0.05, 0.7]])
+
+
+def _sample(rng, probs):
+    return (rng.random(len(probs))[:, None] > np.cumsum(probs, 1)).sum(1)
+
+
+def _synthetic(n=3000, k=3, anchor_share=0.2, seed=0, T=T3):
+    """Clean posteriors with anchors (one-hot rows) for every class, noisy labels from T."""
+    rng = np.random.default_rng(seed)
+    n_anchor = int(anchor_share * n / k)
+    # Near-anchors (purity 0.99-1.0, not tied, so a percentile rule has a unique anchor).
+    eps = rng.uniform(0.0, 0.01, size=(k * n_anchor, 1))
+    anchors = (1 - eps) * np.repeat(np.eye(k), n_anchor, axis=0) + eps / k
+    rest = rng.dirichlet(np.ones(k), size=n - k * n_anchor)
+    rest = 0.5 * rest + 0.5 / k  # non-anchors: max posterior well below 1
+    post = np.concatenate([anchors, rest])
+    clean = _sample(rng, post)
+    noisy = _sample(rng, T[clean])
+    return post, clean, noisy
+
+
+def test_transition_error_hand_value():
+    assert float(transition_error(np.eye(3), T3)) == pytest.approx(
+        (0.3 + 0.3 + 0.2 + 0.2 + 0.3 + 0.3) / 3
+    )
+
+
+@pytest.mark.parametrize("variant", ["noisy_class", "all"])
+def test_anchor_recovers_T_from_exact_noisy_posteriors(variant):
+    post, _, noisy = _synthetic()
+    noisy_post = post @ T3  # a perfect model of P(y~ | x)
+    T_hat = anchor_transition(noisy_post, noisy, variant=variant)
+    np.testing.assert_allclose(T_hat, T3, atol=0.01)
+    assert not np.allclose(T_hat, T3.T, atol=0.05)  # rows are clean classes
+
+
+def test_anchor_noisy_class_picks_the_kth_largest_like_the_code():
+    # 100 candidates of class 0 with p(0|x) = 0.01..1.00: int(0.03 * 100) = 3rd largest = 0.98.
+    p0 = np.linspace(0.01, 1.0, 100)
+    probs = np.stack([p0, 1 - p0], 1)
+    probs = np.concatenate([probs, [[0.1, 0.9]]])
+    labels = np.array([0] * 100 + [1])
+    T_hat = anchor_transition(probs, labels, variant="noisy_class")
+    np.testing.assert_allclose(T_hat[0], [0.98, 0.02], atol=1e-6)
+    np.testing.assert_allclose(T_hat[1], [0.1, 0.9], atol=1e-6)  # n_1 = 1 < 34: the largest
+    # Patrini's variant: largest value strictly below the 97th percentile ("higher").
+    thresh = np.percentile(probs[:, 0], 97, method="higher")
+    below = probs[:, 0][probs[:, 0] < thresh].max()
+    np.testing.assert_allclose(anchor_transition(probs, variant="all")[0, 0], below, atol=1e-6)
+    with pytest.raises(ValueError, match="variant"):
+        anchor_transition(probs, labels, variant="median")
+
+
+def test_anchor_with_model_noise_within_tolerance():
+    rng = np.random.default_rng(1)
+    post, _, noisy = _synthetic(seed=1)
+    noisy_post = post @ T3
+    logits = np.log(noisy_post) + rng.normal(scale=0.05, size=noisy_post.shape)
+    T_hat = anchor_transition(jax.nn.softmax(logits), noisy)
+    assert float(transition_error(T_hat, T3)) < 0.1
+
+
+def test_dualt_matches_numpy_and_recovers_T_with_a_clean_intermediate_classifier():
+    rng = np.random.default_rng(2)
+    n, k = 20000, 3
+    clean = rng.integers(0, k, n)
+    noisy = _sample(rng, T3[clean])
+    # Intermediate classifier that predicts the clean class (T_club = I from its anchors);
+    # T_spade counts P(y~ | y') = P(y~ | y) -> T.
+    probs = 0.96 * np.eye(k)[clean] + 0.04 / k
+    T_hat = np.asarray(dualt_transition(probs, noisy))
+    # NumPy transcription: T = T_club @ T_spade, T_spade rows normalised per predicted class.
+    club = np.asarray(anchor_transition(probs, noisy))
+    pred = probs.argmax(1)
+    spade = np.zeros((k, k))
+    np.add.at(spade, (pred, noisy), 1.0)
+    spade /= spade.sum(1, keepdims=True)
+    np.testing.assert_allclose(T_hat, club @ spade, atol=1e-5)
+    assert float(transition_error(T_hat, T3)) < 0.1
+    # A class never predicted: identity row by default, zeros (the code's NaN -> 0) in compat.
+    probs2 = np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]] * 20)
+    lab2 = np.array([0, 1] * 20)
+    assert np.allclose(np.asarray(dualt_transition(probs2, lab2)).sum(1), 1.0, atol=1e-6)
+    z = np.asarray(dualt_transition(probs2, lab2, empty_rows="zeros"))
+    assert np.allclose(z[:, 2], 0.0)
+
+
+def test_parameterisations_initial_values():
+    np.testing.assert_allclose(np.diag(volminnet_matrix(volminnet_init(10))), 0.4824, atol=1e-4)
+    np.testing.assert_allclose(volminnet_matrix(volminnet_init(10))[0, 1], 0.0575, atol=1e-4)
+    t = np.asarray(tv_matrix(tv_init(10)))
+    np.testing.assert_allclose(np.diag(t), 0.5, atol=1e-6)
+    np.testing.assert_allclose(t[0, 1], 0.5 / 9, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["volminnet", "tv", "cycle"])
+def test_learnable_T_recovers_T_through_the_objective(estimator):
+    """With the clean posterior known (anchors exist), fitting p @ T to noisy labels finds T."""
+    post, clean, noisy = _synthetic(n=3000, seed=3)
+    cfg = default_config()
+    cfg.use, cfg.estimator, cfg.warmup_epochs = "reweight", estimator, 0
+    cfg.t_lr = 0.05 if estimator != "cycle" else 0.5
+    cfg.t_optimizer = "adam" if estimator != "cycle" else "sgd"
+    cfg.volmin_lambda = 0.0
+    obj = make_objective(cfg, num_classes=3, true_T=T3)
+    aux = obj.init(len(noisy), 3, jax.random.key(0))
+    batch = {
+        "label": jnp.asarray(noisy),
+        "index": jnp.arange(len(noisy)),
+        "mask": jnp.ones(len(noisy)),
+        "clean_label": jnp.asarray(clean),
+    }
+    logits = jnp.log(jnp.asarray(post, jnp.float32) + 1e-12)
+
+    @jax.jit
+    def fit(aux):
+        def body(a, key):
+            _, a, m = obj.loss(logits, batch, a, key)
+            return a, m["t_error"]
+
+        return jax.lax.scan(body, aux, jax.random.split(jax.random.key(1), 600))
+
+    initial = float(transition_error(aux["T"], T3))
+    aux, errors = fit(aux)
+    final = float(transition_error(aux["T"], T3))
+    # Sampling error of the noisy labels (n = 3000) limits the recovery.
+    assert final < 0.08 and final < initial / 2, (initial, final, np.asarray(aux["T"]))
