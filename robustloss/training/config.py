@@ -33,7 +33,8 @@ def default_config() -> ml_collections.ConfigDict:
         (``seed`` is then unused).
       dataset.name / data_dir / path / download / val_fraction: passed to
         ``robustloss.data.load_dataset``; ``max_train`` > 0 keeps only the first that many
-        training examples; ``max_test`` likewise for the test set.
+        training examples; ``max_test`` likewise for the test set; ``scale`` (``""`` or
+        ``"minmax"``, tabular) and ``test_rows`` (``letter``) are passed to the loader.
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
@@ -74,6 +75,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.split_seed = 0
     c.dataset.max_train = 0
     c.dataset.max_test = 0
+    c.dataset.scale = ""
+    c.dataset.test_rows = 4000
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
@@ -218,6 +221,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _range("dataset.max_train", c.dataset.max_train, 0)
     _range("dataset.max_test", c.dataset.max_test, 0)
     _range("dataset.split_seed", c.dataset.split_seed, 0)
+    _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
+    _range("dataset.test_rows", c.dataset.test_rows, 1)
 
     kinds = list_noise_kinds()
     aliases = {"none", "sym", "asym", "asymmetric", "class_dependent", "idn"}

@@ -95,6 +95,9 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     from robustloss.data import load_dataset
 
     d = config.dataset
+    extra: dict[str, Any] = {"test_rows": d.test_rows} if d.name == "letter" else {}
+    if d.scale:
+        extra["scale"] = d.scale
     ds = load_dataset(
         d.name,
         data_dir=d.data_dir or None,
@@ -102,6 +105,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         path=d.path or None,
         val_fraction=d.val_fraction,
         seed=d.split_seed,
+        **extra,
     )
     x_train, y_clean = ds.x_train, ds.y_train
     if d.max_train:

@@ -1,0 +1,121 @@
+"""Tests of the config files, the ``:key=value`` argument and up-front validation."""
+
+import importlib
+
+import ml_collections
+import pytest
+
+from configs.base import apply_arg, parse_arg, parse_value
+from robustloss.training import default_config, validate_config
+
+CONFIG_MODULES = ["test", "demo", "digits", "fashion_mnist", "letter", "cifar10", "cifar100"]
+
+
+@pytest.mark.parametrize("name", CONFIG_MODULES)
+def test_config_files_validate(name):
+    config = importlib.import_module(f"configs.{name}").get_config()
+    validate_config(config)
+    assert config.is_locked
+
+
+def test_argument_parsing():
+    assert parse_arg("loss=gce,rate=0.6, noise=uniform") == {
+        "loss": "gce",
+        "rate": "0.6",
+        "noise": "uniform",
+    }
+    assert parse_value("0.6") == 0.6 and parse_value("true") is True
+    assert parse_value("(50, 75)") == (50, 75) and parse_value("sgd") == "sgd"
+    from configs import test
+
+    c = test.get_config("loss=gce,noise=uniform,rate=0.6,q=0.5,optimizer.momentum=0.8,seeds=0-2")
+    assert c.loss.name == "gce" and c.loss.hparams.q == 0.5
+    assert c.noise.kind == "uniform" and c.noise.rate == 0.6
+    assert c.optimizer.momentum == 0.8 and c.seeds == (0, 1, 2)
+    # A loss switch fills in that loss's defaults (so they are overridable and recorded).
+    c = test.get_config("loss=ldr_kl")
+    assert dict(c.loss.hparams) == {"lam": 1.0, "margin": 0.1, "score_norm": "none"}
+    validate_config(c)
+
+
+@pytest.mark.parametrize(
+    "arg, match",
+    [
+        ("loss=nope", "nope"),
+        ("q=0.5", "neither short keys"),
+        ("optimizer.lrate=0.1", "unknown config field 'optimizer.lrate'"),
+        ("lossname", "key=value"),
+    ],
+)
+def test_bad_arguments_fail(arg, match):
+    from configs import test
+
+    with pytest.raises(ValueError, match=match):
+        test.get_config(arg)
+
+
+def _cfg(**changes):
+    from configs import test
+
+    c = test.get_config()
+    with c.unlocked():
+        for path, value in changes.items():
+            node = c
+            *groups, leaf = path.split("__")
+            for g in groups:
+                node = node[g]
+            node[leaf] = value
+    return c
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"dataset__name": "imagenet"}, r"config.dataset.name='imagenet' .*'digits'"),
+        ({"model__name": "mlp"}, r"config.model.name='mlp' .*'ffnn'"),
+        ({"noise__kind": "salt"}, r"config.noise.kind='salt' .*'symmetric'"),
+        ({"noise__rate": 1.5}, r"config.noise.rate=1.5 is out of range"),
+        ({"loss__name": "hinge"}, r"config.loss.name='hinge' .*'ce'"),
+        ({"loss__hparams": ml_collections.ConfigDict({"q": -1.0})}, r"config.loss.hparams"),
+        ({"optimizer__lr": 0.0}, r"config.optimizer.lr=0.0 is out of range"),
+        ({"optimizer__name": "lion"}, r"'sgd', 'adam', 'adamw'"),
+        ({"epoch_mode": "fast"}, r"config.epoch_mode='fast'.*'scan'"),
+        ({"batch_size": 30}, r"multiple of the device count"),
+        ({"num_epochs": 0}, r"config.num_epochs=0 is out of range"),
+        ({"transition__use": "magic"}, r"transition.use='magic'"),
+        ({"noise__sampling": "random"}, r"config.noise.sampling='random' .*'exact'"),
+    ],
+)
+def test_validation_errors_name_the_field(changes, match):
+    with pytest.raises(ValueError, match=match):
+        validate_config(_cfg(**changes))
+
+
+def test_unknown_field_is_rejected():
+    c = default_config()
+    c.dataset.nme = "digits"  # unlocked schema: a typo adds a field
+    with pytest.raises(ValueError, match=r"unknown config field 'dataset.nme'.*'name'"):
+        validate_config(c)
+    from configs import test
+
+    locked = test.get_config()
+    with pytest.raises(AttributeError):
+        locked.num_epoch = 3
+
+
+def test_dataset_dependent_checks_fail_before_compilation():
+    from robustloss.training import build_trainer, load_run_data
+
+    c = _cfg(model__name="lenet")  # digits are 8x8
+    with pytest.raises(ValueError, match="lenet' needs 28x28 images"):
+        build_trainer(c, load_run_data(c))
+
+
+def test_apply_arg_on_default():
+    c = apply_arg(default_config(), "model=lenet,dataset=fashion_mnist,epochs=3,batch=128")
+    assert (c.model.name, c.dataset.name, c.num_epochs, c.batch_size) == (
+        "lenet",
+        "fashion_mnist",
+        3,
+        128,
+    )

@@ -1,0 +1,92 @@
+"""Tests of robustloss.models: architectures (parameter counts), initialisation, BatchNorm."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from robustloss.models import ResNet, default_epoch_mode, get_model, list_models
+
+
+def _num_params(model, x_shape):
+    shapes = jax.eval_shape(
+        lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(x_shape), train=False)
+    )
+    return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(shapes["params"]))
+
+
+def test_registry():
+    assert list_models() == ["ffnn", "lenet", "resnet18", "resnet34"]
+    with pytest.raises(ValueError, match="valid choices.*ffnn"):
+        get_model("mlp", 10)
+    with pytest.raises(ValueError, match="num_classes"):
+        get_model("ffnn", 1)
+    with pytest.raises(ValueError, match="unknown keyword"):
+        get_model("lenet", 10, hidden=3)
+    assert default_epoch_mode("ffnn") == "scan"
+    assert default_epoch_mode("lenet") == "loop"
+
+
+def test_parameter_counts_match_hand_counts():
+    # FFNN on Letter: d=16, K=26, H=min(16, 26)=16.
+    assert _num_params(get_model("ffnn", 26), (1, 16)) == (16 * 16 + 16) * 2 + 16 * 26 + 26
+    # LeNet-5 (RENT): conv 1->6 5x5, conv 6->16 5x5, FC 400-120-84-10.
+    lenet = 6 * 25 + 6 + 16 * 6 * 25 + 16 + 400 * 120 + 120 + 120 * 84 + 84 + 84 * 10 + 10
+    assert _num_params(get_model("lenet", 10), (1, 28, 28, 1)) == lenet == 61706
+    # CIFAR ResNet-18/34 (kuangliu): the well-known 11,173,962 and 21,282,122 for K=10.
+    assert _num_params(get_model("resnet18", 10), (1, 32, 32, 3)) == 11173962
+    assert _num_params(get_model("resnet34", 10), (1, 32, 32, 3)) == 21282122
+
+
+def test_ffnn_init_statistics_and_forward():
+    d, k = 64, 80  # H = 64
+    model = get_model("ffnn", k)
+    v = model.init(jax.random.PRNGKey(1), jnp.zeros((1, d)))["params"]
+    w0, w2 = np.asarray(v["Dense_0"]["kernel"]), np.asarray(v["Dense_2"]["kernel"])
+    assert w0.shape == (d, 64) and w2.shape == (64, k)
+    np.testing.assert_allclose(w0.std(), np.sqrt(2 / (d + 64)), rtol=0.1)  # xavier normal
+    np.testing.assert_allclose(w2.std(), np.sqrt(2 / (64 + k)), rtol=0.1)
+    b0 = np.asarray(v["Dense_0"]["bias"])
+    assert np.abs(b0).max() <= 1 / np.sqrt(d) and np.abs(b0).max() > 0.5 / np.sqrt(d)
+    # Forward pass equals a NumPy transcription.
+    x = np.random.default_rng(0).normal(size=(3, d)).astype(np.float32)
+    h = np.tanh(x @ w0 + b0)
+    h = np.tanh(h @ np.asarray(v["Dense_1"]["kernel"]) + np.asarray(v["Dense_1"]["bias"]))
+    ref = h @ w2 + np.asarray(v["Dense_2"]["bias"])
+    out = model.apply({"params": v}, x)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_lenet_shapes_and_relu_max_pool():
+    model = get_model("lenet", 10)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (2, 28, 28, 1))
+    v = jax.jit(model.init)(jax.random.PRNGKey(0), x)
+    assert "batch_stats" not in v
+    assert jax.jit(model.apply)(v, x).shape == (2, 10)
+    assert v["params"]["Conv_0"]["kernel"].shape == (5, 5, 1, 6)
+    assert v["params"]["Dense_0"]["kernel"].shape == (400, 120)
+
+
+def test_resnet_batchnorm_train_vs_eval():
+    model = ResNet(num_classes=5, stage_sizes=(1, 1), width=4)  # small: compile time
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3)) * 3 + 1
+    v = jax.jit(lambda k, x: model.init(k, x, train=False))(jax.random.PRNGKey(0), x)
+    assert "batch_stats" in v
+    logits, upd = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]))(
+        v, x
+    )
+    assert logits.shape == (4, 5)
+    # The stem's running mean moves 10% towards the batch mean (PyTorch momentum 0.1).
+    conv = jax.lax.conv_general_dilated(
+        x,
+        v["params"]["Conv_0"]["kernel"],
+        (1, 1),
+        ((1, 1), (1, 1)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    expect = 0.1 * np.asarray(conv).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(
+        upd["batch_stats"]["BatchNorm_0"]["mean"], expect, rtol=1e-4, atol=1e-6
+    )
+    # Eval mode uses the running statistics, so it differs from train mode.
+    assert not np.allclose(jax.jit(model.apply)(v, x), logits)

@@ -1,0 +1,265 @@
+"""Tests of the training engine: metrics, optimizers, objective adapters, the step's maths,
+1 vs 2 vs 4 devices, vmapped runs, resumption and the non-finite abort."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from sklearn.datasets import load_digits
+
+import robustloss
+from robustloss.models import get_model
+from robustloss.training import (
+    NonFiniteLossError,
+    Objective,
+    Trainer,
+    balanced_accuracy,
+    classification_metrics,
+    make_mesh,
+    make_optimizer,
+    make_schedule,
+    masked_mean,
+    never,
+    no_refresh,
+    objective_from_loss,
+    topk_accuracy,
+)
+
+CE = optax.softmax_cross_entropy_with_integer_labels
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    return x[:400], d.target[:400].astype(np.int32), x[1500:], d.target[1500:].astype(np.int32)
+
+
+def _trainer(n, mode="scan", devices=1, lr=0.05, batch=64, objective=None, runs=None, **kw):
+    obj = objective or objective_from_loss(CE)
+    tx = make_optimizer("sgd", make_schedule(lr), momentum=0.9, weight_decay=5e-3)
+    return Trainer(
+        get_model("ffnn", 10, hidden=16),
+        obj,
+        tx,
+        num_examples=n,
+        num_classes=10,
+        batch_size=batch,
+        epoch_mode=mode,
+        mesh=make_mesh(jax.devices()[:devices]),
+        num_runs=runs,
+        **kw,
+    )
+
+
+# --------------------------------------------------------------------------- metrics
+def test_metrics_match_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 7)).astype(np.float32)
+    labels = rng.integers(0, 7, size=50)
+    mask = (rng.random(50) < 0.8).astype(np.float32)
+    order = np.argsort(-logits, axis=1)
+    for k in range(1, 6):
+        hit = np.array([labels[i] in order[i, :k] for i in range(50)])
+        np.testing.assert_allclose(
+            topk_accuracy(logits, labels, k, mask), (hit * mask).sum() / mask.sum(), rtol=1e-6
+        )
+    pred = logits.argmax(1)
+    recalls = [
+        ((pred == c) & (labels == c) & (mask > 0)).sum() / ((labels == c) & (mask > 0)).sum()
+        for c in range(7)
+        if ((labels == c) & (mask > 0)).any()
+    ]
+    np.testing.assert_allclose(
+        balanced_accuracy(logits, labels, 7, mask), np.mean(recalls), rtol=1e-6
+    )
+    m = classification_metrics(logits, labels, 7)
+    assert sorted(m) == ["balanced_acc", "top1", "top2", "top3", "top4", "top5"]
+
+
+# --------------------------------------------------------------------------- optimizers
+def test_sgd_is_pytorch_sgd_with_coupled_weight_decay_and_step_schedule():
+    lr, mom, wd = 0.1, 0.9, 5e-3
+    sched = make_schedule(lr, schedule="step", steps_per_epoch=2, decay_epochs=(1, 2))
+    assert [round(float(sched(s)), 8) for s in range(6)] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    tx = make_optimizer("sgd", sched, momentum=mom, weight_decay=wd)
+    theta = jnp.array([1.0, -2.0])
+    state = tx.init(theta)
+    # PyTorch: d = g + wd*theta; buf = d (first step) else mom*buf + d; theta -= lr_t * buf.
+    ref, buf = np.array([1.0, -2.0]), None
+    for t in range(5):
+        g = np.array([0.3, -0.1]) * (t + 1)
+        upd, state = tx.update(jnp.asarray(g, jnp.float32), state, theta)
+        theta = optax.apply_updates(theta, upd)
+        d = g + wd * ref
+        buf = d if buf is None else mom * buf + d
+        ref = ref - float(sched(t)) * buf
+    np.testing.assert_allclose(theta, ref, rtol=1e-5)
+    with pytest.raises(ValueError, match="valid choices"):
+        make_optimizer("rmsprop", sched)
+    with pytest.raises(ValueError, match="valid choices"):
+        make_schedule(0.1, schedule="linear")
+
+
+# --------------------------------------------------------------------------- objectives
+def test_objective_from_stateless_loss_is_masked_mean():
+    obj = objective_from_loss(robustloss.get_loss("gce", q=0.5))
+    logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [5.0, -5.0]])
+    batch = {
+        "label": jnp.array([0, 0, 1]),
+        "index": jnp.array([0, 1, 3]),
+        "mask": jnp.array([1.0, 1.0, 0.0]),
+    }
+    p = np.exp(np.asarray(logits)) / np.exp(np.asarray(logits)).sum(1, keepdims=True)
+    per = (1 - p[[0, 1], [0, 0]] ** 0.5) / 0.5
+    value, aux, metrics = obj.loss(logits, batch, obj.init(3, 2, None), None)
+    np.testing.assert_allclose(value, per.mean(), rtol=1e-5)
+    assert aux == {} and metrics == {}
+    assert obj.refresh_due(3, 10) is False
+
+
+def test_objective_from_stateful_loss_drops_padded_rows():
+    loss = robustloss.get_loss("aldr_kl")
+    obj = objective_from_loss(loss)
+    aux0 = obj.init(4, 3, None)
+    logits = jnp.array([[3.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    batch = {"label": jnp.array([0, 1]), "index": jnp.array([2, 4]), "mask": jnp.array([1.0, 0.0])}
+    value, aux, _ = obj.loss(logits, batch, aux0, None)
+    ref_values, ref_state = loss.apply(logits, batch["label"], aux0, index=batch["index"])
+    np.testing.assert_allclose(value, ref_values[0], rtol=1e-6)  # only the real row counts
+    for a, b in zip(jax.tree.leaves(aux), jax.tree.leaves(ref_state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="StatefulLoss"):
+        objective_from_loss(3)
+
+
+# --------------------------------------------------------------------------- the step
+@pytest.mark.parametrize("mode", ["scan", "loop"])
+def test_one_step_equals_hand_gradient_with_padding(digits, mode):
+    """One epoch = one step over 50 real + 14 padded rows equals SGD on the mean CE of 50."""
+    x, y = digits[0][:50], digits[1][:50]
+    model = get_model("ffnn", 10, hidden=16)
+    tx = optax.sgd(0.5)
+    tr = Trainer(
+        model,
+        objective_from_loss(CE),
+        tx,
+        num_examples=50,
+        num_classes=10,
+        batch_size=64,
+        epoch_mode=mode,
+        shuffle=True,
+        mesh=make_mesh(jax.devices()[:2]),
+    )
+    state = tr.init(3, x)
+    p0 = jax.device_get(state.params)
+    state, m = tr.train_epoch(state, tr.prepare_train_data(x, y, y))
+
+    def mean_ce(params):
+        logits = model.apply({"params": params}, x)
+        return jnp.mean(CE(logits, y))
+
+    grads = jax.grad(mean_ce)(p0)
+    expect = jax.tree.map(lambda p, g: p - 0.5 * g, p0, grads)
+    for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(expect), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m["loss"], mean_ce(p0), rtol=1e-5)
+    pred = np.asarray(model.apply({"params": p0}, x)).argmax(1)
+    np.testing.assert_allclose(m["acc_noisy"], (pred == y).mean(), rtol=1e-6)
+    assert int(state.step) == 1 and int(state.epoch) == 1
+
+
+def _train(tr, x, y, epochs=2, seed=0):
+    state = tr.init(seed, x)
+    data = tr.prepare_train_data(x, y, y)
+    hist = []
+    for _ in range(epochs):
+        state, m = tr.train_epoch(state, data)
+        hist.append(m)
+    return state, hist
+
+
+@pytest.mark.parametrize("mode", ["scan", "loop"])
+def test_one_vs_two_vs_four_devices(digits, mode):
+    x, y, xt, yt = digits
+    out = []
+    for n in (1, 2, 4):
+        tr = _trainer(len(x), mode=mode, devices=n, sync_every=3)
+        state, hist = _train(tr, x, y, epochs=1)
+        out.append((jax.device_get(state.params), hist, tr.evaluate(state, xt, yt)))
+    for params, hist, ev in out[1:]:
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(out[0][0]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        for h, h0 in zip(hist, out[0][1], strict=True):
+            np.testing.assert_allclose(h["loss"], h0["loss"], rtol=1e-5)
+        np.testing.assert_allclose(ev["top1"], out[0][2]["top1"], atol=1.5 / len(yt))
+
+
+def test_scan_and_loop_modes_agree(digits):
+    x, y = digits[0], digits[1]
+    s1, h1 = _train(_trainer(len(x), mode="scan"), x, y)
+    s2, h2 = _train(_trainer(len(x), mode="loop"), x, y)
+    for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert h1[-1]["loss"] == pytest.approx(h2[-1]["loss"], rel=1e-5)
+
+
+def test_vmapped_seeds_match_separate_runs(digits):
+    x, y, xt, yt = digits
+    seeds = [0, 1, 2, 3]
+    tr = _trainer(len(x), runs=4, labels_per_run=True)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    state = tr.init(keys, x)
+    data = tr.prepare_train_data(x, np.stack([y] * 4), y)
+    state, m = tr.train_epoch(state, data)
+    ev = tr.evaluate(state, xt, yt)
+    assert len(m["loss"]) == 4
+    one = _trainer(len(x))
+    for r, s in enumerate(seeds):
+        single, hist = _train(one, x, y, epochs=1, seed=s)
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(single.params), strict=True):
+            np.testing.assert_allclose(a[r], b, rtol=1e-4, atol=1e-5)
+        assert m["loss"][r] == pytest.approx(hist[-1]["loss"], rel=1e-5)
+        assert ev["top1"][r] == pytest.approx(
+            one.evaluate(single, xt, yt)["top1"], abs=1.5 / len(yt)
+        )
+    # Different seeds really give different runs.
+    assert len({round(v, 6) for v in m["loss"]}) == 4
+
+
+def test_non_finite_loss_aborts_with_epoch_and_step(digits):
+    x, y = digits[0][:256], digits[1][:256]
+
+    def nan_at_index_100(logits, batch, aux, key):
+        values = CE(logits, batch["label"])
+        values = jnp.where(batch["index"] == 100, jnp.nan, values)
+        return masked_mean(values, batch["mask"]), aux, {}
+
+    obj = Objective(
+        init=lambda n, k, key: {}, loss=nan_at_index_100, refresh_due=never, refresh=no_refresh
+    )
+    for mode in ("scan", "loop"):
+        tr = _trainer(256, mode=mode, objective=obj, shuffle=False)
+        with pytest.raises(NonFiniteLossError, match=r"epoch 0 .*step 1 of 4"):
+            _train(tr, x, y, epochs=1)
+
+
+@pytest.mark.parametrize("name", robustloss.list_losses())
+def test_every_registered_loss_trains(digits, name):
+    """Each registry loss runs through the loop (1 epoch of 4 steps) with a finite loss."""
+    x, y = digits[0][:256], digits[1][:256]
+    hp = {"prune_start": 1, "prune_every": 1} if name == "tgce" else {}
+    obj = objective_from_loss(robustloss.get_loss(name, **hp))
+    tr = _trainer(256, mode="loop", objective=obj)
+    state = tr.init(0, x)
+    p0 = jax.device_get(state.params)
+    state, m = tr.train_epoch(state, tr.prepare_train_data(x, y, y))
+    if obj.refresh_due(0, 2):
+        state = tr.refresh(state, x, y)
+    assert np.isfinite(m["loss"])
+    moved = max(
+        float(np.abs(a - b).max())
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(p0), strict=True)
+    )
+    assert moved > 0
