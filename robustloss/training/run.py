@@ -365,15 +365,11 @@ def train(
         >>> summary["final"]["test/top1"]  # doctest: +SKIP
     """
     validate_config(config)
-    data = load_run_data(config)
-    trainer = build_trainer(config, data, devices=devices)
     runs = len(config.seeds) or None
-
     mgr = None
     history: list[dict] = []
     if workdir is not None:
         workdir = os.path.abspath(workdir)
-        os.makedirs(workdir, exist_ok=True)
         cfg_path = os.path.join(workdir, "config.json")
         cfg_json = json.loads(config.to_json_best_effort())
         if os.path.exists(cfg_path):
@@ -385,6 +381,10 @@ def train(
                     f"workdir {workdir} holds a run with a different config (fields {diff}); "
                     "use a new --workdir or delete it"
                 )
+    data = load_run_data(config)
+    trainer = build_trainer(config, data, devices=devices)
+    if workdir is not None:
+        os.makedirs(workdir, exist_ok=True)
         _write_json(cfg_path, cfg_json)
         mgr = ocp.CheckpointManager(
             os.path.join(workdir, "checkpoints"),
