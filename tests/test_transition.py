@@ -360,3 +360,13 @@ def test_validate_config_errors():
         make_objective(good, num_classes=3, true_T=None)
     with pytest.raises(ValueError, match="row-stochastic"):
         make_objective(good, num_classes=3, true_T=T_ASYM.T)
+
+
+@pytest.mark.parametrize("module", ["_utilise", "_estimators", "_objective", "_config"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"robustloss.transition.{module}")
+    result = doctest.testmod(mod, extraglobs={"jax": jax, "jnp": jnp}, verbose=False)
+    assert result.failed == 0 and result.attempted > 0
