@@ -71,8 +71,11 @@ def _keep_state(state: PyTree, logits: jax.Array, labels: jax.Array) -> PyTree:
 
 
 def _gather(values: jax.Array, index: ArrayLike, fill) -> jax.Array:
-    """``values[index]`` with ``fill`` for out-of-range (padding) indices."""
-    return values.at[jnp.asarray(index)].get(mode="fill", fill_value=fill)
+    """``values[index]`` with ``fill`` (may be traced) for out-of-range (padding) indices."""
+    index = jnp.asarray(index)
+    n = values.shape[0]
+    inside = (index >= 0) & (index < n)
+    return jnp.where(inside, values[jnp.clip(index, 0, n - 1)], fill)
 
 
 # ---------------------------------------------------------------------------------------------
