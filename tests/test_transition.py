@@ -370,3 +370,27 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"robustloss.transition.{module}")
     result = doctest.testmod(mod, extraglobs={"jax": jax, "jnp": jnp}, verbose=False)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_uses_combine_with_registry_losses():
+    from robustloss import get_loss
+
+    rng = np.random.default_rng(8)
+    logits = rng.normal(size=(6, 3)).astype(np.float32)
+    labels = np.array([0, 1, 2, 2, 1, 0])
+    rows = np.arange(6)
+    q = np_softmax(logits) @ T_ASYM
+    # MAE = 2 (1 - p_y), applied to the corrected posterior p T.
+    mae = forward_correction_loss(logits, labels, T_ASYM, base_loss=get_loss("mae"))
+    np.testing.assert_allclose(mae, 2 * (1 - q[rows, labels]), rtol=1e-5)
+    # GCE (q = 0.7) reweighted and normalised, through the objective.
+    gce = get_loss("gce", q=0.7)
+    cfg = default_config()
+    cfg.use, cfg.warmup_epochs = "reweight", 0
+    obj = make_objective(cfg, num_classes=3, base_loss=gce, true_T=T_ASYM)
+    aux = obj.init(6, 3, jax.random.key(0))
+    loss = obj.loss(jnp.asarray(logits), _batch(labels), aux, jax.random.key(1))[0]
+    p = np_softmax(logits)
+    w = p[rows, labels] / q[rows, labels]
+    per = (1 - p[rows, labels] ** 0.7) / 0.7
+    np.testing.assert_allclose(loss, (w * per).sum() / w.sum(), rtol=1e-5)
