@@ -160,10 +160,10 @@ def _raw(
             raise ValueError(
                 "dataset 'libsvm' is read from a file: pass path=<file> or (train, test)"
             )
-        paths = [os.fspath(p) for p in path] if isinstance(path, (tuple, list)) else [path]
-        if len(paths) == 1 and os.path.exists(os.fspath(paths[0]) + ".t"):
-            paths.append(os.fspath(paths[0]) + ".t")
-        parts = _sources.svmlight([os.fspath(p) for p in paths], max_dense_bytes)
+        paths = [os.fspath(p) for p in (path if isinstance(path, (tuple, list)) else [path])]
+        if len(paths) == 1 and os.path.exists(paths[0] + ".t"):
+            paths.append(paths[0] + ".t")
+        parts = _sources.svmlight(paths, max_dense_bytes)
         if len(parts) == 1:
             x, y = parts[0]
             (yy,), names = _remap_labels(y)
@@ -343,7 +343,8 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
         if len(va):
             x_tr, y_tr = x_tr[tr], y_tr[tr]
     if flatten:
-        x_tr, x_va, x_te = (a.reshape(len(a), -1) for a in (x_tr, x_va, x_te))
+        d = int(np.prod(x_tr.shape[1:]))
+        x_tr, x_va, x_te = (a.reshape(len(a), d) for a in (x_tr, x_va, x_te))
     return Dataset(
         name=name,
         x_train=x_tr,

@@ -167,17 +167,23 @@ def _tfrecord_records(path: str):
         pos += length + 4  # data + masked crc of data
 
 
-def tfds_prepared(name: str, data_dir: str | None) -> bool:
-    """Whether ``data_dir`` holds a prepared TFDS copy of ``name`` (``dataset_info.json``)."""
+def _prepared_dirs(name: str, data_dir: str | None) -> list[str]:
     if not data_dir:
-        return False
+        return []
     root = os.path.join(os.fspath(data_dir), name)
     if not os.path.isdir(root):
-        return False
-    for _, _, files in os.walk(root):
-        if "dataset_info.json" in files:
-            return True
-    return False
+        return []
+    return [d for d, _, files in os.walk(root) if "dataset_info.json" in files]
+
+
+def tfds_prepared(name: str, data_dir: str | None) -> bool:
+    """Whether ``data_dir`` holds a prepared TFDS copy of ``name`` (``dataset_info.json``)."""
+    return bool(_prepared_dirs(name, data_dir))
+
+
+def _version_key(d: str) -> tuple:
+    parts = os.path.basename(d).split(".")
+    return tuple(int(p) if p.isdigit() else -1 for p in parts)
 
 
 def _tfds_builder(name: str, data_dir: str | None, download: bool):
@@ -185,6 +191,9 @@ def _tfds_builder(name: str, data_dir: str | None, download: bool):
         import tensorflow_datasets as tfds
     except ImportError as e:  # pragma: no cover - dependency of the package
         raise ImportError("reading TFDS datasets needs `tensorflow-datasets`") from e
+    dirs = _prepared_dirs(name, data_dir)
+    if dirs:  # read the stored features/splits; works without the builder code and without TF
+        return tfds.builder_from_directory(max(dirs, key=_version_key))
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # tfds raises DatasetNotFoundError and friends
@@ -221,13 +230,11 @@ def tfds_split_arrays(builder, split: str) -> tuple[np.ndarray, np.ndarray]:
     fmt = str(getattr(info, "file_format", "tfrecord")).lower()
     xs, ys = [], []
     if "array_record" in fmt:
-        import tensorflow_datasets as tfds
-
-        src = tfds.data_source(info.name, data_dir=builder._data_dir_root, download=False)[split]
-        for i in range(len(src)):
-            ex = src[i]
-            xs.append(np.asarray(ex[kx]))
-            ys.append(int(ex[ky]))
+        src = builder.as_data_source(split)
+        for start in range(0, len(src), 1024):
+            for ex in src.__getitems__(list(range(start, min(start + 1024, len(src))))):
+                xs.append(np.asarray(ex[kx]))
+                ys.append(int(ex[ky]))
     else:
         for path in info.splits[split].filepaths:
             for rec in _tfrecord_records(os.fspath(path)):
