@@ -1,0 +1,125 @@
+"""Benchmark: time to load datasets into memory with ``robustloss.data.load_dataset``.
+
+Usage::
+
+    .venv/bin/python bench/data_load.py [--repeats 5] [--tfds-copy]
+
+Measures (wall clock, median of ``--repeats`` runs, each in a fresh state of the page cache as
+far as Python is concerned — the files themselves stay in the OS cache after the first run):
+
+* ``fashion_mnist`` from the Debian IDX files (gzip decode + TFDS order), and in file order;
+* the parts: ``read_idx`` of the 60k training images, ``tfds_order(60000)``;
+* ``digits``;
+* with ``--tfds-copy``: a full-size (60k/10k) Fashion-MNIST-shaped TFDS copy written with TFDS's
+  own writer (array_record, ``Tensor`` feature; TensorFlow is not needed), read through the
+  TFDS path once without the ``.npy`` cache and once from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+from robustloss import data
+
+
+def _time(fn, repeats: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def _tfds_copy(root: str) -> None:
+    import tensorflow_datasets as tfds
+
+    d = data._sources.DEBIAN_FASHION_MNIST
+    xs = {
+        "train": data.read_idx(f"{d}/train-images-idx3-ubyte.gz")[..., None],
+        "test": data.read_idx(f"{d}/t10k-images-idx3-ubyte.gz")[..., None],
+    }
+    ys = {
+        "train": data.read_idx(f"{d}/train-labels-idx1-ubyte.gz"),
+        "test": data.read_idx(f"{d}/t10k-labels-idx1-ubyte.gz"),
+    }
+
+    class Copy(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+        name = "fashion_mnist"
+        VERSION = tfds.core.Version("3.0.1")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self,
+                features=tfds.features.FeaturesDict(
+                    {
+                        "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+                        "label": tfds.features.ClassLabel(num_classes=10),
+                    }
+                ),
+                supervised_keys=("image", "label"),
+            )
+
+        def _split_generators(self, dl_manager):
+            return {s: self._generate_examples(s) for s in ("train", "test")}
+
+        def _generate_examples(self, split):
+            for i in range(len(ys[split])):
+                yield i, {"image": xs[split][i], "label": int(ys[split][i])}
+
+    Copy(data_dir=root, file_format="array_record").download_and_prepare()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--tfds-copy", action="store_true")
+    args = ap.parse_args()
+    print(f"# {platform.node()} {os.cpu_count()} CPUs, numpy {np.__version__}")
+    rows = []
+    d = data._sources.DEBIAN_FASHION_MNIST
+    if os.path.exists(f"{d}/train-images-idx3-ubyte.gz"):
+        rows.append(
+            ("fashion_mnist (Debian IDX, TFDS order)", lambda: data.load_dataset("fashion_mnist"))
+        )
+        rows.append(
+            (
+                "fashion_mnist (Debian IDX, file order)",
+                lambda: data.load_dataset("fashion_mnist", order="file"),
+            )
+        )
+        rows.append(
+            ("  read_idx train images", lambda: data.read_idx(f"{d}/train-images-idx3-ubyte.gz"))
+        )
+        rows.append(("  tfds_order(60000)", lambda: data.tfds_order(60000, "train")))
+    rows.append(("digits", lambda: data.load_dataset("digits")))
+    for name, fn in rows:
+        med, best = _time(fn, args.repeats)
+        print(f"{name:45s} median {med:7.3f} s   min {best:7.3f} s")
+    if args.tfds_copy:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            _tfds_copy(os.path.join(tmp, "tfds"))
+            print(
+                f"{'  write TFDS copy (array_record, 70k)':45s} {time.perf_counter() - t0:7.3f} s"
+            )
+            kw = {"data_dir": os.path.join(tmp, "tfds")}
+            med, _ = _time(lambda: data.load_dataset("fashion_mnist", cache_dir="", **kw), 1)
+            print(f"{'fashion_mnist (TFDS copy, no cache)':45s} {med:7.3f} s")
+            cache = os.path.join(tmp, "cache")
+            data.load_dataset("fashion_mnist", cache_dir=cache, **kw)  # fills the cache
+            med, best = _time(
+                lambda: data.load_dataset("fashion_mnist", cache_dir=cache, **kw), args.repeats
+            )
+            print(f"{'fashion_mnist (TFDS copy, .npy cache)':45s} median {med:7.3f} s")
+
+
+if __name__ == "__main__":
+    main()
