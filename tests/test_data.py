@@ -51,7 +51,8 @@ def test_digits_shapes_and_splits():
         np.concatenate([ds.y_train, ds.y_test]), minlength=10
     )
     assert np.all(np.abs(counts - 0.2) < 0.01)
-    np.testing.assert_array_equal(ds.train_index, np.arange(len(ds.y_train)))
+    assert len(np.intersect1d(ds.train_index, ds.meta["index_test"])) == 0
+    assert len(np.union1d(ds.train_index, ds.meta["index_test"])) == 1797
 
     v1 = load_dataset("digits", val_fraction=0.1, seed=1)
     v1b = load_dataset("digits", val_fraction=0.1, seed=1)
@@ -62,9 +63,10 @@ def test_digits_shapes_and_splits():
     assert len(v1.y_val) == pytest.approx(0.1 * len(ds.y_train), abs=10)
     # train_index/val_index partition the training split and point at the right rows
     both = np.sort(np.concatenate([v1.train_index, v1.val_index]))
-    np.testing.assert_array_equal(both, np.arange(len(ds.y_train)))
-    np.testing.assert_array_equal(ds.x_train[v1.val_index], v1.x_val)
-    np.testing.assert_array_equal(ds.y_train[v1.train_index], v1.y_train)
+    np.testing.assert_array_equal(both, np.sort(ds.train_index))
+    pos = {int(r): i for i, r in enumerate(ds.train_index)}
+    np.testing.assert_array_equal(ds.x_train[[pos[int(r)] for r in v1.val_index]], v1.x_val)
+    np.testing.assert_array_equal(ds.y_train[[pos[int(r)] for r in v1.train_index]], v1.y_train)
     flat = load_dataset("digits", flatten=True)
     assert flat.x_train.shape[1:] == (64,) and flat.feature_shape == (64,)
 
@@ -74,7 +76,8 @@ def test_digits_pixels_match_sklearn():
 
     d = load_digits()
     ds = load_dataset("digits")
-    rows = ds.meta["rows_test"]
+    rows = ds.meta["index_test"]
+    np.testing.assert_array_equal(ds.y_train, d.target[ds.train_index])
     np.testing.assert_allclose(ds.x_test[..., 0], d.images[rows] / 16.0, rtol=1e-6)
     np.testing.assert_array_equal(ds.y_test, d.target[rows])
 
@@ -109,12 +112,16 @@ def test_fashion_mnist_from_debian():
     # TFDS order = IDX rows sorted by md5(split + str(row)) (TFDS's shuffler)
     raw_x = data.read_idx(f"{FMNIST_DIR}/train-images-idx3-ubyte.gz")
     raw_y = data.read_idx(f"{FMNIST_DIR}/train-labels-idx1-ubyte.gz")
-    rows = ds.meta["idx_row_train"]
+    rows = ds.train_index  # IDX rows, in TFDS order
     np.testing.assert_array_equal(rows, data.tfds_order(60000, "train"))
     np.testing.assert_array_equal(ds.y_train, raw_y[rows])
     np.testing.assert_array_equal(ds.x_train[:50], raw_x[rows[:50], :, :, None] / np.float32(255))
     file_order = load_dataset("fashion_mnist", order="file", cache_dir="")
     np.testing.assert_array_equal(file_order.y_train, raw_y)
+    np.testing.assert_array_equal(file_order.train_index, np.arange(60000))
+    val = load_dataset("fashion_mnist", val_fraction=0.1, seed=0, cache_dir="")
+    np.testing.assert_array_equal(val.y_train, raw_y[val.train_index])
+    np.testing.assert_array_equal(val.y_val, raw_y[val.val_index])
 
 
 def test_tfds_order_is_md5_sort():

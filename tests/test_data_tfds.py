@@ -106,6 +106,8 @@ def test_tfds_copy_read_in_tfds_order(copies, fmt, tmp_path):
         np.testing.assert_array_equal(ys, y[split][order])
         np.testing.assert_array_equal(xs, x[split][order] / np.float32(255))
     assert not np.array_equal(ds.y_train, y["train"])  # TFDS really reorders
+    # train_index maps back to the source rows (the builder's keys)
+    np.testing.assert_array_equal(ds.y_train, y["train"][ds.train_index])
     # decoded arrays were cached as .npy and the cache is used on the second load
     cached = glob.glob(os.path.join(tmp_path, "tfds", "fashion_mnist", "3.0.1", "*.npy"))
     assert len(cached) == 4
@@ -143,3 +145,47 @@ def test_debian_equals_real_tfds_copy():
     np.testing.assert_array_equal(a.x_train, b.x_train)
     np.testing.assert_array_equal(a.y_test, b.y_test)
     np.testing.assert_array_equal(a.x_test, b.x_test)
+
+
+def test_tfds_id_feature_gives_original_rows(tmp_path):
+    """CIFAR's TFDS copies carry ``id = "train_01234"``; train_index is that original row."""
+    rng = np.random.default_rng(1)
+    x = {
+        s: rng.integers(0, 256, (n, 4, 4, 3), dtype=np.uint8)
+        for s, n in (("train", 50), ("test", 20))
+    }
+    y = {s: rng.integers(0, 10, len(x[s])) for s in x}
+
+    class TinyCifar(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+        name = "cifar10"
+        VERSION = tfds.core.Version("3.0.2")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self,
+                features=tfds.features.FeaturesDict(
+                    {
+                        "id": tfds.features.Text(),
+                        "image": tfds.features.Tensor(shape=(4, 4, 3), dtype=np.uint8),
+                        "label": tfds.features.ClassLabel(num_classes=10),
+                    }
+                ),
+                supervised_keys=("image", "label"),
+            )
+
+        def _split_generators(self, dl_manager):
+            return {s: self._generate_examples(s) for s in ("train", "test")}
+
+        def _generate_examples(self, split):
+            for i in range(len(y[split])):
+                ex = {"id": f"{split}_{i:05d}", "image": x[split][i], "label": int(y[split][i])}
+                yield f"{split}_{i:05d}", ex
+
+    TinyCifar(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
+    ds = load_dataset("cifar10", data_dir=tmp_path, cache_dir=str(tmp_path / "cache"))
+    assert ds.x_train.shape == (50, 4, 4, 3) and ds.num_classes == 10
+    assert not np.array_equal(ds.train_index, np.arange(50))
+    np.testing.assert_array_equal(ds.y_train, y["train"][ds.train_index])
+    np.testing.assert_array_equal(ds.x_train, x["train"][ds.train_index] / np.float32(255))
+    cached = load_dataset("cifar10", data_dir=tmp_path, cache_dir=str(tmp_path / "cache"))
+    np.testing.assert_array_equal(cached.train_index, ds.train_index)

@@ -329,14 +329,15 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
         if rest:
             x_va_file = rest[0]
         meta["scale"] = "minmax [-1, 1] fitted on the training split"
-    index = np.arange(len(y_tr), dtype=np.int64)
+    index = meta.pop("index_train", None)
+    index = np.arange(len(y_tr), dtype=np.int64) if index is None else np.asarray(index, np.int64)
     if x_va_file is not None:
         if val_fraction:
             raise ValueError(f"{name}: the file has a validation split; pass val_fraction=0")
         x_va = np.asarray(x_va_file, dtype=np.float32)
         y_va = np.asarray(y_va_file, dtype=np.int32)
         val_index = np.arange(len(y_va), dtype=np.int64) + len(y_tr)
-        tr = index
+        tr = np.arange(len(y_tr))
     else:
         tr, va = train_val_split(len(y_tr), val_fraction, seed=seed, labels=y_tr)
         x_va, y_va, val_index = x_tr[va], y_tr[va], index[va]

@@ -24,10 +24,13 @@ class Dataset:
       class_names: K names (``"0"``.. when the source has none).
       feature_shape: shape of one example, e.g. ``(28, 28, 1)`` or ``(16,)``.
       source: where the data came from (a path, ``"tfds:<name>@<data_dir>"``, ``"sklearn"``).
-      train_index: int64 ``[N]``: row number of each training example in the source's full
-        training set, in the source's order (for Fashion-MNIST: the TFDS order, identical for
-        both sources). Stable across val splits and runs; use it to key per-example state and
-        stored noisy labels.
+      train_index: int64 ``[N]``: each training example's row in the dataset's original
+        (publisher's) order, the same whichever source was read: the IDX file row for
+        MNIST-format data (also for TFDS copies, whose hash order is inverted), the CIFAR row
+        from TFDS's ``id`` feature, the ``load_digits`` row, the file row for file datasets;
+        the position in TFDS's stored order where nothing better is known. Unchanged by
+        ``val_fraction``/``seed``; use it to key per-example state and stored noisy labels
+        (e.g. align CIFAR-N labels: ``cifar10n_labels[ds.train_index]``).
       val_index: int64 ``[N_val]``, the same for the validation rows.
       meta: free-form provenance (file paths, preprocessing applied, split sizes).
     """

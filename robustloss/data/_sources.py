@@ -147,7 +147,7 @@ def idx_folder(
         class_names,
         source=f"idx:{d}",
         kind="image",
-        meta={"order": order, "idx_row_train": out["train"][2], "idx_row_test": out["test"][2]},
+        meta={"order": order, "index_train": out["train"][2], "index_test": out["test"][2]},
     )
 
 
@@ -219,29 +219,50 @@ def _tfds_builder(name: str, data_dir: str | None, download: bool):
     return builder
 
 
-def tfds_split_arrays(builder, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Decodes one split of a prepared TFDS copy to ``(x, y)`` NumPy arrays, without TF."""
+def _parse_ids(ids: list) -> np.ndarray | None:
+    """``["train_00012", ...]`` (CIFAR's TFDS ``id`` feature) -> original row numbers."""
+    out = []
+    for v in ids:
+        v = v.decode() if isinstance(v, bytes) else str(v)
+        tail = v.rsplit("_", 1)[-1]
+        if not tail.isdigit():
+            return None
+        out.append(int(tail))
+    return np.asarray(out, dtype=np.int64)
+
+
+def tfds_split_arrays(builder, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Decodes one split of a prepared TFDS copy to ``(x, y, ids)`` NumPy arrays, without TF.
+
+    ``ids`` are the original row numbers when the features carry an ``id`` such as
+    ``"train_01234"`` (CIFAR-10/100), else ``None``.
+    """
     info = builder.info
     keys = info.supervised_keys
     if not keys or len(keys) < 2:
         raise ValueError(f"TFDS dataset {info.name!r} has no (input, label) supervised keys")
     kx, ky = keys[0], keys[1]
     features = info.features
+    has_id = "id" in features.keys()
     fmt = str(getattr(info, "file_format", "tfrecord")).lower()
-    xs, ys = [], []
+    xs, ys, ids = [], [], []
+
+    def add(ex):
+        xs.append(np.asarray(ex[kx]))
+        ys.append(int(ex[ky]))
+        if has_id:
+            ids.append(ex["id"])
+
     if "array_record" in fmt:
         src = builder.as_data_source(split)
         for start in range(0, len(src), 1024):
             for ex in src.__getitems__(list(range(start, min(start + 1024, len(src))))):
-                xs.append(np.asarray(ex[kx]))
-                ys.append(int(ex[ky]))
+                add(ex)
     else:
         for path in info.splits[split].filepaths:
             for rec in _tfrecord_records(os.fspath(path)):
-                ex = features.deserialize_example_np(rec)
-                xs.append(np.asarray(ex[kx]))
-                ys.append(int(ex[ky]))
-    return np.stack(xs), np.asarray(ys, dtype=np.int32)
+                add(features.deserialize_example_np(rec))
+    return np.stack(xs), np.asarray(ys, dtype=np.int32), _parse_ids(ids) if has_id else None
 
 
 def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str | None) -> Raw:
@@ -260,25 +281,35 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
         cache = os.path.join(cache_dir, "tfds", name, str(info.version))
     arrays = {}
     for split in ("train", test):
-        fx = fy = None
+        files = {}
         if cache:
-            fx, fy = f"{cache}/{split}_x.npy", f"{cache}/{split}_y.npy"
-        if cache and os.path.exists(fx) and os.path.exists(fy):
-            arrays[split] = (np.load(fx), np.load(fy))
+            files = {part: f"{cache}/{split}_{part}.npy" for part in ("x", "y", "id")}
+        if cache and os.path.exists(files["x"]) and os.path.exists(files["y"]):
+            ids = np.load(files["id"]) if os.path.exists(files["id"]) else None
+            arrays[split] = (np.load(files["x"]), np.load(files["y"]), ids)
             continue
-        x, y = tfds_split_arrays(builder, split)
+        x, y, ids = tfds_split_arrays(builder, split)
         if cache:
             os.makedirs(cache, exist_ok=True)
-            for f, a in ((fx, x), (fy, y)):
-                tmp = f + ".tmp.npy"
+            for part, a in (("x", x), ("y", y), ("id", ids)):
+                if a is None:
+                    continue
+                tmp = files[part] + ".tmp.npy"
                 np.save(tmp, a)
-                os.replace(tmp, f)
-        arrays[split] = (x, y)
-    x_tr, y_tr = arrays["train"]
-    x_te, y_te = arrays[test]
+                os.replace(tmp, files[part])
+        arrays[split] = (x, y, ids)
+    x_tr, y_tr, id_tr = arrays["train"]
+    x_te, y_te, id_te = arrays[test]
+    base = name.split("/")[0]
+    if id_tr is None and base in ("mnist", "fashion_mnist", "kmnist"):
+        # these builders key examples by IDX row: invert TFDS's hash order
+        id_tr, id_te = tfds_order(len(y_tr), "train"), tfds_order(len(y_te), test)
     kind = "image" if x_tr.ndim == 4 else "tabular"
     if x_tr.ndim == 3:  # grayscale without channel axis
         x_tr, x_te, kind = x_tr[..., None], x_te[..., None], "image"
+    meta = {}
+    if id_tr is not None:
+        meta = {"index_train": id_tr, "index_test": id_te}
     return Raw(
         x_tr,
         y_tr,
@@ -288,6 +319,7 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
         names,
         source=f"tfds:{name}:{info.version}@{builder.data_dir}",
         kind=kind,
+        meta=meta,
     )
 
 
@@ -316,7 +348,7 @@ def digits(test_fraction: float, test_seed: int) -> Raw:
         source="sklearn.datasets.load_digits",
         kind="image",
         scale_div=16.0,
-        meta={"rows_train": tr, "rows_test": te},
+        meta={"index_train": tr, "index_test": te},
     )
 
 
