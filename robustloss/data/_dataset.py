@@ -30,7 +30,8 @@ class Dataset:
         from TFDS's ``id`` feature, the ``load_digits`` row, the file row for file datasets;
         the position in TFDS's stored order where nothing better is known. Unchanged by
         ``val_fraction``/``seed``; use it to key per-example state and stored noisy labels
-        (e.g. align CIFAR-N labels: ``cifar10n_labels[ds.train_index]``).
+        (e.g. align CIFAR-N labels: ``cifar10n_labels[ds.train_index]``). Values are not
+        ``0..N-1``: index ``[N]`` per-example state by position in ``x_train`` instead.
       val_index: int64 ``[N_val]``, the same for the validation rows.
       meta: free-form provenance (file paths, preprocessing applied, split sizes).
     """
