@@ -187,17 +187,31 @@ class Trainer:
             epoch=jnp.zeros((), jnp.int32),
         )
 
-    def _order_one(self, state: TrainState) -> jax.Array:
+    def _order_host(self, rng: np.ndarray, epoch: int) -> np.ndarray:
+        """The epoch's example order ``[steps, B]`` (padding index N), computed on the host.
+
+        ``numpy.random.default_rng((key, epoch)).permutation(N)``: a function of the run key and
+        the epoch only, so a resumed run sees the same order. Host NumPy is ~50x faster here
+        than an XLA:CPU sort-based ``jax.random.permutation`` (which dominated vmapped epochs).
+        """
         n, b, nb = self.num_examples, self.batch_size, self.steps_per_epoch
         if self.shuffle:
-            key = jax.random.fold_in(jax.random.fold_in(state.rng, 1), state.epoch)
-            perm = jax.random.permutation(key, n).astype(jnp.int32)
+            seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]
+            perm = np.random.default_rng(seed).permutation(n).astype(np.int32)
         else:
-            perm = jnp.arange(n, dtype=jnp.int32)
+            perm = np.arange(n, dtype=np.int32)
         total = nb * b
         if total > n:
-            perm = jnp.concatenate([perm, jnp.full((total - n,), n, jnp.int32)])
+            perm = np.concatenate([perm, np.full((total - n,), n, np.int32)])
         return perm[:total].reshape(nb, b)
+
+    def _orders(self, state: TrainState, epoch: int) -> jax.Array:
+        rng = np.asarray(jax.device_get(state.rng))
+        if self.num_runs:
+            order = np.stack([self._order_host(rng[r], epoch) for r in range(self.num_runs)])
+        else:
+            order = self._order_host(rng, epoch)
+        return self.put(order)
 
     def _constrain(self, x: jax.Array) -> jax.Array:
         return jax.lax.with_sharding_constraint(x, self.batch_sharding)
@@ -269,9 +283,9 @@ class Trainer:
             new_acc["obj/" + k] = acc["obj/" + k] + jnp.asarray(v, jnp.float32)
         return new_state, new_acc
 
-    def _epoch_one(self, state: TrainState, acc: dict, data: dict) -> tuple[TrainState, dict]:
-        order = self._order_one(state)
-
+    def _epoch_one(
+        self, state: TrainState, acc: dict, data: dict, order: jax.Array
+    ) -> tuple[TrainState, dict]:
         def body(carry, _):
             s, a = carry
             return self._step_one(s, a, data, order), None
@@ -401,11 +415,11 @@ class Trainer:
         epoch0 = int(jax.device_get(state.epoch).flat[0])
         acc = self._zero_acc(state, data)
         data_axes = self._data_axes(data)
+        order = self._orders(state, epoch0)
         if self.epoch_mode == "scan":
-            fn = self._maybe_vmap(self._epoch_one, (0, 0, data_axes))
-            state, acc = self._jit("epoch", fn, donate=(0, 1))(state, acc, data)
+            fn = self._maybe_vmap(self._epoch_one, (0, 0, data_axes, 0))
+            state, acc = self._jit("epoch", fn, donate=(0, 1))(state, acc, data, order)
         else:
-            order = self._jit("order", self._maybe_vmap(self._order_one, (0,)))(state)
             step = self._jit(
                 "step", self._maybe_vmap(self._step_one, (0, 0, data_axes, 0)), donate=(0, 1)
             )
