@@ -93,7 +93,7 @@ class Loss:
     static), so it can be passed through ``jax.jit`` and ``jax.vmap``.
     """
 
-    __slots__ = ("name", "hparams", "fn", "_static")
+    __slots__ = ("name", "hparams", "fn", "_static", "__weakref__")
 
     def __init__(
         self,

@@ -73,6 +73,7 @@ def test_get_loss_types_and_attributes():
     np.testing.assert_allclose(
         gce(f, y), robustloss.losses.generalized_cross_entropy(f, y, q=0.3), rtol=1e-6
     )
+    np.testing.assert_allclose(jax.jit(gce)(f, y), gce(f, y), rtol=1e-6)  # jit of the object
     assert repr(gce) == "Loss('gce', q=0.3)"
     with pytest.raises(AttributeError):
         gce.name = "ce"

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from robustloss.losses import _common as c
-from robustloss.losses._margin import expect_over_classes, margin_shifted
+from robustloss.losses._margin import expect_over_classes, label_mask
 
 SCORE_NORMS = ("none", "softplus_mean", "l1")
 L1_EPS = 1e-6
@@ -62,28 +62,29 @@ def normalize_scores(logits: ArrayLike, score_norm: str = "none") -> jax.Array:
     return num_classes * h / (jnp.sum(jnp.abs(h), axis=-1, keepdims=True) + L1_EPS)
 
 
-def _ldr_from_delta(delta: jax.Array, lam) -> jax.Array:
-    """``lam * log(mean_k exp(delta_k / lam))`` for ``[..., K]`` delta and ``lam`` ``[...]``.
+def _ldr_int(scores: jax.Array, labels: jax.Array, lam, margin) -> jax.Array:
+    """LDR-KL for integer labels; ``lam`` scalar or ``[...]``.
 
-    Written as ``M + lam * log1p(mean_k expm1((delta_k - M)/lam))`` with ``M = max delta``: stable
-    for ``lam -> 0`` (tends to ``M``) and accurate for ``lam -> inf`` (tends to ``mean delta``
-    without the cancellation of ``LSE - log K``).
+    With ``z_k = f_k + c [k != y]`` (so ``delta = z - f_y``), the loss is
+    ``M + lam * log1p(mean_k expm1((z_k - M)/lam)) - f_y`` with ``M = max z``: stable for
+    ``lam -> 0`` (tends to ``max delta``) and accurate for ``lam -> inf`` (tends to
+    ``mean delta`` without the cancellation of ``LSE - log K``). ``M`` is a pure shift (the
+    expression does not depend on it), so it is held out of the gradient.
     """
-    lam = jnp.asarray(lam, delta.dtype)[..., None]
-    m = jnp.max(delta, axis=-1, keepdims=True)
-    s = jnp.mean(jnp.expm1((delta - m) / lam), axis=-1, keepdims=True)
-    return (m + lam * jnp.log1p(s))[..., 0]
+    lam = jnp.asarray(lam, scores.dtype)
+    is_y = label_mask(labels, scores.shape[-1])
+    z = jnp.where(is_y, scores, scores + margin)
+    f_y = c.take_label(scores, labels)
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    s = jnp.mean(jnp.expm1((z - m) / lam[..., None]), axis=-1)
+    return m[..., 0] + lam * jnp.log1p(s) - f_y
 
 
 def ldr_kl_on_scores(scores: jax.Array, labels: jax.Array, is_int: bool, lam, margin) -> jax.Array:
     """LDR-KL on already-normalised, canonicalised scores; ``lam`` scalar or ``[...]``."""
     if is_int:
-        return _ldr_from_delta(margin_shifted(scores, labels, margin), lam)
-
-    def int_loss(f, y):
-        return _ldr_from_delta(margin_shifted(f, y, margin), lam)
-
-    return expect_over_classes(int_loss, scores, labels)
+        return _ldr_int(scores, labels, lam, margin)
+    return expect_over_classes(lambda f, y: _ldr_int(f, y, lam, margin), scores, labels)
 
 
 def ldr_kl(

@@ -69,7 +69,9 @@ def crammer_singer_hinge(
     c.check_range("cs", "margin", margin, c.nonnegative, "[0, inf)")
     logits, labels, is_int = c.canonicalize(logits, labels)
     if is_int:
-        return jnp.max(margin_shifted(logits, labels, margin), axis=-1)
+        is_y = label_mask(labels, logits.shape[-1])
+        max_other = jnp.max(jnp.where(is_y, -jnp.inf, logits), axis=-1)
+        return jax.nn.relu(max_other + margin - c.take_label(logits, labels))
     top2, idx = jax.lax.top_k(logits, 2)
     is_top = jnp.arange(logits.shape[-1]) == idx[..., :1]
     max_other = jnp.where(is_top, top2[..., 1:2], top2[..., 0:1])  # max_{k != y} f_k, per y

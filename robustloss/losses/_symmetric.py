@@ -74,12 +74,15 @@ def mean_squared_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Review, 1950; Ghosh, Kumar and Sastry, AAAI 2017 (as a noise-robust baseline).
     """
     logits, labels, is_int = c.canonicalize(logits, labels)
-    lse = jax.nn.logsumexp(logits, axis=-1, keepdims=True)
-    log_p = logits - lse
-    p = jnp.exp(log_p)
-    sq = jnp.sum(p * p, axis=-1)
+    # One exp per entry: e = exp(f - max f), Z = sum e, p = e / Z (Z >= 1, no overflow).
+    m = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    e = jnp.exp(logits - m)
+    z = jnp.sum(e, axis=-1)
+    sq = jnp.sum(e * e, axis=-1) / (z * z)
     if is_int:
-        return 1.0 - 2.0 * jnp.exp(c.take_label(log_p, labels)) + sq
+        p_y = jnp.exp(c.take_label(logits, labels) - m[..., 0]) / z
+        return 1.0 - 2.0 * p_y + sq
+    p = e / z[..., None]
     return jnp.sum(labels, axis=-1) * (1.0 + sq) - 2.0 * jnp.sum(labels * p, axis=-1)
 
 
@@ -367,8 +370,10 @@ def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 
     c.check_range("rll", "alpha", alpha, c.positive, "(0, inf)")
     logits, labels, is_int = c.canonicalize(logits, labels)
     num_classes = logits.shape[-1]
-    log_p = jax.nn.log_softmax(logits, axis=-1)
-    log_ap = jnp.log(alpha + jnp.exp(log_p))  # [..., K]
+    m = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    e = jnp.exp(logits - m)
+    p = e / jnp.sum(e, axis=-1, keepdims=True)
+    log_ap = jnp.log(alpha + p)  # [..., K]
     total = jnp.sum(log_ap, axis=-1)
     const = jnp.log1p(1.0 / alpha) + total / (num_classes - 1)
     scale = num_classes / (num_classes - 1)
