@@ -140,8 +140,12 @@ def aldr_kl_lambda(
             shift = margin * (labels[..., None] != jnp.arange(num_classes)).astype(f.dtype)
         else:
             shift = -margin * labels
-        log_p = jax.nn.log_softmax((f + shift) / lam_old, axis=-1)
-        kl = jnp.sum(jnp.exp(log_p) * log_p, axis=-1) + log_k
+        # KL(softmax(x) || u) = sum_k e_k x_k / S - log S + log K, e = exp(x - max x), S = sum e.
+        x = (f + shift) / lam_old
+        x = x - jnp.max(x, axis=-1, keepdims=True)
+        e = jnp.exp(x)
+        total = jnp.sum(e, axis=-1)
+        kl = jnp.sum(e * x, axis=-1) / total - jnp.log(total) + log_k
     else:
         p = jax.nn.softmax(f / lam_old, axis=-1) + CODE_SMOOTHING
         p = p / jnp.sum(p, axis=-1, keepdims=True)
