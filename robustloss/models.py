@@ -43,6 +43,7 @@ import jax.numpy as jnp
 __all__ = [
     "FFNN",
     "LeNet5",
+    "PatchConv",
     "ResNet",
     "get_model",
     "list_models",
@@ -93,12 +94,52 @@ class FFNN(nn.Module):
         return nn.Dense(self.num_classes, kernel_init=xavier, bias_init=_torch_default_bias(h))(x)
 
 
+class PatchConv(nn.Module):
+    """A stride-1 2-D convolution computed as im2col + one matmul (same maths as ``nn.Conv``).
+
+    ``y[b, i, j, f] = bias[f] + sum_{u, v, c} x[b, i + u, j + v, c] * kernel[u, v, c, f]`` over
+    the (zero-padded) input. The patches are ``kh*kw`` shifted slices concatenated on the
+    channel axis, so forward and backward passes are slices, pads and a single GEMM. On XLA:CPU
+    this trains LeNet-5 ~1.8x faster than ``lax.conv_general_dilated`` (measured in
+    ``docs/training.md``), whose backward convolutions are slow for tiny channel counts.
+
+    Attributes:
+        features: output channels.
+        kernel_size: ``(kh, kw)``.
+        padding: zero padding on each spatial side.
+        kernel_init, bias_init: initialisers; the kernel has ``nn.Conv``'s shape
+            ``(kh, kw, C_in, features)``.
+    """
+
+    features: int
+    kernel_size: tuple[int, int] = (5, 5)
+    padding: int = 0
+    kernel_init: Callable[..., jax.Array] = nn.initializers.lecun_normal()
+    bias_init: Callable[..., jax.Array] = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kh, kw = self.kernel_size
+        c_in = x.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, c_in, self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        p = self.padding
+        if p:
+            x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+        h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+        patches = jnp.concatenate(
+            [x[:, u : u + h, v : v + w, :] for u in range(kh) for v in range(kw)], axis=-1
+        )
+        return patches @ kernel.reshape(kh * kw * c_in, self.features) + bias
+
+
 class LeNet5(nn.Module):
     """The RENT paper's LeNet-5 for 28×28 inputs.
 
     conv(6, 5×5, pad 2)-ReLU-maxpool2-conv(16, 5×5, valid)-ReLU-maxpool2-FC120-ReLU-FC84-ReLU-FC K.
     Convolutions use Kaiming-normal (fan_out, ReLU) weights as in the RENT code; dense layers and
-    all biases use the PyTorch defaults.
+    all biases use the PyTorch defaults. The convolutions are `PatchConv` (im2col + GEMM), the
+    faster formulation on CPU.
 
     Attributes:
         num_classes: K >= 2.
@@ -113,12 +154,12 @@ class LeNet5(nn.Module):
             x = x[..., None]
         kaiming_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
         c_in = x.shape[-1]
-        x = nn.Conv(
+        x = PatchConv(
             6, (5, 5), padding=2, kernel_init=kaiming_out, bias_init=_torch_default_bias(25 * c_in)
         )(x)
         x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
-        x = nn.Conv(
-            16, (5, 5), padding="VALID", kernel_init=kaiming_out, bias_init=_torch_default_bias(150)
+        x = PatchConv(
+            16, (5, 5), padding=0, kernel_init=kaiming_out, bias_init=_torch_default_bias(150)
         )(x)
         x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
         x = x.reshape((x.shape[0], -1))

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from robustloss.models import ResNet, default_epoch_mode, get_model, list_models
+from robustloss.models import PatchConv, ResNet, default_epoch_mode, get_model, list_models
 
 
 def _num_params(model, x_shape):
@@ -63,7 +63,7 @@ def test_lenet_shapes_and_relu_max_pool():
     v = jax.jit(model.init)(jax.random.PRNGKey(0), x)
     assert "batch_stats" not in v
     assert jax.jit(model.apply)(v, x).shape == (2, 10)
-    assert v["params"]["Conv_0"]["kernel"].shape == (5, 5, 1, 6)
+    assert v["params"]["PatchConv_0"]["kernel"].shape == (5, 5, 1, 6)
     assert v["params"]["Dense_0"]["kernel"].shape == (400, 120)
 
 
@@ -72,9 +72,7 @@ def test_resnet_batchnorm_train_vs_eval():
     x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3)) * 3 + 1
     v = jax.jit(lambda k, x: model.init(k, x, train=False))(jax.random.PRNGKey(0), x)
     assert "batch_stats" in v
-    logits, upd = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]))(
-        v, x
-    )
+    logits, upd = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]))(v, x)
     assert logits.shape == (4, 5)
     # The stem's running mean moves 10% towards the batch mean (PyTorch momentum 0.1).
     conv = jax.lax.conv_general_dilated(
@@ -90,3 +88,21 @@ def test_resnet_batchnorm_train_vs_eval():
     )
     # Eval mode uses the running statistics, so it differs from train mode.
     assert not np.allclose(jax.jit(model.apply)(v, x), logits)
+
+
+def test_patch_conv_equals_lax_convolution():
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 8, 3))
+    for pad in (0, 2):
+        conv = PatchConv(4, (5, 3), padding=pad, bias_init=jax.nn.initializers.normal())
+        v = conv.init(jax.random.PRNGKey(1), x)
+        ref = (
+            jax.lax.conv_general_dilated(
+                x,
+                v["params"]["kernel"],
+                (1, 1),
+                ((pad, pad), (pad, pad)),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            )
+            + v["params"]["bias"]
+        )
+        np.testing.assert_allclose(conv.apply(v, x), ref, rtol=1e-5, atol=1e-5)
