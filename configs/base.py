@@ -7,7 +7,8 @@ follows the colon on the command line::
 
 Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
 (kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
-``transition`` (``transition.use``), ``seeds`` (``0-3`` or ``0/1/2``). A dotted key sets that
+``transition`` (``transition.use``), ``seeds`` (``0-3`` or ``0/1/2``), ``sweep``
+(``q:0.3/0.5/0.7``: one vmapped run per value of a loss hyperparameter). A dotted key sets that
 field (``optimizer.momentum=0.8``). Any other key is a hyperparameter of the chosen loss
 (``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers or
 booleans, else kept as strings. Then ``--config.field=value`` flags override on top.
@@ -97,6 +98,12 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
     for key, text in items.items():
         if key == "seeds":
             config.seeds = _seeds(text)
+        elif key == "sweep":
+            field, _, values = text.partition(":")
+            if not values:
+                raise ValueError(f"sweep={text!r} must look like field:v1/v2/... (e.g. q:0.3/0.7)")
+            config.loss.sweep_field = field
+            config.loss.sweep_values = tuple(float(v) for v in values.split("/") if v)
         elif key in SHORT_KEYS:
             _set_path(config, SHORT_KEYS[key], parse_value(text))
         elif "." in key:

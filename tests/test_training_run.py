@@ -41,3 +41,12 @@ def test_transition_objective_runs_and_logs_its_metrics():
     assert final["train/active"] == 1.0 and "train/label_precision" in final
     assert s["history"][0]["train/active"] == 0.0
     assert np.isfinite(final["train/loss"])
+
+
+def test_hyperparameter_sweep_is_vmapped_runs():
+    cfg = test_config.get_config("loss=gce,sweep=q:0.3/0.9,epochs=1")
+    s = train(cfg, None, log=lambda s: None)
+    assert len(s["final"]["train/loss"]) == 2
+    for i, q in enumerate((0.3, 0.9)):
+        one = train(test_config.get_config(f"loss=gce,q={q},epochs=1"), None, log=lambda s: None)
+        assert s["final"]["train/loss"][i] == pytest.approx(one["final"]["train/loss"], rel=1e-5)

@@ -28,6 +28,7 @@ from robustloss.training.objective import (
     never,
     no_refresh,
     objective_from_loss,
+    objective_hparam_sweep,
 )
 from robustloss.training.optim import make_optimizer, make_schedule
 from robustloss.training.run import (
@@ -66,6 +67,7 @@ __all__ = [
     "never",
     "no_refresh",
     "objective_from_loss",
+    "objective_hparam_sweep",
     "restore_state",
     "set_loss",
     "topk_accuracy",

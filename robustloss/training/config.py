@@ -39,7 +39,9 @@ def default_config() -> ml_collections.ConfigDict:
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
         ``per_run`` gives run ``r`` of ``seeds`` the noise seed ``noise.seed + r``.
-      loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``.
+      loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``. ``sweep_field`` /
+        ``sweep_values``: train one run per value of that numeric hyperparameter, vmapped into
+        one program (with ``seeds`` of the same length, or all runs from ``seed``).
       model.name: ``ffnn``, ``lenet``, ``resnet18`` or ``resnet34``; ``hidden`` (ffnn, 0 = the
         paper's min(d, K)); ``width`` (ResNets, 64 in the papers).
       optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
@@ -91,6 +93,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "ce"
     c.loss.hparams = ml_collections.ConfigDict()
+    c.loss.sweep_field = ""
+    c.loss.sweep_values = ()
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "ffnn"
@@ -245,6 +249,27 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     except (TypeError, ValueError) as e:
         raise ValueError(f"config.loss.hparams={dict(c.loss.hparams)!r}: {e}") from e
 
+    if c.loss.sweep_values or c.loss.sweep_field:
+        from robustloss.training.objective import objective_hparam_sweep
+
+        if not c.loss.sweep_values or not c.loss.sweep_field:
+            raise ValueError(
+                "config.loss.sweep_field and config.loss.sweep_values must be set together, got "
+                f"{c.loss.sweep_field!r} and {c.loss.sweep_values!r}"
+            )
+        try:
+            objective_hparam_sweep(c.loss.name, dict(c.loss.hparams), c.loss.sweep_field)
+            for v in c.loss.sweep_values:
+                get_loss(c.loss.name, **{**dict(c.loss.hparams), c.loss.sweep_field: v})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"config.loss.sweep_values={c.loss.sweep_values!r}: {e}") from e
+        if c.seeds and len(c.seeds) != len(c.loss.sweep_values):
+            raise ValueError(
+                f"config.seeds has {len(c.seeds)} entries but config.loss.sweep_values has "
+                f"{len(c.loss.sweep_values)}; give one seed per value or no seeds"
+            )
+        if c.transition.use != "none":
+            raise ValueError("config.loss.sweep_values cannot be combined with config.transition")
     _choice("model.name", c.model.name, list_models())
     _range("model.hidden", c.model.hidden, 0)
     _range("model.width", c.model.width, 1)

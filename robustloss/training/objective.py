@@ -139,3 +139,57 @@ def objective_from_loss(loss: Any) -> Objective:
     return Objective(
         init=init_stateless, loss=loss_stateless, refresh_due=never, refresh=no_refresh
     )
+
+
+def objective_hparam_sweep(loss_name: str, hparams: dict, field: str) -> Objective:
+    """An objective whose loss hyperparameter ``field`` is a traced value in ``aux``.
+
+    ``aux = {"hparam": value}``; the loss is ``get_loss(loss_name, **hparams, field=value)``
+    built inside the step. Setting ``aux["hparam"]`` to ``[R]`` values in a train state with a
+    leading runs axis trains R hyperparameter values of one loss in one vmapped program (the
+    harness does this for ``config.loss.sweep_field`` / ``sweep_values``).
+
+    Args:
+        loss_name: a stateless registry loss.
+        hparams: its other hyperparameters.
+        field: the numeric hyperparameter to sweep (e.g. ``"q"`` for ``gce``).
+
+    Returns:
+        An `Objective`; ``init`` stores ``hparams[field]`` (or the loss's default).
+
+    Raises:
+        ValueError: unknown loss/field, or a stateful loss.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> obj = objective_hparam_sweep("gce", {}, "q")
+        >>> batch = {"label": jnp.array([0]), "index": jnp.array([0]), "mask": jnp.ones(1)}
+        >>> aux = {"hparam": jnp.float32(1.0)}  # GCE with q = 1 is 1 - p_y
+        >>> float(obj.loss(jnp.zeros((1, 2)), batch, aux, None)[0])
+        0.5
+    """
+    from robustloss import get_loss, loss_hparams
+
+    defaults = dict(loss_hparams(loss_name))
+    if field not in defaults or isinstance(defaults[field], str):
+        numeric = sorted(k for k, v in defaults.items() if not isinstance(v, str))
+        raise ValueError(
+            f"loss {loss_name!r} has no numeric hyperparameter {field!r} to sweep; valid: {numeric}"
+        )
+    if _is_stateful(get_loss(loss_name, **hparams)):
+        raise ValueError(f"hyperparameter sweeps need a stateless loss; {loss_name!r} is stateful")
+    start = float({**defaults, **hparams}[field])
+    others = {k: v for k, v in hparams.items() if k != field}
+
+    def init(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
+        del num_examples, num_classes, key
+        return {"hparam": jnp.asarray(start, jnp.float32)}
+
+    def loss(
+        logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
+    ) -> tuple[jax.Array, PyTree, dict]:
+        del key
+        fn = get_loss(loss_name, **others, **{field: aux["hparam"]})
+        return masked_mean(fn(logits, batch["label"]), batch["mask"]), aux, {}
+
+    return Objective(init=init, loss=loss, refresh_due=never, refresh=no_refresh)

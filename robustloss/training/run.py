@@ -38,7 +38,15 @@ from robustloss.training.objective import Objective, objective_from_loss
 from robustloss.training.optim import make_optimizer, make_schedule
 from robustloss.training.trainer import Trainer, TrainState, make_mesh
 
-__all__ = ["RunData", "load_run_data", "build_objective", "build_trainer", "train", "train_many"]
+__all__ = [
+    "RunData",
+    "load_run_data",
+    "build_objective",
+    "build_trainer",
+    "num_runs",
+    "train",
+    "train_many",
+]
 
 
 @dataclasses.dataclass
@@ -114,7 +122,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     if d.max_test:
         x_test, y_test = x_test[: d.max_test], y_test[: d.max_test]
     k = ds.num_classes
-    runs = len(config.seeds)
+    runs = num_runs(config) or 0
     if config.noise.per_run and runs:
         draws = [_noise(config, y_clean, x_train, k, config.noise.seed + r) for r in range(runs)]
         y_train = np.stack([dr.labels for dr in draws])
@@ -149,6 +157,12 @@ def build_objective(
     """The loss of ``config.loss`` as an `Objective`, wrapped by the transition method if any."""
     from robustloss import get_loss
 
+    if config.loss.sweep_field:
+        from robustloss.training.objective import objective_hparam_sweep
+
+        return objective_hparam_sweep(
+            config.loss.name, dict(config.loss.hparams), config.loss.sweep_field
+        )
     loss = get_loss(config.loss.name, **dict(config.loss.hparams))
     if config.transition.use == "none":
         return objective_from_loss(loss)
@@ -232,7 +246,7 @@ def build_trainer(
     mode = config.epoch_mode
     if mode == "auto":
         mode = default_epoch_mode(m.name)
-    runs = len(config.seeds) or None
+    runs = num_runs(config)
     trainer = Trainer(
         model,
         objective,
@@ -252,6 +266,11 @@ def build_trainer(
     )
     trainer.schedule = schedule
     return trainer
+
+
+def num_runs(config: ml_collections.ConfigDict) -> int | None:
+    """R for vmapped runs (``len(seeds)`` or ``len(loss.sweep_values)``), None for one run."""
+    return max(len(config.seeds), len(config.loss.sweep_values)) or None
 
 
 def _write_json(path: str, obj: Any) -> None:
@@ -365,7 +384,7 @@ def train(
         >>> summary["final"]["test/top1"]  # doctest: +SKIP
     """
     validate_config(config)
-    runs = len(config.seeds) or None
+    runs = num_runs(config)
     mgr = None
     history: list[dict] = []
     if workdir is not None:
@@ -393,8 +412,12 @@ def train(
 
     seed: Any = config.seed
     if runs:
-        seed = np.stack([np.asarray(jax.random.PRNGKey(s)) for s in config.seeds])
+        seeds = config.seeds or (config.seed,) * runs
+        seed = np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds])
     state = trainer.init(seed, data.x_train)
+    if config.loss.sweep_field:
+        values = np.asarray(config.loss.sweep_values, np.float32)
+        state = state._replace(aux={**state.aux, "hparam": trainer.put(values)})
     if mgr is not None and mgr.latest_step() is not None:
         state = restore_state(mgr, state)
         done = int(np.asarray(jax.device_get(state.epoch)).flat[0])
