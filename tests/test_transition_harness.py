@@ -54,3 +54,28 @@ def test_bad_transition_config_fails_before_training(tmp_path):
     config = _config("transition=rent", estimator="hoc")
     with pytest.raises(ValueError, match="estimator"):
         train(config, str(tmp_path / "bad"))
+
+
+@pytest.mark.slow
+def test_rent_and_compat_anchor_same_on_one_and_two_devices(tmp_path):
+    """Batch-wide resampling and per-example state see the global batch on any device count."""
+    import jax
+
+    config = _config(
+        "transition=rent,epochs=2,batch=64",
+        estimator="anchor",
+        warmup_epochs=1,
+        paper_code_compat=True,  # records per-example train-mode probabilities in aux["proba"]
+    )
+    out = {}
+    for n in (1, 2):
+        s = train(config, None, devices=jax.devices()[:n])
+        out[n] = (
+            s["history"],
+            np.asarray(s["state"].aux["proba"]),
+            np.asarray(s["state"].aux["T"]),
+        )
+    for key in ("train/loss", "train/label_precision", "train/t_error"):
+        assert out[2][0][-1][key] == pytest.approx(out[1][0][-1][key], rel=2e-3), key
+    np.testing.assert_allclose(out[2][1], out[1][1], atol=2e-3)
+    np.testing.assert_allclose(out[2][2], out[1][2], atol=2e-3)
