@@ -7,6 +7,9 @@ each call followed by ``block_until_ready``; the table reports the medians and t
 ``optax.softmax_cross_entropy_with_integer_labels``. Stateful losses are timed through ``apply``
 (forward includes the state update).
 
+The whole sweep is repeated (``--repeat``) and the reported ratio is the median of the
+per-sweep ratios, with their range, because a shared machine drifts.
+
 Usage::
 
     python bench/losses.py                      # all losses, [4096, 100]
@@ -40,6 +43,10 @@ def _time(fn, args, reps: int) -> list[float]:
     return out
 
 
+def _range(lo_hi) -> str:
+    return f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}"
+
+
 def _programs(name: str):
     """(forward, forward+grad) jitted functions of (logits, labels)."""
     if name == "optax_ce":
@@ -58,25 +65,36 @@ def _programs(name: str):
     return fwd, fwd_bwd
 
 
-def bench(names, batch: int, classes: int, rounds: int, reps: int, warmup: int):
+def bench(names, batch: int, classes: int, rounds: int, reps: int, warmup: int, repeat: int):
     rng = np.random.default_rng(0)
     logits = jnp.asarray(rng.normal(scale=3.0, size=(batch, classes)), jnp.float32)
     labels = jnp.asarray(rng.integers(0, classes, size=batch), jnp.int32)
     base = _programs("optax_ce")
+    progs = {name: _programs(name) for name in names}
+    for name in names:  # compile and warm up everything first
+        for fn in (*progs[name], *base):
+            _time(fn, (logits, labels), warmup)
+    samples = {name: {"fwd": [], "fwd_bwd": []} for name in names}
+    for _ in range(repeat):  # whole sweeps, so slow drifts in machine load hit every loss
+        for name in names:
+            for kind, fn, ref in (
+                ("fwd", progs[name][0], base[0]),
+                ("fwd_bwd", progs[name][1], base[1]),
+            ):
+                t_loss, t_ref = [], []
+                for _ in range(rounds * reps):  # paired, alternating calls
+                    t_loss += _time(fn, (logits, labels), 1)
+                    t_ref += _time(ref, (logits, labels), 1)
+                samples[name][kind].append((statistics.median(t_loss), statistics.median(t_ref)))
     rows = []
     for name in names:
-        progs = _programs(name)
         row = {"loss": name}
-        for kind, fn, ref in (("fwd", progs[0], base[0]), ("fwd_bwd", progs[1], base[1])):
-            for f in (fn, ref):
-                _time(f, (logits, labels), warmup)
-            t_loss, t_ref = [], []
-            for _ in range(rounds * reps):  # paired, alternating calls
-                t_loss += _time(fn, (logits, labels), 1)
-                t_ref += _time(ref, (logits, labels), 1)
-            row[f"{kind}_ms"] = 1e3 * statistics.median(t_loss)
-            row[f"{kind}_optax_ms"] = 1e3 * statistics.median(t_ref)
-            row[f"{kind}_ratio"] = row[f"{kind}_ms"] / row[f"{kind}_optax_ms"]
+        for kind, pairs in samples[name].items():
+            ratios = [a / b for a, b in pairs]
+            row[f"{kind}_ms"] = 1e3 * statistics.median(a for a, _ in pairs)
+            row[f"{kind}_optax_ms"] = 1e3 * statistics.median(b for _, b in pairs)
+            row[f"{kind}_ratio"] = statistics.median(ratios)
+            row[f"{kind}_ratio_range"] = (min(ratios), max(ratios))
         rows.append(row)
         print(
             f"{name:10s} fwd {row['fwd_ms']:7.3f} ms ({row['fwd_ratio']:.2f}x)   "
@@ -94,6 +112,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=10, help="rounds x reps timed calls")
     parser.add_argument("--reps", type=int, default=20, help="timed calls per round")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="whole sweeps; medians of the per-sweep ratios"
+    )
     parser.add_argument("--losses", default="all", help="comma-separated names, or 'all'")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args(argv)
@@ -102,21 +123,22 @@ def main(argv=None) -> int:
     print(
         f"# jax {jax.__version__}, optax {optax.__version__}, {jax.devices()[0].platform}, "
         f"{platform.processor() or platform.machine()}; logits [{args.batch}, {args.classes}] "
-        f"float32, int labels; median of {args.rounds * args.reps} alternating calls"
+        f"float32, int labels; {args.repeat} sweeps of {args.rounds * args.reps} alternating calls"
     )
-    rows = bench(names, args.batch, args.classes, args.rounds, args.reps, args.warmup)
+    rows = bench(names, args.batch, args.classes, args.rounds, args.reps, args.warmup, args.repeat)
     print()
     print(
-        "| loss | fwd ms | optax CE fwd ms | fwd ratio | fwd+grad ms | optax CE fwd+grad ms "
-        "| fwd+grad ratio |"
+        "| loss | fwd ms | optax CE fwd ms | fwd ratio (range) | fwd+grad ms "
+        "| optax CE fwd+grad ms | fwd+grad ratio (range) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         flag = " (stateful)" if is_stateful(r["loss"]) else ""
         print(
             f"| `{r['loss']}`{flag} | {r['fwd_ms']:.3f} | {r['fwd_optax_ms']:.3f} | "
-            f"{r['fwd_ratio']:.2f} | {r['fwd_bwd_ms']:.3f} | {r['fwd_bwd_optax_ms']:.3f} | "
-            f"{r['fwd_bwd_ratio']:.2f} |"
+            f"{r['fwd_ratio']:.2f} ({_range(r['fwd_ratio_range'])}) | {r['fwd_bwd_ms']:.3f} | "
+            f"{r['fwd_bwd_optax_ms']:.3f} | {r['fwd_bwd_ratio']:.2f} "
+            f"({_range(r['fwd_bwd_ratio_range'])}) |"
         )
     stateless = [r for r in rows if not is_stateful(r["loss"])]
     worst = max(max(r["fwd_ratio"], r["fwd_bwd_ratio"]) for r in stateless) if stateless else 0

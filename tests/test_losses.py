@@ -53,7 +53,13 @@ EXTRA = [
     ("js", dict(pi1=0.1)),
 ]
 CASES = [(n, {}) for n in STATELESS] + [(n, CUSTOM[n]) for n in STATELESS if CUSTOM[n]] + EXTRA
-CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in h.items()) or 'default'}" for n, h in CASES]
+
+
+def ids(cases):
+    return [f"{n}-{'-'.join(f'{k}={v}' for k, v in h.items()) or 'default'}" for n, h in cases]
+
+
+CASE_IDS = ids(CASES)
 
 
 # Jitted entry points: a few compilations per loss (a Loss is a pytree whose numeric
@@ -408,9 +414,7 @@ EXTREME_CASES = (
     ]
     + [c for c in EXTRA if c[0] != "ww"]
 )
-EXTREME_IDS = [
-    f"{n}-{'-'.join(f'{k}={v}' for k, v in h.items()) or 'default'}" for n, h in EXTREME_CASES
-]
+EXTREME_IDS = ids(EXTREME_CASES)
 
 
 @jax.jit
@@ -449,9 +453,16 @@ def test_equal_logits():
 # Transformations.
 
 
-@pytest.mark.parametrize(
-    ("name", "hp"), CASES[: len(CASES) - len(EXTRA)], ids=CASE_IDS[: len(CASES) - len(EXTRA)]
-)
+# Defaults, plus the score normalisations (their code paths differ); every numeric
+# hyperparameter is swept at two values in each case.
+TRANSFORM_CASES = [(n, {}) for n in STATELESS] + [
+    ("ldr_kl", CUSTOM["ldr_kl"]),
+    EXTRA[0],
+    ("ww", CUSTOM["ww"]),
+]
+
+
+@pytest.mark.parametrize(("name", "hp"), TRANSFORM_CASES, ids=ids(TRANSFORM_CASES))
 def test_jit_vmap_traced_hparams_and_shift(name, hp, data):
     """Under one jit: vmap over a "runs" axis, vmap over every numeric hyperparameter (traced
     values, built through get_loss), and the f -> f ± 1e4 shift invariance of raw-logit losses."""

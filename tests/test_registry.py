@@ -201,3 +201,15 @@ def test_docstring_examples_run():
     for mod in (registry, stateful):
         res = doctest.testmod(mod, optionflags=flags)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_docs_examples_run():
+    """Every Python block of docs/losses.md runs as written."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "losses.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        exec(compile(block, "docs/losses.md", "exec"), {})

@@ -43,7 +43,7 @@ def asymmetric_generalized_cross_entropy(
       [0.4058...]
 
     References:
-      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Zhou, Liu, Jiang, Gao and Ji, "Asymmetric Loss Functions for Learning with Noisy
       Labels", ICML 2021.
     """
     c.check_range("agce", "a", a, c.positive, "(0, inf)")
@@ -76,7 +76,7 @@ def asymmetric_unhinged_loss(
       [0.4...]
 
     References:
-      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Zhou, Liu, Jiang, Gao and Ji, "Asymmetric Loss Functions for Learning with Noisy
       Labels", ICML 2021.
     """
     c.check_range("aul", "a", a, lambda x: x > 1, "(1, inf)")
@@ -125,7 +125,7 @@ def nce_plus_agce(
       [0.4692...]
 
     References:
-      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Zhou, Liu, Jiang, Gao and Ji, "Asymmetric Loss Functions for Learning with Noisy
       Labels", ICML 2021.
     """
     c.check_range("nce_agce", "alpha", alpha, c.nonnegative, "[0, inf)")
@@ -167,7 +167,7 @@ def nce_plus_aul(
       [0.5307...]
 
     References:
-      Zhou, Liu, Jiang, Gao, Ji and Jiang, "Asymmetric Loss Functions for Learning with Noisy
+      Zhou, Liu, Jiang, Gao and Ji, "Asymmetric Loss Functions for Learning with Noisy
       Labels", ICML 2021.
     """
     c.check_range("nce_aul", "alpha", alpha, c.nonnegative, "[0, inf)")

@@ -195,8 +195,8 @@ def poly1_cross_entropy(
       [0.45...]
 
     References:
-      Leng, Xu, Zhang, Shen, Cheng, Ngiam, Zhou, Chen, Shlens and Anguelov, "PolyLoss: A
-      Polynomial Expansion Perspective of Classification Loss Functions", ICLR 2022.
+      Leng, Tan, Liu, Cubuk, Shi, Cheng and Anguelov, "PolyLoss: A Polynomial Expansion
+      Perspective of Classification Loss Functions", ICLR 2022.
     """
     c.check_range("poly1", "epsilon", epsilon, lambda x: x >= -1, "[-1, inf)")
     logits, labels, is_int = c.canonicalize(logits, labels)
