@@ -153,9 +153,18 @@ def _spec(name: str) -> _Spec:
 
 
 def _validate_stateless(spec: _Spec, hparams: Mapping[str, Any]) -> None:
-    """Runs the function's own argument checks by tracing it on a tiny abstract input."""
-    logits = jax.ShapeDtypeStruct((1, 3), jnp.float32)
-    labels = jax.ShapeDtypeStruct((1,), jnp.int32)
+    """Runs the function's own argument checks by tracing it on a tiny abstract input.
+
+    The abstract batch takes the shape of the largest array-valued hyperparameter (e.g. a
+    per-example ``lam`` ``[B]``), so that broadcasting never fails for valid values.
+    """
+    batch = (1,)
+    for value in hparams.values():
+        shape = tuple(getattr(value, "shape", ()))
+        if len(shape) >= len(batch) and shape != (1,):
+            batch = shape or batch
+    logits = jax.ShapeDtypeStruct((*batch, 3), jnp.float32)
+    labels = jax.ShapeDtypeStruct(batch, jnp.int32)
     jax.eval_shape(lambda f, y: spec.fn(f, y, **hparams), logits, labels)
 
 

@@ -180,6 +180,16 @@ def test_traced_values_skip_the_range_check():
         )
 
 
+def test_array_valued_hparams():
+    """A per-example lam [B] is accepted by get_loss and broadcasts over the batch."""
+    f = jnp.array([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
+    y = jnp.array([0, 2])
+    loss = robustloss.get_loss("ldr_kl", lam=jnp.array([0.5, 2.0]))
+    for i, lam in enumerate([0.5, 2.0]):
+        one = robustloss.get_loss("ldr_kl", lam=lam)(f[i : i + 1], y[i : i + 1])
+        np.testing.assert_allclose(loss(f, y)[i], one[0], rtol=1e-6)
+
+
 def test_loss_is_a_pytree():
     loss = robustloss.get_loss("ldr_kl", lam=2.0, score_norm="l1")
     leaves, treedef = jax.tree_util.tree_flatten(loss)
