@@ -141,13 +141,13 @@ def aldr_kl_lambda(
         else:
             shift = -margin * labels
         # KL(softmax(x) || u) = sum_k e_k x_k / S - log S + log K, e = exp(x - max x), S = sum e.
-        x = (f + shift) / lam_old
+        x = (f + shift) * (1.0 / lam_old)
         x = x - jnp.max(x, axis=-1, keepdims=True)
         e = jnp.exp(x)
         total = jnp.sum(e, axis=-1)
         kl = jnp.sum(e * x, axis=-1) / total - jnp.log(total) + log_k
     else:
-        p = jax.nn.softmax(f / lam_old, axis=-1) + CODE_SMOOTHING
+        p = jax.nn.softmax(f * (1.0 / lam_old), axis=-1) + CODE_SMOOTHING
         p = p / jnp.sum(p, axis=-1, keepdims=True)
         kl = jnp.sum(p * jnp.log(num_classes * p), axis=-1)
     kl = jnp.clip(kl, 0.0, log_k)

@@ -180,3 +180,9 @@ def loss_of_log_prob(
     if is_int:
         return per_class(log_p)
     return jnp.sum(labels * per_class(log_p), axis=-1)
+
+
+def softmax(logits: jax.Array) -> jax.Array:
+    """``softmax`` over the last axis with one division per row (``e * (1 / sum e)``)."""
+    e = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
+    return e * (1.0 / jnp.sum(e, axis=-1, keepdims=True))

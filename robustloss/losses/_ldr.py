@@ -76,7 +76,8 @@ def _ldr_int(scores: jax.Array, labels: jax.Array, lam, margin) -> jax.Array:
     z = jnp.where(is_y, scores, scores + margin)
     f_y = c.take_label(scores, labels)
     m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-    s = jnp.mean(jnp.expm1((z - m) / lam[..., None]), axis=-1)
+    inv_lam = 1.0 / lam  # one division per row, not per entry
+    s = jnp.mean(jnp.expm1((z - m) * inv_lam[..., None]), axis=-1)
     return m[..., 0] + lam * jnp.log1p(s) - f_y
 
 

@@ -74,7 +74,7 @@ def mean_squared_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Review, 1950; Ghosh, Kumar and Sastry, AAAI 2017 (as a noise-robust baseline).
     """
     logits, labels, is_int = c.canonicalize(logits, labels)
-    p = jax.nn.softmax(logits, axis=-1)
+    p = c.softmax(logits)
     sq = jnp.sum(p * p, axis=-1)
     if is_int:
         return 1.0 - 2.0 * c.take_label(p, labels) + sq
@@ -365,10 +365,7 @@ def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 
     c.check_range("rll", "alpha", alpha, c.positive, "(0, inf)")
     logits, labels, is_int = c.canonicalize(logits, labels)
     num_classes = logits.shape[-1]
-    m = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
-    e = jnp.exp(logits - m)
-    p = e / jnp.sum(e, axis=-1, keepdims=True)
-    log_ap = jnp.log(alpha + p)  # [..., K]
+    log_ap = jnp.log(alpha + c.softmax(logits))  # [..., K]
     total = jnp.sum(log_ap, axis=-1)
     const = jnp.log1p(1.0 / alpha) + total / (num_classes - 1)
     scale = num_classes / (num_classes - 1)
