@@ -24,7 +24,8 @@ def test_registry():
     with pytest.raises(ValueError, match="unknown keyword"):
         get_model("lenet", 10, hidden=3)
     assert default_epoch_mode("ffnn") == "scan"
-    assert default_epoch_mode("lenet") == "loop"
+    assert default_epoch_mode("lenet") == "scan"
+    assert default_epoch_mode("resnet18") == "loop"
 
 
 def test_parameter_counts_match_hand_counts():
