@@ -50,3 +50,29 @@ def test_hyperparameter_sweep_is_vmapped_runs():
     assert s["final"]["train/loss"][0] != s["final"]["train/loss"][1]
     one = train(test_config.get_config("loss=gce,q=0.9,epochs=1"), None, log=lambda s: None)
     assert s["final"]["train/loss"][1] == pytest.approx(one["final"]["train/loss"], rel=1e-5)
+
+
+def test_docs_examples_run():
+    """Every Python block of docs/training.md runs as written."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "training.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), {})
+
+
+def test_progress_bar_and_lines(capsys):
+    cfg = test_config.get_config("epochs=2")
+    with cfg.unlocked():
+        cfg.progress = "bar"
+    train(cfg, None)
+    out = capsys.readouterr().out
+    assert out.count("\r") == 2 and "epoch 2/2" in out and "ETA" in out
+    lines = []
+    with cfg.unlocked():
+        cfg.progress = "lines"
+    train(cfg, None, log=lines.append)
+    assert [x.split()[1] for x in lines] == ["1/2", "2/2"]
