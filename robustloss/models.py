@@ -197,9 +197,11 @@ class _BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """CIFAR-style ResNet (kuangliu variant used by the LDR code).
+    """ResNet with basic blocks; CIFAR stem by default (kuangliu variant used by the LDR code).
 
-    Stem: 3×3 stride-1 conv (64), BatchNorm, ReLU, no max-pool. Four stages of basic blocks with
+    Stem ``"cifar"``: 3×3 stride-1 conv (64), BatchNorm, ReLU, no max-pool. Stem ``"imagenet"``
+    (torchvision, used by the RENT code for Fashion-MNIST/SVHN/CIFAR): 7×7 stride-2 conv (pad 3),
+    BatchNorm, ReLU, 3×3 stride-2 max-pool (pad 1). Four stages of basic blocks with
     widths 64/128/256/512 and strides 1/2/2/2, global average pooling (equal to the code's
     ``avg_pool2d(·, 4)`` for 32×32 inputs), Linear(512→K). PyTorch default initialisation;
     BatchNorm momentum 0.1 in PyTorch terms (0.9 in Flax), epsilon 1e-5.
@@ -208,25 +210,33 @@ class ResNet(nn.Module):
         num_classes: K >= 2.
         stage_sizes: blocks per stage, (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-34.
         width: channels of the first stage (64 in the papers; smaller for tests).
+        stem: ``"cifar"`` or ``"imagenet"``.
     """
 
     num_classes: int
     stage_sizes: Sequence[int] = (2, 2, 2, 2)
     width: int = 64
+    stem: str = "cifar"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if x.ndim == 3:
             x = x[..., None]
+        if self.stem not in ("cifar", "imagenet"):
+            raise ValueError(f"stem must be 'cifar' or 'imagenet', got {self.stem!r}")
+        big = self.stem == "imagenet"
         x = nn.Conv(
             self.width,
-            (3, 3),
-            padding=1,
+            (7, 7) if big else (3, 3),
+            strides=(2, 2) if big else (1, 1),
+            padding=3 if big else 1,
             use_bias=False,
             kernel_init=_torch_default_kernel,
         )(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
         x = nn.relu(x)
+        if big:
+            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         for stage, num_blocks in enumerate(self.stage_sizes):
             for block in range(num_blocks):
                 stride = 2 if stage > 0 and block == 0 else 1
@@ -274,7 +284,8 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
     Args:
         name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
         num_classes: number of logits K >= 2.
-        **kw: model attributes (``hidden`` for ``ffnn``, ``width`` for the ResNets).
+        **kw: model attributes (``hidden`` for ``ffnn``; ``width`` and ``stem`` (``"cifar"`` or
+            ``"imagenet"``) for the ResNets).
 
     Returns:
         A Linen module; call ``init(key, x, train=False)`` and ``apply(variables, x, train=...)``.
@@ -290,13 +301,17 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
         raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-    valid = {"ffnn": {"hidden"}, "lenet": set()}.get(name, {"width"})
+    valid = {"ffnn": {"hidden"}, "lenet": set()}.get(name, {"width", "stem"})
     bad = sorted(set(kw) - valid)
     if bad:
         raise ValueError(
             f"unknown keyword(s) {bad} for model {name!r}; valid keywords: {sorted(valid)}"
         )
+    if kw.get("stem", "cifar") not in ("cifar", "imagenet"):
+        raise ValueError(f"model {name!r}: stem must be 'cifar' or 'imagenet', got {kw['stem']!r}")
     for key, value in kw.items():
+        if key == "stem":
+            continue
         if not isinstance(value, int) or value < (0 if key == "hidden" else 1):
             raise ValueError(f"model {name!r}: {key} must be a positive int, got {value!r}")
     return _MODELS[name](num_classes=num_classes, **kw)

@@ -37,6 +37,12 @@ def test_parameter_counts_match_hand_counts():
     # CIFAR ResNet-18/34 (kuangliu): the well-known 11,173,962 and 21,282,122 for K=10.
     assert _num_params(get_model("resnet18", 10), (1, 32, 32, 3)) == 11173962
     assert _num_params(get_model("resnet34", 10), (1, 32, 32, 3)) == 21282122
+    # torchvision-style stem (RENT code), 1 input channel, K=10: 11,689,512 (ImageNet ResNet-18)
+    # - 3*7*7*64 + 1*7*7*64 (input channels) - 513*1000 + 513*10 (head).
+    imagenet = 11689512 - 2 * 49 * 64 - 513 * 990
+    assert _num_params(get_model("resnet18", 10, stem="imagenet"), (1, 28, 28, 1)) == imagenet
+    with pytest.raises(ValueError, match="stem"):
+        get_model("resnet18", 10, stem="vgg")
 
 
 def test_ffnn_init_statistics_and_forward():

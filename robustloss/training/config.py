@@ -43,7 +43,8 @@ def default_config() -> ml_collections.ConfigDict:
         ``sweep_values``: train one run per value of that numeric hyperparameter, vmapped into
         one program (with ``seeds`` of the same length, or all runs from ``seed``).
       model.name: ``ffnn``, ``lenet``, ``resnet18`` or ``resnet34``; ``hidden`` (ffnn, 0 = the
-        paper's min(d, K)); ``width`` (ResNets, 64 in the papers).
+        paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
+        ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code).
       optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
         ``weight_decay`` (coupled L2 for sgd/adam); ``schedule`` ``constant`` | ``step`` |
         ``cosine``; ``decay_epochs``/``decay_factor`` for ``step``; ``clip_norm`` (0 = off);
@@ -100,6 +101,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.name = "ffnn"
     c.model.hidden = 0
     c.model.width = 64
+    c.model.stem = "cifar"
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
@@ -273,6 +275,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _choice("model.name", c.model.name, list_models())
     _range("model.hidden", c.model.hidden, 0)
     _range("model.width", c.model.width, 1)
+    _choice("model.stem", c.model.stem, ("cifar", "imagenet"))
 
     o = c.optimizer
     _choice("optimizer.name", o.name, ("sgd", "adam", "adamw"))

@@ -206,7 +206,7 @@ def build_trainer(
     m = config.model
     kw = {"hidden": m.hidden} if m.name == "ffnn" else {}
     if m.name.startswith("resnet"):
-        kw = {"width": m.width}
+        kw = {"width": m.width, "stem": m.stem}
     model = get_model(m.name, data.num_classes, **kw)
     objective = build_objective(config, data.num_classes, data.true_T)
     n = data.x_train.shape[0]
