@@ -8,8 +8,8 @@ follows the colon on the command line::
 Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
 (kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
 ``transition`` (``transition.use``), ``seeds`` (``0-3`` or ``0/1/2``), ``sweep``
-(``q:0.3/0.5/0.7``: one vmapped run per value of a loss hyperparameter). A dotted key sets that
-field (``optimizer.momentum=0.8``). Any other key is a hyperparameter of the chosen loss
+(``q:0.3/0.5/0.7``: one vmapped run per value of a loss hyperparameter). A top-level field name
+(``augment=True``) or dotted key (``optimizer.momentum=0.8``) sets that field. Any other key is a hyperparameter of the chosen loss
 (``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers or
 booleans, else kept as strings. Then ``--config.field=value`` flags override on top.
 """
@@ -106,7 +106,9 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
             config.loss.sweep_values = tuple(float(v) for v in values.split("/") if v)
         elif key in SHORT_KEYS:
             _set_path(config, SHORT_KEYS[key], parse_value(text))
-        elif "." in key:
+        elif "." in key or (
+            key in config and not isinstance(config[key], ml_collections.ConfigDict)
+        ):
             _set_path(config, key, parse_value(text))
         else:
             hparams[key] = parse_value(text)

@@ -28,7 +28,10 @@ def test_argument_parsing():
     assert parse_value("(50, 75)") == (50, 75) and parse_value("sgd") == "sgd"
     from configs import test
 
-    c = test.get_config("loss=gce,noise=uniform,rate=0.6,q=0.5,optimizer.momentum=0.8,seeds=0-2")
+    c = test.get_config(
+        "loss=gce,noise=uniform,rate=0.6,q=0.5,optimizer.momentum=0.8,seeds=0-2,shuffle=false"
+    )
+    assert c.shuffle is False
     assert c.loss.name == "gce" and c.loss.hparams.q == 0.5
     assert c.noise.kind == "uniform" and c.noise.rate == 0.6
     assert c.optimizer.momentum == 0.8 and c.seeds == (0, 1, 2)
