@@ -180,29 +180,22 @@ def _train(tr, x, y, epochs=2, seed=0):
     return state, hist
 
 
-@pytest.mark.parametrize("mode", ["scan", "loop"])
-def test_one_vs_two_vs_four_devices(digits, mode):
+def test_one_vs_two_vs_four_devices_and_scan_vs_loop(digits):
+    """Scan on 1 device is the reference; scan on 2 and 4 devices, and the Python loop on 1 and
+    4 devices (syncing every 3 steps), give the same parameters, losses and accuracies."""
     x, y, xt, yt = digits
-    out = []
-    for n in (1, 2, 4):
+    out = {}
+    for mode, n in (("scan", 1), ("scan", 2), ("scan", 4), ("loop", 1), ("loop", 4)):
         tr = _trainer(len(x), mode=mode, devices=n, sync_every=3)
         state, hist = _train(tr, x, y, epochs=1)
-        out.append((jax.device_get(state.params), hist, tr.evaluate(state, xt, yt)))
-    for params, hist, ev in out[1:]:
-        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(out[0][0]), strict=True):
+        out[mode, n] = (jax.device_get(state.params), hist, tr.evaluate(state, xt, yt))
+    p0, h0, e0 = out["scan", 1]
+    for params, hist, ev in out.values():
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(p0), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-        for h, h0 in zip(hist, out[0][1], strict=True):
-            np.testing.assert_allclose(h["loss"], h0["loss"], rtol=1e-5)
-        np.testing.assert_allclose(ev["top1"], out[0][2]["top1"], atol=1.5 / len(yt))
-
-
-def test_scan_and_loop_modes_agree(digits):
-    x, y = digits[0], digits[1]
-    s1, h1 = _train(_trainer(len(x), mode="scan"), x, y)
-    s2, h2 = _train(_trainer(len(x), mode="loop"), x, y)
-    for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert h1[-1]["loss"] == pytest.approx(h2[-1]["loss"], rel=1e-5)
+        np.testing.assert_allclose(hist[-1]["loss"], h0[-1]["loss"], rtol=1e-5)
+        np.testing.assert_allclose(hist[-1]["acc_clean"], h0[-1]["acc_clean"], atol=1e-6)
+        np.testing.assert_allclose(ev["top1"], e0["top1"], atol=1.5 / len(yt))
 
 
 def test_vmapped_seeds_match_separate_runs(digits):
@@ -245,6 +238,15 @@ def test_non_finite_loss_aborts_with_epoch_and_step(digits):
             _train(tr, x, y, epochs=1)
 
 
+_BASE: dict = {}
+
+
+def _base_state(tr, x):
+    if "state" not in _BASE:
+        _BASE["state"] = jax.device_get(_trainer(256, mode="loop").init(0, x))
+    return tr.put(_BASE["state"])
+
+
 @pytest.mark.parametrize("name", robustloss.list_losses())
 def test_every_registered_loss_trains(digits, name):
     """Each registry loss runs through the loop (1 epoch of 4 steps) with a finite loss."""
@@ -252,7 +254,8 @@ def test_every_registered_loss_trains(digits, name):
     hp = {"prune_start": 1, "prune_every": 1} if name == "tgce" else {}
     obj = objective_from_loss(robustloss.get_loss(name, **hp))
     tr = _trainer(256, mode="loop", objective=obj)
-    state = tr.init(0, x)
+    # Reuse one initial model/optimizer state (saves a compilation per loss); fresh loss state.
+    state = _base_state(tr, x)._replace(aux=tr.put(obj.init(256, 10, None)))
     p0 = jax.device_get(state.params)
     state, m = tr.train_epoch(state, tr.prepare_train_data(x, y, y))
     if obj.refresh_due(0, 2):
