@@ -54,7 +54,7 @@ def default_config() -> ml_collections.ConfigDict:
       drop_last: drop the last partial batch instead of padding it with masked rows.
       augment: random crop (pad 4) + horizontal flip of training images.
       epoch_mode: ``auto`` (the model's measured default), ``scan`` or ``loop``.
-      num_devices: 0 = all local devices, else the first n.
+      num_devices: 0 = all devices (all processes under ``jax.distributed``), else the first n.
       sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
@@ -309,11 +309,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
     import jax
 
-    ndev = c.num_devices or jax.local_device_count()
-    if c.num_devices > jax.local_device_count():
+    ndev = c.num_devices or jax.device_count()
+    if c.num_devices > jax.device_count():
         raise ValueError(
-            f"config.num_devices={c.num_devices} is out of range; this host has "
-            f"{jax.local_device_count()} devices"
+            f"config.num_devices={c.num_devices} is out of range; there are "
+            f"{jax.device_count()} devices"
         )
     if c.batch_size % ndev:
         raise ValueError(

@@ -235,7 +235,7 @@ def build_trainer(
         eps=o.eps,
     )
     if devices is None:
-        devices = jax.local_devices()
+        devices = jax.devices()
         if config.num_devices:
             devices = devices[: config.num_devices]
     augment = None

@@ -70,8 +70,8 @@ class TrainState(NamedTuple):
 
 
 def make_mesh(devices: list | None = None) -> Mesh:
-    """A 1-D ``("data",)`` mesh over ``devices`` (default: all local devices)."""
-    devices = jax.local_devices() if devices is None else list(devices)
+    """A 1-D ``("data",)`` mesh over ``devices`` (default: all devices of all processes)."""
+    devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.array(devices), ("data",))
 
 
