@@ -79,3 +79,21 @@ def test_rent_and_compat_anchor_same_on_one_and_two_devices(tmp_path):
         assert out[2][0][-1][key] == pytest.approx(out[1][0][-1][key], rel=2e-3), key
     np.testing.assert_allclose(out[2][1], out[1][1], atol=2e-3)
     np.testing.assert_allclose(out[2][2], out[1][2], atol=2e-3)
+
+
+@pytest.mark.parametrize("protocol", ["mnist", "fmnist", "cifar10", "cifar100", "fmnist_cpu"])
+def test_paper_configs_parse_and_validate(protocol):
+    from configs.paper import rent_iclr2024
+    from robustloss.training.config import validate_config
+
+    c = rent_iclr2024.get_config(f"{protocol},setting=asym40,method=dws,estimator=dualt,seed=3")
+    validate_config(c)
+    assert c.transition.use == "dws" and c.transition.estimator == "dualt"
+    assert c.noise.seed == 3 and c.noise.mode == "rent_code" and c.noise.rate == 0.4
+    warm = 2 if protocol == "fmnist_cpu" else 20  # the code's DualT warm-up
+    assert c.num_epochs == warm + (6 if protocol == "fmnist_cpu" else 200)
+    assert c.noise.kind == ("superclass" if protocol == "cifar100" else "pair")
+    ce = rent_iclr2024.get_config(f"{protocol},method=ce")
+    assert ce.transition.use == "none" and ce.noise.kind == "symmetric"
+    with pytest.raises(ValueError, match="setting"):
+        rent_iclr2024.get_config(f"{protocol},setting=sym30")
