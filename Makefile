@@ -38,8 +38,11 @@ test: $(STAMP) data
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) data
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/losses.py
+	$(PY) bench/data_load.py
+	$(PY) bench/train_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
