@@ -39,8 +39,6 @@ def _time(fn, repeats: int) -> tuple[float, float]:
 
 
 def _tfds_copy(root: str) -> None:
-    import tensorflow_datasets as tfds
-
     d = data._sources.DEBIAN_FASHION_MNIST
     xs = {
         "train": data.read_idx(f"{d}/train-images-idx3-ubyte.gz")[..., None],
@@ -51,30 +49,7 @@ def _tfds_copy(root: str) -> None:
         "test": data.read_idx(f"{d}/t10k-labels-idx1-ubyte.gz"),
     }
 
-    class Copy(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-        name = "fashion_mnist"
-        VERSION = tfds.core.Version("3.0.1")
-
-        def _info(self):
-            return tfds.core.DatasetInfo(
-                builder=self,
-                features=tfds.features.FeaturesDict(
-                    {
-                        "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-                        "label": tfds.features.ClassLabel(num_classes=10),
-                    }
-                ),
-                supervised_keys=("image", "label"),
-            )
-
-        def _split_generators(self, dl_manager):
-            return {s: self._generate_examples(s) for s in ("train", "test")}
-
-        def _generate_examples(self, split):
-            for i in range(len(ys[split])):
-                yield i, {"image": xs[split][i], "label": int(ys[split][i])}
-
-    Copy(data_dir=root, file_format="array_record").download_and_prepare()
+    data.write_tfds_copy(root, {s: (xs[s], ys[s]) for s in ("train", "test")})
 
 
 def main() -> None:

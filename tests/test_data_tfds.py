@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from robustloss import data
-from robustloss.data import load_dataset
+from robustloss.data import load_dataset, write_tfds_copy
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
@@ -36,32 +36,7 @@ def _synthetic():
 
 def _write_copy(root, x, y):
     """Prepares an array_record TFDS copy named fashion_mnist with TFDS's writer."""
-
-    class LocalFashionMnist(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-        name = "fashion_mnist"
-        VERSION = tfds.core.Version("3.0.1")
-
-        def _info(self):
-            return tfds.core.DatasetInfo(
-                builder=self,
-                features=tfds.features.FeaturesDict(
-                    {
-                        "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-                        "label": tfds.features.ClassLabel(num_classes=10),
-                    }
-                ),
-                supervised_keys=("image", "label"),
-            )
-
-        def _split_generators(self, dl_manager):
-            return {s: self._generate_examples(s) for s in ("train", "test")}
-
-        def _generate_examples(self, split):
-            for i in range(len(y[split])):
-                yield i, {"image": x[split][i], "label": int(y[split][i])}
-
-    LocalFashionMnist(data_dir=str(root), file_format="array_record").download_and_prepare()
-    return os.path.join(root, "fashion_mnist", "3.0.1")
+    return write_tfds_copy(root, {s: (x[s], y[s]) for s in ("train", "test")})
 
 
 def _to_tfrecord(src, dst_root):

@@ -24,7 +24,7 @@ from ._preprocess import (
     normalize_per_channel,
     random_crop_flip,
 )
-from ._sources import read_idx, tfds_order
+from ._sources import read_idx, tfds_order, write_tfds_copy
 
 __all__ = [
     "Dataset",
@@ -38,6 +38,7 @@ __all__ = [
     "random_crop_flip",
     "read_idx",
     "tfds_order",
+    "write_tfds_copy",
     "train_val_split",
 ]
 
