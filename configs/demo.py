@@ -5,21 +5,13 @@
 cores; the full 10,000-image test set is used.
 """
 
-from configs.base import base_config, finish
+from configs import fashion_mnist
+from configs.base import finish
 
 
 def get_config(arg: str | None = None):
-    c = base_config()
-    c.dataset.name = "fashion_mnist"
+    c = fashion_mnist.protocol()
     c.dataset.max_train = 12000
-    c.noise.kind = "symmetric"
-    c.noise.rate = 0.4
-    c.model.name = "lenet"
-    c.loss.name = "ce"
-    c.optimizer.name = "adam"
-    c.optimizer.lr = 1e-3
-    c.batch_size = 128
-    c.eval_batch_size = 2000
     c.num_epochs = 5
     c.checkpoint_every = 1
     return finish(c, arg)

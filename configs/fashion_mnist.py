@@ -7,7 +7,8 @@ noise by default; RENT trains 200 epochs, the default here is 30 (override ``epo
 from configs.base import base_config, finish
 
 
-def get_config(arg: str | None = None):
+def protocol():
+    """The unfinished config (no ``arg`` applied), for configs that build on it."""
     c = base_config()
     c.dataset.name = "fashion_mnist"
     c.noise.kind = "symmetric"
@@ -20,4 +21,8 @@ def get_config(arg: str | None = None):
     c.eval_batch_size = 2000
     c.num_epochs = 30
     c.shuffle = True
-    return finish(c, arg)
+    return c
+
+
+def get_config(arg: str | None = None):
+    return finish(protocol(), arg)
