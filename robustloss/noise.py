@@ -47,6 +47,7 @@ __all__ = [
     "list_class_maps",
     "list_noise_kinds",
     "pair",
+    "read_label_file",
     "superclass",
     "superclass_map",
     "symmetric",
@@ -630,7 +631,25 @@ _CIFARN_KEYS = {
 }
 
 
-def _read_label_file(path: str | os.PathLike, key: str | None) -> np.ndarray:
+def read_label_file(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """Reads one label per example from ``.npy``, ``.npz`` or ``.csv``/``.tsv``/``.txt``.
+
+    The formats and the CIFAR-N ``key`` names are those of :func:`from_labels`.
+
+    Args:
+      path: the file.
+      key: array (``.npz``) or column (text with a header) to read; CIFAR-N short names
+        (``aggre``, ``rand1``..``rand3``, ``worst``, ``noisy``) are accepted.
+
+    Returns:
+      The labels as stored (not range-checked; :func:`from_labels` checks them).
+
+    Example:
+      >>> import tempfile
+      >>> f = os.path.join(tempfile.mkdtemp(), "y.npy"); np.save(f, np.array([2, 0, 1]))
+      >>> read_label_file(f).tolist()
+      [2, 0, 1]
+    """
     p = os.fspath(path)
     if not os.path.exists(p):
         raise FileNotFoundError(f"noisy-label file {p!r} does not exist")
@@ -721,7 +740,7 @@ def from_labels(
     """
     y = _check_labels(clean_labels, num_classes)
     if isinstance(noisy, (str, os.PathLike)):
-        noisy = _read_label_file(noisy, key)
+        noisy = read_label_file(noisy, key)
     z = _check_labels(np.asarray(noisy).reshape(-1), num_classes)
     if len(z) != len(y):
         raise ValueError(f"{len(z)} noisy labels for {len(y)} clean labels")

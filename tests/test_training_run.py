@@ -76,3 +76,32 @@ def test_progress_bar_and_lines(capsys):
         cfg.progress = "lines"
     train(cfg, None, log=lines.append)
     assert [x.split()[1] for x in lines] == ["1/2", "2/2"]
+
+
+def test_real_noisy_labels_from_a_file_follow_the_source_rows(tmp_path):
+    from robustloss.data import load_dataset
+    from robustloss.training.run import load_run_data
+
+    config = test_config.get_config("epochs=1")
+    ds = load_dataset(config.dataset.name, val_fraction=config.dataset.val_fraction)
+    n_source = int(max(ds.train_index.max(), ds.val_index.max(initial=0))) + 1
+    file_labels = (np.arange(n_source) * 7) % 10  # a deterministic "annotator", source order
+    np.save(tmp_path / "noisy.npy", file_labels)
+    config.noise.kind = "real"
+    config.noise.labels_path = str(tmp_path / "noisy.npy")
+    data = load_run_data(config)
+    rows = ds.train_index[: len(data.y_train)]
+    np.testing.assert_array_equal(data.y_train, file_labels[rows])
+    np.testing.assert_array_equal(data.y_train_clean, ds.y_train[: len(rows)])
+    expected_T = np.zeros((10, 10))
+    np.add.at(expected_T, (ds.y_train[: len(rows)], file_labels[rows]), 1)
+    expected_T /= np.maximum(expected_T.sum(1, keepdims=True), 1)
+    np.testing.assert_allclose(data.true_T, expected_T, atol=1e-6)
+    summary = train(config, workdir=None, log=lambda line: None)
+    assert np.isfinite(summary["final"]["train/loss"])
+
+
+def test_real_noise_without_a_file_is_a_config_error():
+    config = test_config.get_config("noise=real")
+    with pytest.raises(ValueError, match="labels_path"):
+        train(config, workdir=None, log=lambda line: None)

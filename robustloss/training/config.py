@@ -90,6 +90,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.noise.mode = "ours"
     c.noise.noisy_val = True
     c.noise.per_run = False
+    # kind="real": one noisy label per training example of the dataset's source order (e.g. a
+    # CIFAR-10N .npy/.npz/.csv file); labels_key picks the array/column (CIFAR-N: aggre, worst..).
+    c.noise.labels_path = ""
+    c.noise.labels_key = ""
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "ce"
@@ -235,6 +239,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     aliases |= {"instance_dependent", "from_labels"}
     if c.noise.kind not in kinds and c.noise.kind not in aliases:
         _choice("noise.kind", c.noise.kind, kinds)
+    if c.noise.kind in ("real", "from_labels") and not c.noise.labels_path:
+        raise ValueError(
+            f"config.noise.kind={c.noise.kind!r} needs config.noise.labels_path: a file with one "
+            "noisy label per training example (.npy, .npz with noise.labels_key, .csv)"
+        )
     _range("noise.rate", c.noise.rate, 0.0, 1.0)
     if c.noise.rate >= 1.0:
         raise ValueError(

@@ -79,10 +79,26 @@ class RunData:
     source: str
 
 
-def _noise(config: ml_collections.ConfigDict, labels: np.ndarray, x: np.ndarray, k: int, seed: int):
-    from robustloss.noise import add_noise
+def _noise(
+    config: ml_collections.ConfigDict,
+    labels: np.ndarray,
+    x: np.ndarray,
+    k: int,
+    seed: int,
+    rows: np.ndarray | None = None,
+):
+    from robustloss.noise import add_noise, from_labels, read_label_file
 
     n = config.noise
+    if n.kind in ("real", "from_labels"):
+        # The file is in the dataset's source order; `rows` maps our examples to source rows.
+        file_labels = np.asarray(read_label_file(n.labels_path, n.labels_key or None)).reshape(-1)
+        if rows is None or rows.max(initial=-1) >= len(file_labels):
+            raise ValueError(
+                f"config.noise.labels_path={n.labels_path!r} holds {len(file_labels)} labels, "
+                "fewer than the training examples' source rows need"
+            )
+        return from_labels(labels, file_labels[rows], num_classes=k)
     kw: dict[str, Any] = {"sampling": n.sampling, "mode": n.mode}
     if n.class_map:
         kw["class_map"] = n.class_map
@@ -115,27 +131,32 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         seed=d.split_seed,
         **extra,
     )
-    x_train, y_clean = ds.x_train, ds.y_train
+    x_train, y_clean, rows = ds.x_train, ds.y_train, ds.train_index
     if d.max_train:
         x_train, y_clean = x_train[: d.max_train], y_clean[: d.max_train]
+        rows = rows[: d.max_train]
     x_test, y_test = ds.x_test, ds.y_test
     if d.max_test:
         x_test, y_test = x_test[: d.max_test], y_test[: d.max_test]
     k = ds.num_classes
     runs = num_runs(config) or 0
     if config.noise.per_run and runs:
-        draws = [_noise(config, y_clean, x_train, k, config.noise.seed + r) for r in range(runs)]
+        draws = [
+            _noise(config, y_clean, x_train, k, config.noise.seed + r, rows) for r in range(runs)
+        ]
         y_train = np.stack([dr.labels for dr in draws])
         true_T = draws[0].T
     else:
-        draw = _noise(config, y_clean, x_train, k, config.noise.seed)
+        draw = _noise(config, y_clean, x_train, k, config.noise.seed, rows)
         y_train, true_T = draw.labels, draw.T
         if runs:
             y_train = np.broadcast_to(y_train, (runs,) + y_train.shape).copy()
     y_val_clean = ds.y_val.astype(np.int32)
     y_val = y_val_clean
     if config.noise.noisy_val and len(y_val):
-        y_val = _noise(config, y_val_clean, ds.x_val, k, config.noise.seed + 100_003).labels
+        y_val = _noise(
+            config, y_val_clean, ds.x_val, k, config.noise.seed + 100_003, ds.val_index
+        ).labels
     return RunData(
         x_train=np.asarray(x_train, np.float32),
         y_train=np.asarray(y_train, np.int32),
