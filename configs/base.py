@@ -129,6 +129,29 @@ def base_config() -> ml_collections.ConfigDict:
     return default_config()
 
 
+def ldr_tabular_protocol(lr: float) -> ml_collections.ConfigDict:
+    """The LDR paper's tabular protocol (digest §4.3–4.4) on top of `base_config`.
+
+    ``ffnn``, uniform noise 0.3, SGD momentum 0.9 with coupled weight decay 5e-3, batch 64, 100
+    epochs with the learning rate ÷10 at epochs 50 and 75, fixed data order (the LDR code's
+    unshuffled DataLoader). The dataset fields are the caller's.
+    """
+    c = base_config()
+    c.noise.kind = "uniform"
+    c.noise.rate = 0.3
+    c.model.name = "ffnn"
+    c.optimizer.name = "sgd"
+    c.optimizer.lr = lr
+    c.optimizer.momentum = 0.9
+    c.optimizer.weight_decay = 5e-3
+    c.optimizer.schedule = "step"
+    c.optimizer.decay_epochs = (50, 75)
+    c.batch_size = 64
+    c.num_epochs = 100
+    c.shuffle = False
+    return c
+
+
 def finish(config: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
     """Applies ``arg``, fills in the loss's default hyperparameters and locks the config.
 

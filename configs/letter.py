@@ -7,27 +7,15 @@ scaled to [−1, 1] (the LDR npz files), the last 2,000 rows are the test set (t
 Noise: ``uniform`` (0.3/0.6/0.9) or ``pair`` with ``noise.class_map="letter"`` (0.1/0.3/0.5).
 """
 
-from configs.base import base_config, finish
+from configs.base import finish, ldr_tabular_protocol
 
 
 def get_config(arg: str | None = None):
-    c = base_config()
+    c = ldr_tabular_protocol(lr=1e-3)
     c.dataset.name = "letter"
     c.dataset.path = ""
     c.dataset.scale = "minmax"
     c.dataset.test_rows = 2000
     c.dataset.val_fraction = 0.2
-    c.noise.kind = "uniform"
-    c.noise.rate = 0.3
-    c.model.name = "ffnn"
     c.loss.name = "ldr_kl"
-    c.optimizer.name = "sgd"
-    c.optimizer.lr = 1e-3
-    c.optimizer.momentum = 0.9
-    c.optimizer.weight_decay = 5e-3
-    c.optimizer.schedule = "step"
-    c.optimizer.decay_epochs = (50, 75)
-    c.batch_size = 64
-    c.num_epochs = 100
-    c.shuffle = False
     return finish(c, arg)
