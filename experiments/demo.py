@@ -20,6 +20,8 @@ import time
 
 from absl import app, flags, logging
 
+from experiments.plots import plot
+
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/robustloss_demo", "Output directory.")
 _LOSSES = flags.DEFINE_list("losses", ["ce", "gce", "ldr_kl", "aldr_kl"], "Losses to compare.")
 _EPOCHS = flags.DEFINE_integer("epochs", 0, "Epochs per run (0: the config's).")
@@ -46,34 +48,6 @@ def demo_config(loss: str, fashion_mnist: bool, epochs: int = 0):
     with config.unlocked():
         config.progress = "lines"
     return config
-
-
-def plot(histories: dict[str, list[dict]], path: str, title: str) -> None:
-    """Test accuracy per epoch, and train accuracy vs noisy/clean labels, one line per loss."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (loss, hist) in enumerate(histories.items()):
-        color = f"C{i}"
-        epochs = [r["epoch"] for r in hist]
-        axes[0].plot(epochs, [r["test/top1"] for r in hist], "o-", color=color, label=loss)
-        axes[1].plot(epochs, [r["train/acc_clean"] for r in hist], "-", color=color, label=loss)
-        axes[1].plot(epochs, [r["train/acc_noisy"] for r in hist], "--", color=color)
-    axes[0].set(xlabel="epoch", ylabel="clean test accuracy", title=title)
-    axes[1].set(
-        xlabel="epoch",
-        ylabel="train accuracy",
-        title="train acc. vs clean labels (solid) / noisy labels (dashed)",
-    )
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv: list[str]) -> None:

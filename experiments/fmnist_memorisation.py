@@ -36,16 +36,12 @@ NAMES = {"ce": "CE", "gce": "GCE (q=0.7)", "ldr_kl": "LDR-KL (λ=1, c=0.1)", "al
 def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from configs import fashion_mnist
+    from experiments.plots import plot
     from robustloss.training import train
 
     os.makedirs(_OUT.value, exist_ok=True)
-    results = {}
+    results, histories = {}, {}
     for loss in _LOSSES.value:
         arg = f"loss={loss},epochs={_EPOCHS.value},dataset.max_train={_MAX_TRAIN.value}"
         config = fashion_mnist.get_config(arg)
@@ -54,7 +50,7 @@ def main(argv: list[str]) -> None:
             config.checkpoint_every = 5
         t0 = time.time()
         summary = train(config, os.path.join(_WORKDIR.value, loss))
-        hist = summary["history"]
+        hist = histories[loss] = summary["history"]
         peak = max(hist, key=lambda r: r["test/top1"])
         results[loss] = {
             "name": NAMES.get(loss, loss),
@@ -80,25 +76,12 @@ def main(argv: list[str]) -> None:
     with open(os.path.join(_OUT.value, "fmnist_memorisation.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for i, r in enumerate(results.values()):
-        c = r["curves"]
-        ep = range(1, len(c["test/top1"]) + 1)
-        axes[0].plot(ep, c["test/top1"], color=f"C{i}", label=r["name"])
-        axes[1].plot(ep, c["train/acc_clean"], color=f"C{i}", label=f"{r['name']} vs clean")
-        axes[1].plot(ep, c["train/acc_noisy"], "--", color=f"C{i}", label=f"{r['name']} vs noisy")
-    axes[1].axhline(0.6, color="gray", lw=0.8, ls=":")
-    axes[0].set(xlabel="epoch", ylabel="clean test accuracy", title="Fashion-MNIST, 40% sym. noise")
-    axes[1].set(
-        xlabel="epoch",
-        ylabel="train accuracy",
-        title="train acc. vs clean (solid) / noisy (dashed) labels",
+    plot(
+        {r["name"]: histories[loss] for loss, r in results.items()},
+        os.path.join(_OUT.value, "fmnist_memorisation.png"),
+        "Fashion-MNIST, 40% sym. noise",
+        noisy_ceiling=0.6,
     )
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(_OUT.value, "fmnist_memorisation.png"), dpi=100)
 
     lines = [
         "# Fashion-MNIST, 40% symmetric noise: memorisation check",
