@@ -28,6 +28,7 @@ from jax.typing import ArrayLike
 from robustloss.losses import _common as c
 from robustloss.losses._ldr import SCORE_NORMS, ldr_kl_on_scores, normalize_scores
 from robustloss.losses._symmetric import truncated_generalized_cross_entropy
+from robustloss.objective import never, no_refresh
 
 PyTree = Any
 
@@ -58,16 +59,6 @@ class StatefulLoss(NamedTuple):
     refresh_due: Callable[[int, int], bool]
     name: str
     hparams: Mapping[str, Any]
-
-
-def _never_due(epoch: int, num_epochs: int) -> bool:
-    del epoch, num_epochs
-    return False
-
-
-def _keep_state(state: PyTree, logits: jax.Array, labels: jax.Array) -> PyTree:
-    del logits, labels
-    return state
 
 
 def _gather(values: jax.Array, index: ArrayLike, fill) -> jax.Array:
@@ -231,7 +222,7 @@ def aldr_kl(
         return loss, AldrKlState(lam=lam)
 
     hparams = dict(alpha=alpha, lam0=lam0, margin=margin, score_norm=score_norm, update=update)
-    return StatefulLoss(init, apply, _keep_state, _never_due, "aldr_kl", hparams)
+    return StatefulLoss(init, apply, no_refresh, never, "aldr_kl", hparams)
 
 
 # ---------------------------------------------------------------------------------------------

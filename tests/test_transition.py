@@ -6,15 +6,25 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from robustloss.training import default_config as run_config
 from robustloss.transition import (
-    default_config,
+    TransitionOptions,
     dirichlet_weights,
     forward_correction_loss,
     importance_weights,
     make_objective,
     rent_resample,
-    validate_config,
 )
+
+
+def default_config():
+    """The ``config.transition`` block of a run config, as the harness hands it over."""
+    return run_config().transition
+
+
+def validate_config(cfg, num_classes):
+    TransitionOptions.from_mapping(cfg).check(num_classes)
+
 
 # An asymmetric row-stochastic T[clean, noisy] with a zero entry and unequal columns.
 T_ASYM = np.array([[0.6, 0.4, 0.0], [0.0, 1.0, 0.0], [0.1, 0.2, 0.7]])
@@ -47,7 +57,8 @@ def _objective(use, estimator="true", true_T=T_ASYM, **kw):
     cfg = default_config()
     cfg.use, cfg.estimator, cfg.warmup_epochs = use, estimator, 0
     for k, v in kw.items():
-        cfg[k] = v
+        if k != "k":  # K itself, not an option
+            cfg[k] = v
     k = np.asarray(true_T).shape[0] if true_T is not None else kw.get("k", 3)
     return make_objective(cfg, num_classes=k, true_T=true_T)
 
@@ -362,7 +373,7 @@ def test_validate_config_errors():
         make_objective(good, num_classes=3, true_T=T_ASYM.T)
 
 
-@pytest.mark.parametrize("module", ["_utilise", "_estimators", "_objective", "_config"])
+@pytest.mark.parametrize("module", ["_utilise", "_estimators", "_objective", "_options"])
 def test_docstring_examples(module):
     import doctest
     import importlib

@@ -11,6 +11,8 @@ import struct
 
 import numpy as np
 
+from robustloss.data._dataset import train_val_split
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -331,8 +333,6 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
 def digits(test_fraction: float, test_seed: int) -> Raw:
     """scikit-learn's 8×8 digits (1,797 examples, pixel values 0..16), stratified seeded split."""
     from sklearn.datasets import load_digits
-
-    from ._dataset import train_val_split
 
     d = load_digits()
     x = d.images.astype(np.float32)[..., None]

@@ -15,20 +15,20 @@ Entry points:
 See ``docs/training.md``.
 """
 
-from robustloss.training.config import default_config, set_loss, validate_config
-from robustloss.training.metrics import (
-    balanced_accuracy,
-    classification_metrics,
-    label_rank,
-    topk_accuracy,
-)
-from robustloss.training.objective import (
+from robustloss.objective import (
     Objective,
     masked_mean,
     never,
     no_refresh,
     objective_from_loss,
     objective_hparam_sweep,
+)
+from robustloss.training.config import default_config, set_loss, validate_config
+from robustloss.training.metrics import (
+    balanced_accuracy,
+    classification_metrics,
+    label_rank,
+    topk_accuracy,
 )
 from robustloss.training.optim import make_optimizer, make_schedule
 from robustloss.training.run import (

@@ -8,20 +8,23 @@ an out-of-range value fails in a second with the field's name and the valid choi
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import jax
 import ml_collections
+
+from robustloss import get_loss, list_losses
+from robustloss.data import list_datasets
+from robustloss.models import list_models
+from robustloss.noise import list_noise_kinds
+from robustloss.objective import _is_stateful, objective_hparam_sweep
+from robustloss.transition import TransitionOptions
 
 EPOCH_MODES = ("auto", "scan", "loop")
 PROGRESS = ("auto", "bar", "lines", "none")
 NOISE_MODES = ("ours", "ldr_code", "rent_code")
 SAMPLINGS = ("exact", "bernoulli")
-
-
-def _transition_default() -> ml_collections.ConfigDict:
-    from robustloss.transition import default_config
-
-    return default_config()
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -62,8 +65,9 @@ def default_config() -> ml_collections.ConfigDict:
         ``test/top1`` flagged as an oracle when there is no validation split).
       progress: ``auto`` (a live line on a terminal, one line per epoch otherwise), ``bar``,
         ``lines`` or ``none``.
-      transition: ``robustloss.transition.default_config()``; ``use != "none"`` trains with a
-        transition-matrix method on top of the loss.
+      transition: the fields of ``robustloss.transition.TransitionOptions`` (see
+        `transition_options`); ``use != "none"`` trains with a transition-matrix method on top
+        of the loss.
     """
     c = ml_collections.ConfigDict()
     c.seed = 0
@@ -136,8 +140,20 @@ def default_config() -> ml_collections.ConfigDict:
     c.select_metric = "val/top1"
     c.progress = "auto"
 
-    c.transition = _transition_default()
+    c.transition = ml_collections.ConfigDict(dataclasses.asdict(TransitionOptions()))
     return c
+
+
+def transition_options(config: ml_collections.ConfigDict) -> TransitionOptions:
+    """``config.transition`` as the library's `TransitionOptions` (the one conversion point).
+
+    Raises:
+        ValueError: naming ``config.transition.<field>``, the bad value and the valid choices.
+    """
+    try:
+        return TransitionOptions.from_mapping(config.transition.to_dict())
+    except ValueError as e:
+        raise ValueError(f"config.{e}" if str(e).startswith("transition.") else str(e)) from e
 
 
 def set_loss(config: ml_collections.ConfigDict, name: str, **hparams: Any) -> None:
@@ -149,8 +165,6 @@ def set_loss(config: ml_collections.ConfigDict, name: str, **hparams: Any) -> No
     Raises:
         ValueError: unknown loss name or hyperparameter (from ``robustloss.get_loss``).
     """
-    from robustloss import get_loss
-
     defaults = dict(getattr(get_loss(name), "hparams", {}) or {})
     unknown = sorted(set(hparams) - set(defaults))
     if unknown:
@@ -215,11 +229,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         ...
         ValueError: config.model.name='mlp' is not valid; choose one of ['ffnn', 'lenet', ...]
     """
-    from robustloss import get_loss, list_losses
-    from robustloss.data import list_datasets
-    from robustloss.models import list_models
-    from robustloss.noise import list_noise_kinds
-
     _check_fields(config, default_config(), "")
     c = config
     _range("seed", c.seed, 0)
@@ -261,15 +270,15 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.loss.hparams={dict(c.loss.hparams)!r}: {e}") from e
 
     if c.loss.sweep_values or c.loss.sweep_field:
-        from robustloss.training.objective import objective_hparam_sweep
-
         if not c.loss.sweep_values or not c.loss.sweep_field:
             raise ValueError(
                 "config.loss.sweep_field and config.loss.sweep_values must be set together, got "
                 f"{c.loss.sweep_field!r} and {c.loss.sweep_values!r}"
             )
         try:
-            objective_hparam_sweep(c.loss.name, dict(c.loss.hparams), c.loss.sweep_field)
+            objective_hparam_sweep(
+                get_loss(c.loss.name, **dict(c.loss.hparams)), c.loss.sweep_field
+            )
             for v in c.loss.sweep_values:
                 get_loss(c.loss.name, **{**dict(c.loss.hparams), c.loss.sweep_field: v})
         except (TypeError, ValueError) as e:
@@ -316,8 +325,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         if not isinstance(c[name], bool):
             raise ValueError(f"config.{name}={c[name]!r} must be True or False")
 
-    import jax
-
     ndev = c.num_devices or jax.device_count()
     if c.num_devices > jax.device_count():
         raise ValueError(
@@ -328,14 +335,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.batch_size={c.batch_size} must be a multiple of the device count {ndev}"
         )
-    from robustloss.transition import validate_config as validate_transition
-
-    try:
-        validate_transition(c.transition, 2)
-    except ValueError as e:
-        raise ValueError(f"config.{e}" if str(e).startswith("transition.") else str(e)) from e
-    from robustloss.training.objective import _is_stateful
-
+    transition_options(c).check(2)
     if c.transition.use != "none" and _is_stateful(get_loss(c.loss.name, **dict(c.loss.hparams))):
         raise ValueError(
             f"config.transition.use={c.transition.use!r} needs a stateless base loss; "

@@ -33,10 +33,15 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from robustloss.training.config import validate_config
-from robustloss.training.objective import Objective, objective_from_loss
+from robustloss import get_loss
+from robustloss.data import load_dataset, random_crop_flip
+from robustloss.models import default_epoch_mode, get_model
+from robustloss.noise import add_noise, from_labels, read_label_file
+from robustloss.objective import Objective, objective_from_loss, objective_hparam_sweep
+from robustloss.training.config import transition_options, validate_config
 from robustloss.training.optim import make_optimizer, make_schedule
 from robustloss.training.trainer import Trainer, TrainState, make_mesh
+from robustloss.transition import make_objective
 
 __all__ = [
     "RunData",
@@ -87,8 +92,6 @@ def _noise(
     seed: int,
     rows: np.ndarray | None = None,
 ):
-    from robustloss.noise import add_noise, from_labels, read_label_file
-
     n = config.noise
     if n.kind in ("real", "from_labels"):
         # The file is in the dataset's source order; `rows` maps our examples to source rows.
@@ -116,8 +119,6 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     Returns:
         A `RunData`.
     """
-    from robustloss.data import load_dataset
-
     d = config.dataset
     extra: dict[str, Any] = {"test_rows": d.test_rows} if d.name == "letter" else {}
     if d.scale:
@@ -176,21 +177,13 @@ def build_objective(
     config: ml_collections.ConfigDict, num_classes: int, true_T: np.ndarray | None
 ) -> Objective:
     """The loss of ``config.loss`` as an `Objective`, wrapped by the transition method if any."""
-    from robustloss import get_loss
-
-    if config.loss.sweep_field:
-        from robustloss.training.objective import objective_hparam_sweep
-
-        return objective_hparam_sweep(
-            config.loss.name, dict(config.loss.hparams), config.loss.sweep_field
-        )
     loss = get_loss(config.loss.name, **dict(config.loss.hparams))
+    if config.loss.sweep_field:
+        return objective_hparam_sweep(loss, config.loss.sweep_field)
     if config.transition.use == "none":
         return objective_from_loss(loss)
-    from robustloss.transition import make_objective
-
     return make_objective(
-        config.transition,
+        transition_options(config),
         num_classes=num_classes,
         base_loss=loss,
         true_T=None if true_T is None else np.asarray(true_T, np.float32),
@@ -217,13 +210,9 @@ def build_trainer(
     config: ml_collections.ConfigDict, data: RunData, *, devices: list | None = None
 ) -> Trainer:
     """A `Trainer` for ``config`` on ``data`` (model, objective, optimizer, mesh)."""
-    from robustloss.models import default_epoch_mode, get_model
-
     _check_model_input(config, data.x_train)
     if config.transition.use != "none":
-        from robustloss.transition import validate_config as validate_transition
-
-        validate_transition(config.transition, data.num_classes)
+        transition_options(config).check(data.num_classes)
     m = config.model
     kw = {"hidden": m.hidden} if m.name == "ffnn" else {}
     if m.name.startswith("resnet"):
@@ -261,8 +250,6 @@ def build_trainer(
             devices = devices[: config.num_devices]
     augment = None
     if config.augment:
-        from robustloss.data import random_crop_flip
-
         augment = random_crop_flip
     mode = config.epoch_mode
     if mode == "auto":

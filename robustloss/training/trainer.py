@@ -33,8 +33,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from robustloss.objective import Objective
 from robustloss.training.metrics import classification_metrics
-from robustloss.training.objective import Objective
 
 PyTree = Any
 _NO_NONFINITE = np.iinfo(np.int32).max

@@ -10,23 +10,17 @@ Uses (per-example losses / weights; combine with any registry loss):
 Estimators (row-stochastic ``[K, K]``):
   ``anchor_transition``, ``dualt_transition``, learnable ``volminnet_matrix`` / ``tv_matrix``
   (+ Cycle's pair of VolMinNet matrices) trained inside the objective, and the true T.
-Training: ``default_config``, ``validate_config``, ``make_objective`` (an
-``robustloss.training.objective.Objective``).
+Training: ``make_objective(options, num_classes=..., ...)`` (a ``robustloss.objective.Objective``)
+with a frozen `TransitionOptions` that checks itself. The method tables ``USES`` and
+``ESTIMATORS`` (name -> ``robustloss.table.Entry``) are what ``make_objective`` dispatches
+through; `list_uses` / `list_estimators` describe them.
 
 References:
   H. Bae, S. Shin, B. Na, I.-C. Moon, "Dirichlet-based per-sample weighting by transition matrix
   for noisy label learning", ICLR 2024.
 """
 
-from robustloss.transition._config import (
-    ANCHOR_VARIANTS,
-    ESTIMATORS,
-    PAPER_WARMUP_EPOCHS,
-    USES,
-    default_config,
-    resolved_warmup_epochs,
-    validate_config,
-)
+from robustloss.table import describe
 from robustloss.transition._estimators import (
     anchor_transition,
     cycle_backward_loss,
@@ -40,7 +34,17 @@ from robustloss.transition._estimators import (
     volminnet_init,
     volminnet_matrix,
 )
+from robustloss.transition._methods import (
+    ANCHOR_VARIANTS,
+    ESTIMATORS,
+    LEARNABLE_ESTIMATORS,
+    PAPER_WARMUP_EPOCHS,
+    USES,
+    Estimator,
+    UseInputs,
+)
 from robustloss.transition._objective import make_objective
+from robustloss.transition._options import TransitionOptions
 from robustloss.transition._utilise import (
     cross_entropy,
     dirichlet_weights,
@@ -52,16 +56,30 @@ from robustloss.transition._utilise import (
     rent_resample,
 )
 
+
+def list_uses() -> dict[str, str]:
+    """``{name: description}`` of the ways T enters training (the ``USES`` table)."""
+    return describe(USES)
+
+
+def list_estimators() -> dict[str, str]:
+    """``{name: description}`` of the T estimators (the ``ESTIMATORS`` table)."""
+    return describe(ESTIMATORS)
+
+
 __all__ = [
     "ANCHOR_VARIANTS",
     "ESTIMATORS",
+    "LEARNABLE_ESTIMATORS",
     "PAPER_WARMUP_EPOCHS",
     "USES",
+    "Estimator",
+    "TransitionOptions",
+    "UseInputs",
     "anchor_transition",
     "cross_entropy",
     "cycle_backward_loss",
     "cycle_consistency_loss",
-    "default_config",
     "dirichlet_weights",
     "dualt_transition",
     "effective_sample_fraction",
@@ -69,15 +87,15 @@ __all__ = [
     "forward_nll",
     "importance_log_weights",
     "importance_weights",
+    "list_estimators",
+    "list_uses",
     "make_objective",
     "noisy_log_posterior",
     "rent_resample",
-    "resolved_warmup_epochs",
     "total_variation",
     "transition_error",
     "tv_init",
     "tv_matrix",
-    "validate_config",
     "volminnet_init",
     "volminnet_matrix",
 ]

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from robustloss.objective import masked_mean
 from robustloss.transition._utilise import CODE_EPS
 
 
@@ -185,11 +186,10 @@ def tv_matrix(w: ArrayLike) -> jax.Array:
 def forward_nll(probs: ArrayLike, labels: ArrayLike, T: ArrayLike, mask: ArrayLike) -> jax.Array:
     """Masked mean of ``-log((p T)_{y~} + 1e-12)``: the T-fitting loss of the learnable methods."""
     probs, T = jnp.asarray(probs), jnp.asarray(T)
-    mask = jnp.asarray(mask, probs.dtype)
     noisy = probs @ T
     lab = jnp.asarray(labels).astype(jnp.int32)
     nll = -jnp.log(noisy[jnp.arange(noisy.shape[0]), lab] + CODE_EPS)
-    return jnp.sum(nll * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    return masked_mean(nll, jnp.asarray(mask, probs.dtype))
 
 
 def total_variation(probs: ArrayLike, key: jax.Array, mask: ArrayLike) -> jax.Array:
@@ -202,7 +202,7 @@ def total_variation(probs: ArrayLike, key: jax.Array, mask: ArrayLike) -> jax.Ar
     perm = jax.random.permutation(key, probs.shape[0])
     pair_mask = mask * mask[perm]
     dist = jnp.sum(jnp.abs(probs - probs[perm]), axis=-1)
-    return -0.5 * jnp.sum(dist * pair_mask) / jnp.maximum(jnp.sum(pair_mask), 1.0)
+    return -0.5 * masked_mean(dist, pair_mask)
 
 
 def cycle_backward_loss(
@@ -220,8 +220,7 @@ def cycle_backward_loss(
         onehot = jax.nn.softmax(onehot, axis=-1)
     back = onehot @ jnp.asarray(T_inv)
     per = jnp.sum(-probs * jnp.log(back + CODE_EPS), axis=-1)
-    mask = jnp.asarray(mask, probs.dtype)
-    return jnp.sum(per * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    return masked_mean(per, jnp.asarray(mask, probs.dtype))
 
 
 def cycle_consistency_loss(
@@ -236,5 +235,4 @@ def cycle_consistency_loss(
     probs = jnp.asarray(probs)
     cyc = probs @ jnp.asarray(T) @ jnp.asarray(T_inv)
     per = jnp.sum(-probs * jnp.log(cyc + CODE_EPS), axis=-1)
-    mask = jnp.asarray(mask, probs.dtype)
-    return jnp.sum(per * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    return masked_mean(per, jnp.asarray(mask, probs.dtype))

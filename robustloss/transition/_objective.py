@@ -1,23 +1,26 @@
-"""``make_objective``: a transition-matrix method as a training ``Objective``."""
+"""``make_objective``: a transition-matrix method as a training ``Objective``.
+
+The method is a use (``USES``) and an estimator (``ESTIMATORS``) from ``_methods.py``; this
+module wires them into the `robustloss.objective.Objective` contract in small pieces: the
+initial ``aux`` (`_init_aux`), the per-batch weights and metrics (`_weighted_metrics`), one step
+of a learnable T (`_t_step`) and the post-warm-up estimate (`_estimate`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
-from robustloss.training.objective import Objective, masked_mean
+from robustloss.objective import Objective, masked_mean
 from robustloss.transition import _estimators as est
 from robustloss.transition import _utilise as ut
-from robustloss.transition._config import (
-    LEARNABLE_ESTIMATORS,
-    resolved_warmup_epochs,
-    validate_config,
-)
+from robustloss.transition._methods import ESTIMATORS, USES, Estimator, UseInputs
+from robustloss.transition._options import TransitionOptions
 
 
 def _check_true_T(true_T: Any, num_classes: int) -> jax.Array | None:
@@ -35,27 +38,67 @@ def _check_true_T(true_T: Any, num_classes: int) -> jax.Array | None:
     return jnp.asarray(T, jnp.float32)
 
 
-def _t_optimizer(cfg) -> optax.GradientTransformation:
-    kind = cfg.t_optimizer
+def _t_optimizer(o: TransitionOptions) -> optax.GradientTransformation:
+    kind = o.t_optimizer
     if kind == "auto":
-        kind = "sgd" if cfg.estimator == "cycle" else "adam"
+        kind = ESTIMATORS[o.estimator].meta["t_optimizer"]
     if kind == "sgd":
-        return optax.sgd(cfg.t_lr, momentum=0.9)
-    return optax.adam(cfg.t_lr)
+        return optax.sgd(o.t_lr, momentum=0.9)
+    return optax.adam(o.t_lr)
 
 
-def _learnable_T(estimator: str, params: dict) -> jax.Array:
-    if estimator == "tv":
-        return est.tv_matrix(params["w"])
-    return est.volminnet_matrix(params["w"])
+def _as_options(options: Any, overrides: dict) -> TransitionOptions:
+    if options is None:
+        options = TransitionOptions()
+    elif not isinstance(options, TransitionOptions):
+        options = TransitionOptions.from_mapping(options)
+    return options.replace(**overrides) if overrides else options
+
+
+def _t_step(
+    method: Estimator,
+    t_opt: optax.GradientTransformation,
+    aux: dict,
+    probs: jax.Array,
+    labels: jax.Array,
+    mask: jax.Array,
+    active: jax.Array,
+) -> tuple[dict, jax.Array]:
+    """One optimiser step of a learnable T on detached ``probs``; a no-op during the warm-up."""
+    params = aux["t_params"]
+    t_loss, grads = jax.value_and_grad(method.t_loss)(params, probs, labels, mask)
+    updates, opt_state = t_opt.update(grads, aux["t_opt"], params)
+    stepped = optax.apply_updates(params, updates)
+    pick = lambda new, old: jnp.where(active, new, old)
+    new_params = jax.tree.map(pick, stepped, params)
+    new = {
+        "t_params": new_params,
+        "t_opt": jax.tree.map(pick, opt_state, aux["t_opt"]),
+        "T": jax.lax.stop_gradient(method.matrix(new_params)),
+    }
+    return new, t_loss
+
+
+def _weighted_metrics(
+    eff: jax.Array, w: jax.Array, mask: jax.Array, clean: jax.Array | None
+) -> dict:
+    """ESS of the effective weights, their mean, and the weighted share of clean labels."""
+    metrics = {
+        "ess": ut.effective_sample_fraction(eff, mask),
+        "mean_weight": masked_mean(w, mask),
+    }
+    if clean is not None:
+        metrics["label_precision"] = jnp.sum(eff * clean) / jnp.maximum(jnp.sum(eff), 1e-30)
+    return metrics
 
 
 def make_objective(
-    cfg: ml_collections.ConfigDict,
+    options: TransitionOptions | Any = None,
     *,
     num_classes: int,
-    base_loss=None,
-    true_T=None,
+    base_loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+    true_T: Any = None,
+    **fields: Any,
 ) -> Objective:
     """Builds the training ``Objective`` of a transition-matrix method.
 
@@ -77,81 +120,66 @@ def make_objective(
     ``active``, ``t_loss`` (learnable T).
 
     Args:
-      cfg: a ``config.transition`` block (``default_config()``).
-      num_classes: K.
+      options: a `TransitionOptions` (or a dict of its fields); None for the defaults.
+      num_classes: K (>= 2).
       base_loss: stateless per-example loss ``(logits, labels) -> [B]`` (cross-entropy if None).
       true_T: ``[K, K]`` true ``T[clean, noisy]`` or None; required by ``estimator="true"``,
         and used for the ``t_error`` metric otherwise.
+      **fields: `TransitionOptions` fields set on top of ``options`` (``use="rent"``).
 
     Returns:
       An ``Objective``.
 
+    Raises:
+      ValueError: an unknown or out-of-range option, ``num_classes < 2``, or a missing/invalid
+        ``true_T``.
+
     Example:
-      >>> from robustloss.transition import default_config
-      >>> cfg = default_config(); cfg.use = "rent"; cfg.warmup_epochs = 0
-      >>> obj = make_objective(cfg, num_classes=3, true_T=jnp.eye(3))
+      >>> obj = make_objective(use="rent", warmup_epochs=0, num_classes=3, true_T=jnp.eye(3))
       >>> aux = obj.init(10, 3, jax.random.key(0))
       >>> batch = {"label": jnp.array([0, 1]), "index": jnp.array([0, 1]), "mask": jnp.ones(2)}
       >>> loss, aux, metrics = obj.loss(jnp.zeros((2, 3)), batch, aux, jax.random.key(1))
+      >>> sorted(metrics)
+      ['active', 'ess', 'mean_weight', 't_error']
     """
-    validate_config(cfg, num_classes)
-    cfg = ml_collections.ConfigDict(cfg.to_dict())
+    o = _as_options(options, fields)
+    o.check(num_classes)
     k = int(num_classes)
     base_loss = ut.cross_entropy if base_loss is None else base_loss
     true_T = _check_true_T(true_T, k)
-    use, estimator, compat = cfg.use, cfg.estimator, bool(cfg.paper_code_compat)
-    if use != "none" and estimator == "true" and true_T is None:
+    if o.use != "none" and o.estimator == "true" and true_T is None:
         raise ValueError("transition.estimator='true' needs true_T (the noise generator's T)")
-    warmup = resolved_warmup_epochs(cfg) if use != "none" else 0
-    learnable = estimator in LEARNABLE_ESTIMATORS and use != "none"
-    keep_proba = compat and estimator in ("anchor", "dualt") and use != "none"
-    t_opt = _t_optimizer(cfg) if learnable else None
+    use, compat = USES[o.use], bool(o.paper_code_compat)
+    if o.use == "none":  # T is only reported: the true T when known, else I
+        method = ESTIMATORS["true"].factory(k, true_T if o.estimator == "true" else None, o)
+    else:
+        method = ESTIMATORS[o.estimator].factory(k, true_T, o)
+    warmup = o.resolved_warmup_epochs() if o.use != "none" else 0
+    learnable = method.matrix is not None
+    keep_proba = compat and method.estimate is not None
+    t_opt = _t_optimizer(o) if learnable else None
     # eps placement: exact log-space weights by default; the code's constants when compat.
-    eps_num = ut.CODE_EPS if (compat and use == "dws") else 0.0
+    eps_num = ut.CODE_EPS if (compat and use.meta.get("code_eps_num")) else 0.0
     eps_den = ut.CODE_EPS if compat else 0.0
-    fwd_eps = ut.CODE_EPS if compat else 0.0
     # D1: the code's learnable T is row = clean but its weights index T[y~] (row = noisy).
-    transpose_weights = compat and estimator in LEARNABLE_ESTIMATORS
+    transpose_weights = compat and learnable
 
     def init(num_examples: int, num_classes_: int, key: jax.Array) -> dict:
         del key
         if num_classes_ != k:
             raise ValueError(f"num_classes={num_classes_} but the objective was built for {k}")
-        aux: dict = {"active": jnp.asarray(int(warmup == 0), jnp.int32)}
+        aux: dict = {"active": jnp.asarray(int(warmup == 0), jnp.int32), **method.init()}
         if learnable:
-            if estimator == "tv":
-                params = {"w": est.tv_init(k)}
-            elif estimator == "volminnet":
-                params = {"w": est.volminnet_init(k)}
-            else:
-                params = {"w": est.volminnet_init(k), "w_inv": est.volminnet_init(k)}
-            aux["t_params"] = params
-            aux["t_opt"] = t_opt.init(params)
-            aux["T"] = _learnable_T(estimator, params)
-        elif estimator == "true" and true_T is not None:
-            aux["T"] = true_T
-        else:
-            aux["T"] = jnp.eye(k, dtype=jnp.float32)
+            aux["t_opt"] = t_opt.init(aux["t_params"])
         if keep_proba:
             aux["proba"] = jnp.full((num_examples, k), 1.0 / k, jnp.float32)
         return aux
-
-    def _t_loss(params, probs, labels, mask):
-        T = _learnable_T(estimator, params)
-        loss = est.forward_nll(probs, labels, T, mask)
-        if estimator == "volminnet":
-            loss = loss + cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]
-        if estimator == "cycle":
-            T_inv = est.volminnet_matrix(params["w_inv"])
-            loss = loss + est.cycle_backward_loss(probs, labels, T_inv, mask, code_softmax=compat)
-        return loss
 
     def loss(logits, batch, aux, key):
         labels = jnp.asarray(batch["label"]).astype(jnp.int32)
         mask = jnp.asarray(batch["mask"], jnp.float32)
         active = aux["active"] > 0
         T = jax.lax.stop_gradient(aux["T"])
-        T_w = T.T if transpose_weights else T
         key_sample, key_tv = jax.random.split(key)
         per_example = base_loss(logits, labels)
         warm = masked_mean(per_example, mask)
@@ -162,67 +190,31 @@ def make_objective(
                 jnp.float32
             )
             metrics["batch_precision"] = masked_mean(clean, mask)
-        eff = None  # the effective per-example weights, for the precision / ESS metrics
-
-        if use == "none":
-            main = warm
-        elif use == "forward":
-            fwd = ut.forward_correction_loss(logits, labels, T, base_loss=base_loss, eps=fwd_eps)
-            main = masked_mean(fwd, mask)
-        else:
+        w = None
+        if use.meta["weighted"]:
+            T_w = T.T if transpose_weights else T
             w = ut.importance_weights(logits, labels, T_w, mask, eps_num=eps_num, eps_den=eps_den)
-            if use == "reweight":
-                eff = w
-                if cfg.normalize:
-                    main = jnp.sum(w * per_example) / jnp.maximum(jnp.sum(w), 1e-30)
-                else:
-                    main = masked_mean(w * per_example, mask)
-            elif use == "dws":
-                draws = int(cfg.num_draws) or logits.shape[0]
-                eff = ut.dirichlet_weights(key_sample, w, mask, alpha=cfg.alpha, num_draws=draws)
-                main = jnp.sum(eff * per_example)
-            else:  # rent
-                idx, valid = ut.rent_resample(key_sample, w, mask, ratio=cfg.ratio)
-                resampled = base_loss(logits[idx], labels[idx])
-                main = jnp.sum(resampled * valid) / jnp.maximum(jnp.sum(valid), 1.0)
-                eff = jnp.zeros_like(mask).at[idx].add(valid)
-            metrics["ess"] = ut.effective_sample_fraction(eff, mask)
-            metrics["mean_weight"] = masked_mean(w, mask)
-            if clean is not None:
-                metrics["label_precision"] = jnp.sum(eff * clean) / jnp.maximum(jnp.sum(eff), 1e-30)
+        inputs = UseInputs(logits, labels, mask, per_example, T, w, key_sample, base_loss)
+        main, eff = use.factory(inputs, o)
+        if eff is not None:
+            metrics.update(_weighted_metrics(eff, w, mask, clean))
 
         extra = jnp.zeros((), jnp.float32)
         new_aux = dict(aux)
         if learnable:
-            probs_g = jax.nn.softmax(logits, axis=-1)
-            if estimator == "tv" and not compat:
-                extra = cfg.tv_weight * est.total_variation(probs_g, key_tv, mask)
-            if estimator == "cycle" and cfg.cycle_classifier_losses:
-                T_inv = jax.lax.stop_gradient(est.volminnet_matrix(aux["t_params"]["w_inv"]))
-                extra = (
-                    est.forward_nll(probs_g, labels, T, mask)
-                    + est.cycle_backward_loss(probs_g, labels, T_inv, mask, code_softmax=compat)
-                    + cfg.cycle_weight * est.cycle_consistency_loss(probs_g, T, T_inv, mask)
-                )
-            probs = jax.lax.stop_gradient(probs_g)
-            params = aux["t_params"]
-            t_loss, grads = jax.value_and_grad(_t_loss)(params, probs, labels, mask)
-            updates, opt_state = t_opt.update(grads, aux["t_opt"], params)
-            stepped = optax.apply_updates(params, updates)
-            pick = lambda new, old: jnp.where(active, new, old)
-            new_aux["t_params"] = jax.tree.map(pick, stepped, params)
-            new_aux["t_opt"] = jax.tree.map(pick, opt_state, aux["t_opt"])
-            new_aux["T"] = jax.lax.stop_gradient(_learnable_T(estimator, new_aux["t_params"]))
-            metrics["t_loss"] = t_loss
+            probs = jax.nn.softmax(logits, axis=-1)
+            extra = method.classifier_loss(probs, labels, T, aux, key_tv, mask)
+            stepped, metrics["t_loss"] = _t_step(
+                method, t_opt, aux, jax.lax.stop_gradient(probs), labels, mask, active
+            )
+            new_aux.update(stepped)
         if keep_proba:
             index = jnp.asarray(batch["index"]).astype(jnp.int32)
             p = jax.lax.stop_gradient(jax.nn.softmax(logits, axis=-1))
             new_aux["proba"] = aux["proba"].at[index].set(p, mode="drop")
         if true_T is not None:
             metrics["t_error"] = est.transition_error(new_aux["T"], true_T)
-
-        total = jnp.where(active, main + extra, warm)
-        return total, new_aux, metrics
+        return jnp.where(active, main + extra, warm), new_aux, metrics
 
     def refresh_due(epoch: int, num_epochs: int) -> bool:
         del num_epochs
@@ -230,25 +222,11 @@ def make_objective(
 
     def refresh(aux, logits, labels, epoch):
         del epoch
-        new_aux = dict(aux)
-        new_aux["active"] = jnp.ones((), jnp.int32)
-        if use != "none" and estimator in ("anchor", "dualt"):
+        new_aux = {**aux, "active": jnp.ones((), jnp.int32)}
+        if method.estimate is not None:
             probs = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
             anchor_probs = aux["proba"] if keep_proba else probs
-            if estimator == "anchor":
-                T = est.anchor_transition(
-                    anchor_probs, labels, quantile=cfg.quantile, variant=cfg.anchor_variant
-                )
-            else:
-                T = est.dualt_transition(
-                    probs,
-                    labels,
-                    anchor_probs=anchor_probs,
-                    quantile=cfg.quantile,
-                    variant=cfg.anchor_variant,
-                    empty_rows="zeros" if compat else "identity",
-                )
-            new_aux["T"] = T.astype(jnp.float32)
+            new_aux["T"] = method.estimate(probs, anchor_probs, labels).astype(jnp.float32)
         return new_aux
 
     return Objective(init=init, loss=loss, refresh_due=refresh_due, refresh=refresh)

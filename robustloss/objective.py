@@ -1,4 +1,7 @@
-"""The training objective: the one interface the training step calls.
+"""The training objective: the one interface the training step calls (bottom layer).
+
+This module imports nothing of the project but JAX, so `robustloss.stateful`,
+`robustloss.transition` and `robustloss.training` all build on it.
 
 Every way of turning a batch of logits into a scalar to minimise -- a plain loss from
 `robustloss.losses`, a `StatefulLoss` with per-example state (ALDR-KL, TGCE), or a
@@ -49,19 +52,40 @@ class Objective(NamedTuple):
 
 
 def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
-    """``sum(mask * values) / max(sum(mask), 1)``: the mean over the real (unpadded) rows."""
-    mask = mask.astype(values.dtype)
+    """``sum(mask * values) / max(sum(mask), 1)``: the mean over the real (unpadded) rows.
+
+    Example:
+        >>> float(masked_mean(jnp.array([1.0, 3.0, 100.0]), jnp.array([1.0, 1.0, 0.0])))
+        2.0
+    """
+    values = jnp.asarray(values)
+    mask = jnp.asarray(mask).astype(values.dtype)
     return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
 def never(epoch: int, num_epochs: int) -> bool:
-    """A ``refresh_due`` schedule that never fires."""
+    """A ``refresh_due`` schedule that never fires (for objectives and stateful losses).
+
+    Example:
+        >>> never(3, 10)
+        False
+    """
     del epoch, num_epochs
     return False
 
 
-def no_refresh(aux: PyTree, logits: jax.Array, labels: jax.Array, epoch: int) -> PyTree:
-    """A ``refresh`` that keeps the state unchanged."""
+def no_refresh(
+    aux: PyTree, logits: jax.Array, labels: jax.Array, epoch: int | None = None
+) -> PyTree:
+    """A ``refresh`` that keeps the state unchanged.
+
+    Serves both contracts: an `Objective`'s ``refresh(aux, logits, labels, epoch)`` and a
+    ``StatefulLoss``'s ``refresh(state, logits, labels)``.
+
+    Example:
+        >>> no_refresh({"a": 1}, None, None)
+        {'a': 1}
+    """
     del logits, labels, epoch
     return aux
 
@@ -141,55 +165,53 @@ def objective_from_loss(loss: Any) -> Objective:
     )
 
 
-def objective_hparam_sweep(loss_name: str, hparams: dict, field: str) -> Objective:
+def objective_hparam_sweep(loss: Any, field: str) -> Objective:
     """An objective whose loss hyperparameter ``field`` is a traced value in ``aux``.
 
-    ``aux = {"hparam": value}``; the loss is ``get_loss(loss_name, **hparams, field=value)``
-    built inside the step. Setting ``aux["hparam"]`` to ``[R]`` values in a train state with a
-    leading runs axis trains R hyperparameter values of one loss in one vmapped program (the
-    harness does this for ``config.loss.sweep_field`` / ``sweep_values``).
+    ``aux = {"hparam": value}``; each step calls ``loss.fn(logits, labels, **hparams)`` with
+    ``hparams[field] = aux["hparam"]``. Setting ``aux["hparam"]`` to ``[R]`` values in a train
+    state with a leading runs axis trains R hyperparameter values of one loss in one vmapped
+    program (the harness does this for ``config.loss.sweep_field`` / ``sweep_values``).
 
     Args:
-        loss_name: a stateless registry loss.
-        hparams: its other hyperparameters.
+        loss: a stateless ``robustloss.Loss`` (from ``get_loss``): its ``fn`` and ``hparams``.
         field: the numeric hyperparameter to sweep (e.g. ``"q"`` for ``gce``).
 
     Returns:
-        An `Objective`; ``init`` stores ``hparams[field]`` (or the loss's default).
+        An `Objective`; ``init`` stores ``loss.hparams[field]``.
 
     Raises:
-        ValueError: unknown loss/field, or a stateful loss.
+        ValueError: ``field`` is not a numeric hyperparameter of the loss, or the loss is
+            stateful.
 
     Example:
-        >>> import jax.numpy as jnp
-        >>> obj = objective_hparam_sweep("gce", {}, "q")
+        >>> import jax.numpy as jnp, robustloss
+        >>> obj = objective_hparam_sweep(robustloss.get_loss("gce"), "q")
         >>> batch = {"label": jnp.array([0]), "index": jnp.array([0]), "mask": jnp.ones(1)}
         >>> aux = {"hparam": jnp.float32(1.0)}  # GCE with q = 1 is 1 - p_y
         >>> float(obj.loss(jnp.zeros((1, 2)), batch, aux, None)[0])
         0.5
     """
-    from robustloss import get_loss, loss_hparams
-
-    defaults = dict(loss_hparams(loss_name))
-    if field not in defaults or isinstance(defaults[field], str):
-        numeric = sorted(k for k, v in defaults.items() if not isinstance(v, str))
+    name = getattr(loss, "name", repr(loss))
+    if _is_stateful(loss):
+        raise ValueError(f"hyperparameter sweeps need a stateless loss; {name!r} is stateful")
+    hparams = dict(getattr(loss, "hparams", {}))
+    if field not in hparams or isinstance(hparams[field], str):
+        numeric = sorted(k for k, v in hparams.items() if not isinstance(v, str))
         raise ValueError(
-            f"loss {loss_name!r} has no numeric hyperparameter {field!r} to sweep; valid: {numeric}"
+            f"loss {name!r} has no numeric hyperparameter {field!r} to sweep; valid: {numeric}"
         )
-    if _is_stateful(get_loss(loss_name, **hparams)):
-        raise ValueError(f"hyperparameter sweeps need a stateless loss; {loss_name!r} is stateful")
-    start = float({**defaults, **hparams}[field])
-    others = {k: v for k, v in hparams.items() if k != field}
+    start = float(hparams[field])
 
     def init(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
         del num_examples, num_classes, key
         return {"hparam": jnp.asarray(start, jnp.float32)}
 
-    def loss(
+    def loss_swept(
         logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
     ) -> tuple[jax.Array, PyTree, dict]:
         del key
-        fn = get_loss(loss_name, **others, **{field: aux["hparam"]})
-        return masked_mean(fn(logits, batch["label"]), batch["mask"]), aux, {}
+        values = loss.fn(logits, batch["label"], **{**hparams, field: aux["hparam"]})
+        return masked_mean(values, batch["mask"]), aux, {}
 
-    return Objective(init=init, loss=loss, refresh_due=never, refresh=no_refresh)
+    return Objective(init=init, loss=loss_swept, refresh_due=never, refresh=no_refresh)
