@@ -27,7 +27,9 @@ checkpointed with it):
   0); when true the loop runs an evaluation pass over the whole training set after that epoch and
   calls ``refresh``.
 * ``refresh(aux, logits, labels, epoch) -> aux``: ``logits`` ``[N, K]`` of all training examples
-  in index order (eval mode), ``labels`` ``[N]`` noisy labels. Used for TGCE pruning and for the
+  in index order (eval mode), ``labels`` ``[N]`` noisy labels, ``epoch`` the epoch just completed
+  (counted from 0) as an int32 scalar that is traced under ``jit`` (the trainer compiles
+  ``refresh`` once). Used for TGCE pruning and for the
   anchor/DualT estimators that run once after a warm-up.
 """
 

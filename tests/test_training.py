@@ -266,3 +266,74 @@ def test_every_registered_loss_trains(digits, name):
         for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(p0), strict=True)
     )
     assert moved > 0
+
+
+def test_refresh_compiles_once_across_refreshes(digits):
+    """``Trainer.refresh`` is traced once however many epochs it runs after (cf. chex's
+    ``assert_max_traces``); the epoch still reaches the objective's refresh."""
+    x, y, _, _ = digits
+    traces, seen = [], []
+
+    def refresh(aux, logits, labels, epoch):
+        traces.append(1)  # runs only while tracing
+        return {"epochs": aux["epochs"] + 0 * epoch, "last": epoch}
+
+    base = objective_from_loss(CE)
+    obj = Objective(
+        init=lambda n, k, key: {"epochs": jnp.zeros((), jnp.int32), "last": jnp.int32(-1)},
+        loss=lambda lg, b, aux, key: (base.loss(lg, b, {}, key)[0], aux, {}),
+        refresh_due=lambda e, n: True,
+        refresh=refresh,
+    )
+    tr = _trainer(len(y), objective=obj, batch=200)
+    state = tr.init(0, x)
+    data = tr.prepare_train_data(x, y)
+    for _ in range(3):
+        state, _ = tr.train_epoch(state, data)
+        state = tr.refresh(state, x, y)
+        seen.append(int(state.aux["last"]))
+    assert len(traces) == 1
+    assert seen == [0, 1, 2]
+
+
+def test_epoch_stats_accumulate_like_hand_sums():
+    from robustloss.training import EpochStats
+
+    s = EpochStats.empty(["m"], has_clean=True)
+    steps = [
+        (2.0, [1, 1, 0], [0, 1, 2], [0, 2, 2], [0, 1, 1], 0.5),
+        (4.0, [1, 0, 0], [1, 1, 1], [1, 0, 0], [0, 0, 0], 1.5),
+    ]
+    for i, (loss, mask, pred, noisy, clean, m) in enumerate(steps):
+        s = s.update(
+            loss=jnp.float32(loss),
+            mask=jnp.asarray(mask, jnp.float32),
+            pred=jnp.asarray(pred),
+            labels=jnp.asarray(noisy),
+            clean_labels=jnp.asarray(clean),
+            step=jnp.int32(i),
+            metrics={"m": jnp.float32(m)},
+        )
+    out = {k: float(v) for k, v in s.compute().items()}
+    # 3 real rows: loss (2*2 + 4*1)/3; noisy hits (0,0),(1,0); clean hits (0,0),(0,1)
+    assert out == pytest.approx(
+        {"loss": 8 / 3, "acc_noisy": 2 / 3, "acc_clean": 2 / 3, "obj/m": 1.0}
+    )
+    bad = s.update(
+        loss=jnp.float32(np.nan),
+        mask=jnp.ones(3),
+        pred=jnp.zeros(3, jnp.int32),
+        labels=jnp.zeros(3, jnp.int32),
+        clean_labels=jnp.zeros(3, jnp.int32),
+        step=jnp.int32(7),
+        metrics={"m": jnp.float32(0)},
+    )
+    assert int(bad.nonfinite) == 7 and int(s.nonfinite) == np.iinfo(np.int32).max
+
+
+def test_schedule_is_a_constructor_argument(digits):
+    x, y, _, _ = digits
+    sched = make_schedule(0.1, schedule="step", steps_per_epoch=2, decay_epochs=(1,))
+    tr = _trainer(len(y), schedule=sched)
+    assert tr.schedule is sched
+    assert _trainer(len(y)).schedule is None

@@ -1,5 +1,13 @@
 """Data-parallel training harness: train state, jitted step, epoch loop, checkpoints, metrics.
 
+Modules, one job each: ``config.py`` (the ConfigDict schema, `validate_config`, and
+`transition_options`, where ConfigDicts become library arguments), ``build.py`` (data + noise,
+model, objective, optimizer and initial state from a config), ``trainer.py`` (the jitted
+data-parallel step, epoch and evaluation), ``epoch_stats.py`` (running epoch statistics),
+``workdir.py`` (config check, append-only ``metrics.jsonl``, summary, Orbax save/restore),
+``progress.py`` (progress display), ``run.py`` (the loop: `train`, `train_many`), ``optim.py``
+and ``metrics.py``.
+
 Entry points:
 
 * `train(config, workdir)`: one run (or, with ``config.seeds``, a vmapped batch of runs) from a
@@ -23,7 +31,20 @@ from robustloss.objective import (
     objective_from_loss,
     objective_hparam_sweep,
 )
-from robustloss.training.config import default_config, set_loss, validate_config
+from robustloss.training.build import (
+    RunData,
+    build_objective,
+    build_trainer,
+    init_state,
+    load_run_data,
+)
+from robustloss.training.config import (
+    default_config,
+    set_loss,
+    transition_options,
+    validate_config,
+)
+from robustloss.training.epoch_stats import EpochStats
 from robustloss.training.metrics import (
     balanced_accuracy,
     classification_metrics,
@@ -31,33 +52,31 @@ from robustloss.training.metrics import (
     topk_accuracy,
 )
 from robustloss.training.optim import make_optimizer, make_schedule
-from robustloss.training.run import (
-    RunData,
-    build_objective,
-    build_trainer,
-    load_run_data,
-    restore_state,
-    train,
-    train_many,
-)
+from robustloss.training.progress import Progress
+from robustloss.training.run import train, train_many
 from robustloss.training.trainer import (
     NonFiniteLossError,
     Trainer,
     TrainState,
     make_mesh,
 )
+from robustloss.training.workdir import Workdir, restore_state, summarize
 
 __all__ = [
+    "EpochStats",
     "NonFiniteLossError",
     "Objective",
+    "Progress",
     "RunData",
     "TrainState",
     "Trainer",
+    "Workdir",
     "balanced_accuracy",
     "build_objective",
     "build_trainer",
     "classification_metrics",
     "default_config",
+    "init_state",
     "label_rank",
     "load_run_data",
     "make_mesh",
@@ -70,8 +89,10 @@ __all__ = [
     "objective_hparam_sweep",
     "restore_state",
     "set_loss",
+    "summarize",
     "topk_accuracy",
     "train",
     "train_many",
+    "transition_options",
     "validate_config",
 ]

@@ -40,7 +40,7 @@ def make_schedule(
 
     Example:
         >>> s = make_schedule(0.1, schedule="step", steps_per_epoch=10, decay_epochs=(2,))
-        >>> float(s(19)), round(float(s(20)), 6)
+        >>> round(float(s(19)), 6), round(float(s(20)), 6)
         (0.1, 0.01)
     """
     if schedule == "constant":

@@ -34,10 +34,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from robustloss.objective import Objective
+from robustloss.training.epoch_stats import NO_NONFINITE, EpochStats
 from robustloss.training.metrics import classification_metrics
 
 PyTree = Any
-_NO_NONFINITE = np.iinfo(np.int32).max
 
 __all__ = ["TrainState", "Trainer", "NonFiniteLossError", "make_mesh"]
 
@@ -104,6 +104,8 @@ class Trainer:
         sync_every: in loop mode, read a scalar every this many steps (0 = automatic: 8 on
             multi-device CPU, otherwise only once per epoch).
         eval_batch_size: examples per evaluation chunk (rounded up to the device count).
+        schedule: the optimizer's learning-rate schedule (step -> rate), for logging ``lr``;
+            None when unknown.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class Trainer:
         labels_per_run: bool = True,
         sync_every: int = 0,
         eval_batch_size: int = 1000,
+        schedule: optax.Schedule | None = None,
     ):
         self.mesh = make_mesh() if mesh is None else mesh
         ndev = self.mesh.devices.size
@@ -141,6 +144,7 @@ class Trainer:
         self.model = model
         self.objective = objective
         self.tx = tx
+        self.schedule = schedule
         self.num_examples = num_examples
         self.num_classes = num_classes
         self.batch_size = batch_size
@@ -161,8 +165,7 @@ class Trainer:
         self.sync_every = sync_every
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P("data"))
-        self._has_bn: bool | None = None
-        self._acc_template: PyTree = None
+        self._stats_template: EpochStats | None = None
         self._compiled: dict[str, Callable] = {}
 
     # ------------------------------------------------------------------ helpers (single run)
@@ -216,47 +219,52 @@ class Trainer:
     def _constrain(self, x: jax.Array) -> jax.Array:
         return jax.lax.with_sharding_constraint(x, self.batch_sharding)
 
-    def _step_one(
-        self, state: TrainState, acc: dict, data: dict, order: jax.Array
-    ) -> tuple[TrainState, dict]:
-        nb = self.steps_per_epoch
-        i = state.step % nb
+    def _batch(self, state: TrainState, data: dict, order: jax.Array) -> tuple[dict, jax.Array]:
+        """The step's batch (``x``, ``label``, ``index``, ``mask``[, ``clean_label``], sharded
+        along ``"data"``, augmented) and the objective's key, from the state's step counter."""
+        i = state.step % self.steps_per_epoch
         idx = self._constrain(jax.lax.dynamic_index_in_dim(order, i, keepdims=False))
         key = jax.random.fold_in(jax.random.fold_in(state.rng, 2), state.step)
         k_aug, k_obj = jax.random.split(key)
         x = self._constrain(jnp.take(data["x"], idx, axis=0))
         if self.augment is not None:
             x = self._constrain(self.augment(k_aug, x))
-        mask = (idx < self.num_examples).astype(jnp.float32)
         batch = {
+            "x": x,
             "label": self._constrain(jnp.take(data["label"], idx, axis=0)),
             "index": idx,
-            "mask": mask,
+            "mask": (idx < self.num_examples).astype(jnp.float32),
         }
         if "clean_label" in data:
             batch["clean_label"] = self._constrain(jnp.take(data["clean_label"], idx, axis=0))
+        return batch, k_obj
 
-        def loss_fn(params):
-            variables = self._variables(params, state.batch_stats)
-            if state.batch_stats:
-                logits, updates = self.model.apply(
-                    variables, x, train=True, mutable=["batch_stats"]
-                )
-                new_bs = updates["batch_stats"]
-            else:
-                logits = self.model.apply(variables, x, train=True)
-                new_bs = state.batch_stats
-            loss, aux, metrics = self.objective.loss(logits, batch, state.aux, k_obj)
-            return loss, (logits, new_bs, aux, metrics)
+    def _forward(
+        self, params: PyTree, state: TrainState, batch: dict, key: jax.Array
+    ) -> tuple[jax.Array, tuple]:
+        """The objective on train-mode logits: ``(loss, (logits, batch_stats, aux, metrics))``."""
+        variables = self._variables(params, state.batch_stats)
+        if state.batch_stats:
+            logits, updates = self.model.apply(
+                variables, batch["x"], train=True, mutable=["batch_stats"]
+            )
+            new_bs = updates["batch_stats"]
+        else:
+            logits = self.model.apply(variables, batch["x"], train=True)
+            new_bs = state.batch_stats
+        loss, aux, metrics = self.objective.loss(logits, batch, state.aux, key)
+        return loss, (logits, new_bs, aux, metrics)
 
-        (loss, (logits, new_bs, aux, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params
-        )
+    def _step_one(
+        self, state: TrainState, stats: EpochStats, data: dict, order: jax.Array
+    ) -> tuple[TrainState, EpochStats]:
+        batch, key = self._batch(state, data, order)
+        grad_fn = jax.value_and_grad(self._forward, has_aux=True)
+        (loss, (logits, new_bs, aux, metrics)), grads = grad_fn(state.params, state, batch, key)
         updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        last = i == nb - 1
+        last = state.step % self.steps_per_epoch == self.steps_per_epoch - 1
         new_state = TrainState(
-            params=params,
+            params=optax.apply_updates(state.params, updates),
             batch_stats=new_bs,
             opt_state=opt_state,
             aux=aux,
@@ -264,34 +272,25 @@ class Trainer:
             step=state.step + 1,
             epoch=state.epoch + last.astype(jnp.int32),
         )
-        n_real = jnp.sum(mask)
-        pred = jnp.argmax(logits, axis=-1)
-        finite = jnp.isfinite(loss)
-        new_acc = dict(acc)
-        new_acc["loss"] = acc["loss"] + loss * n_real
-        new_acc["n"] = acc["n"] + n_real
-        new_acc["correct_noisy"] = acc["correct_noisy"] + jnp.sum((pred == batch["label"]) * mask)
-        if "clean_label" in batch:
-            new_acc["correct_clean"] = acc["correct_clean"] + jnp.sum(
-                (pred == batch["clean_label"]) * mask
-            )
-        new_acc["steps"] = acc["steps"] + 1
-        new_acc["nonfinite"] = jnp.where(
-            finite, acc["nonfinite"], jnp.minimum(acc["nonfinite"], state.step)
+        stats = stats.update(
+            loss=loss,
+            mask=batch["mask"],
+            pred=jnp.argmax(logits, axis=-1),
+            labels=batch["label"],
+            clean_labels=batch.get("clean_label"),
+            step=state.step,
+            metrics=metrics,
         )
-        for k, v in metrics.items():
-            new_acc["obj/" + k] = acc["obj/" + k] + jnp.asarray(v, jnp.float32)
-        return new_state, new_acc
+        return new_state, stats
 
     def _epoch_one(
-        self, state: TrainState, acc: dict, data: dict, order: jax.Array
-    ) -> tuple[TrainState, dict]:
+        self, state: TrainState, stats: EpochStats, data: dict, order: jax.Array
+    ) -> tuple[TrainState, EpochStats]:
         def body(carry, _):
-            s, a = carry
-            return self._step_one(s, a, data, order), None
+            return self._step_one(*carry, data, order), None
 
-        (state, acc), _ = jax.lax.scan(body, (state, acc), None, length=self.steps_per_epoch)
-        return state, acc
+        (state, stats), _ = jax.lax.scan(body, (state, stats), None, length=self.steps_per_epoch)
+        return state, stats
 
     def _predict_one(self, state: TrainState, x: jax.Array) -> jax.Array:
         x = self._constrain(x)
@@ -370,36 +369,28 @@ class Trainer:
         fn = self._maybe_vmap(lambda k: self._init_one(k, sample), (0,))
         return self._jit("init", fn)(keys)
 
-    def _zero_acc(self, state: TrainState, data: dict) -> dict:
-        if self._acc_template is None:
-
-            def metrics_shape(aux, label):
-                b, k = self.batch_size, self.num_classes
-                batch = {
-                    "label": jnp.zeros((b,), jnp.int32),
-                    "index": jnp.zeros((b,), jnp.int32),
-                    "mask": jnp.ones((b,), jnp.float32),
-                }
-                if "clean_label" in data:
-                    batch["clean_label"] = batch["label"]
-                key = jax.random.PRNGKey(0)
-                return self.objective.loss(jnp.zeros((b, k)), batch, aux, key)[2]
-
-            aux_one = jax.tree.map(lambda a: a[0], state.aux) if self.num_runs else state.aux
-            shapes = jax.eval_shape(metrics_shape, aux_one, None)
-            template = {"loss": 0.0, "n": 0.0, "correct_noisy": 0.0, "steps": 0}
+    def _empty_stats(self, state: TrainState, data: dict) -> EpochStats:
+        if self._stats_template is None:
+            b, k = self.batch_size, self.num_classes
+            batch = {
+                "label": jnp.zeros((b,), jnp.int32),
+                "index": jnp.zeros((b,), jnp.int32),
+                "mask": jnp.ones((b,), jnp.float32),
+            }
             if "clean_label" in data:
-                template["correct_clean"] = 0.0
-            template.update({"obj/" + k: 0.0 for k in shapes})
-            self._acc_template = template
-        acc = {
-            k: np.float32(v) if isinstance(v, float) else np.int32(v)
-            for k, v in self._acc_template.items()
-        }
-        acc["nonfinite"] = np.int32(_NO_NONFINITE)
+                batch["clean_label"] = batch["label"]
+            aux_one = jax.tree.map(lambda a: a[0], state.aux) if self.num_runs else state.aux
+            metrics = jax.eval_shape(
+                lambda aux: self.objective.loss(jnp.zeros((b, k)), batch, aux, jax.random.key(0))[
+                    2
+                ],
+                aux_one,
+            )
+            self._stats_template = EpochStats.empty(metrics, has_clean="clean_label" in data)
+        stats = self._stats_template
         if self.num_runs:
-            acc = {k: np.full((self.num_runs,), v) for k, v in acc.items()}
-        return self.put(acc)
+            stats = jax.tree.map(lambda v: np.full((self.num_runs,), v), stats)
+        return self.put(stats)
 
     def train_epoch(self, state: TrainState, data: dict) -> tuple[TrainState, dict]:
         """Runs one epoch; returns the new state and host metrics.
@@ -413,38 +404,27 @@ class Trainer:
             NonFiniteLossError: the loss became NaN/inf; the message gives epoch and step.
         """
         epoch0 = int(jax.device_get(state.epoch).flat[0])
-        acc = self._zero_acc(state, data)
+        stats = self._empty_stats(state, data)
         data_axes = self._data_axes(data)
         order = self._orders(state, epoch0)
         if self.epoch_mode == "scan":
             fn = self._maybe_vmap(self._epoch_one, (0, 0, data_axes, 0))
-            state, acc = self._jit("epoch", fn, donate=(0, 1))(state, acc, data, order)
+            state, stats = self._jit("epoch", fn, donate=(0, 1))(state, stats, data, order)
         else:
             step = self._jit(
                 "step", self._maybe_vmap(self._step_one, (0, 0, data_axes, 0)), donate=(0, 1)
             )
             for i in range(self.steps_per_epoch):
-                state, acc = step(state, acc, data, order)
+                state, stats = step(state, stats, data, order)
                 if self.sync_every and (i + 1) % self.sync_every == 0:
-                    self._check_finite(np.asarray(jax.device_get(acc["nonfinite"])), epoch0)
-        host = jax.device_get(acc)
-        self._check_finite(np.asarray(host["nonfinite"]), epoch0)
-        n = np.maximum(np.asarray(host["n"]), 1.0)
-        steps = np.maximum(np.asarray(host["steps"]), 1)
-        out = {
-            "loss": np.asarray(host["loss"]) / n,
-            "acc_noisy": np.asarray(host["correct_noisy"]) / n,
-        }
-        if "correct_clean" in host:
-            out["acc_clean"] = np.asarray(host["correct_clean"]) / n
-        for k, v in host.items():
-            if k.startswith("obj/"):
-                out[k] = np.asarray(v) / steps
-        return state, {k: _to_py(v) for k, v in out.items()}
+                    self._check_finite(np.asarray(jax.device_get(stats.nonfinite)), epoch0)
+        host = jax.device_get(stats)
+        self._check_finite(np.asarray(host.nonfinite), epoch0)
+        return state, {k: _to_py(v) for k, v in host.compute().items()}
 
     def _check_finite(self, nonfinite: np.ndarray, epoch0: int) -> None:
         bad = np.asarray(nonfinite).reshape(-1)
-        hit = np.nonzero(bad != _NO_NONFINITE)[0]
+        hit = np.nonzero(bad != NO_NONFINITE)[0]
         if hit.size:
             run = int(hit[0])
             gstep = int(bad[run])
@@ -513,16 +493,18 @@ class Trainer:
     def refresh(
         self, state: TrainState, x_train: np.ndarray | jax.Array, labels: Any
     ) -> TrainState:
-        """Calls the objective's ``refresh`` with eval-mode logits of the whole training set."""
+        """Calls the objective's ``refresh`` with eval-mode logits of the whole training set.
+
+        Compiled once: the epoch (epochs completed minus one) is passed as a traced int32, so
+        refreshing after several epochs reuses one program.
+        """
         logits = self.predict(state, x_train)
         labels = self.put(np.asarray(labels, np.int32))
-        epoch = int(jax.device_get(state.epoch).flat[0]) - 1
-
-        def one(aux, lg, y):
-            return self.objective.refresh(aux, lg, y, epoch)
-
-        fn = self._maybe_vmap(one, (0, 0, 0 if self.labels_per_run else None))
-        aux = jax.jit(fn, out_shardings=self.replicated)(state.aux, logits, labels)
+        epoch = self.put(np.int32(int(jax.device_get(state.epoch).flat[0]) - 1))
+        fn = self._maybe_vmap(
+            self.objective.refresh, (0, 0, 0 if self.labels_per_run else None, None)
+        )
+        aux = self._jit("refresh", fn)(state.aux, logits, labels, epoch)
         return state._replace(aux=aux)
 
 

@@ -1,0 +1,217 @@
+"""A run's workdir: config check, append-only ``metrics.jsonl``, ``summary.json``, checkpoints.
+
+Layout:
+
+* ``config.json``: the full config; a later run in the same workdir must have the same one;
+* ``metrics.jsonl``: one JSON object per completed epoch, **appended** as the epoch ends and
+  *before* that epoch's checkpoint is saved (``epoch`` counts completed epochs, 1..num_epochs);
+* ``summary.json``: the final epoch's metrics and the best epoch by ``config.select_metric``;
+* ``checkpoints/``: an Orbax ``CheckpointManager`` directory of the whole `TrainState`.
+
+Resuming (`Workdir.resume`) restores the newest checkpoint whose epochs all have their line in
+``metrics.jsonl`` and cuts the file back to exactly those lines (a line of an epoch after that
+checkpoint, or a half-written last line, is dropped and that epoch is trained again), so after
+any kill every epoch 1..n has exactly one line and a summary can only say ``complete`` when it
+does. JSON files other than the log are written atomically (temporary file + rename); Orbax
+finalises checkpoints by renaming as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from robustloss.training.trainer import TrainState
+
+__all__ = ["Workdir", "mean_value", "restore_state", "summarize"]
+
+METRICS = "metrics.jsonl"
+
+
+def _write_json(path: str, obj: Any) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _read_records(path: str) -> list[dict]:
+    """The records of a JSON-lines file up to its first unreadable (e.g. half-written) line."""
+    if not os.path.exists(path):
+        return []
+    out = []
+    with open(path) as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return out
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: set[str] = set()
+        for k in set(a) | set(b):
+            out |= _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+def restore_state(mgr: ocp.CheckpointManager, like: TrainState, step: int | None = None):
+    """Restores a `TrainState` from ``mgr`` using ``like``'s shapes, dtypes and shardings.
+
+    Passing the abstract target keeps optax states as their NamedTuples (without it Orbax returns
+    lists/None, DESIGN §7) and places every array on the mesh as ``like`` is placed.
+    """
+    step = mgr.latest_step() if step is None else step
+    abstract = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), like
+    )
+    return mgr.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+class Workdir:
+    """The output directory of one run (see the module docstring).
+
+    Construction only checks ``config.json`` against ``config`` (before any data is loaded);
+    `open` creates the directory, writes ``config.json`` and opens the checkpoint manager.
+
+    Args:
+        path: the directory (made absolute).
+        config: the run config.
+
+    Raises:
+        ValueError: ``path`` holds a run with a different config (the differing fields named).
+    """
+
+    def __init__(self, path: str, config: ml_collections.ConfigDict):
+        self.path = os.path.abspath(path)
+        self.config_json = json.loads(config.to_json_best_effort())
+        self.mgr: ocp.CheckpointManager | None = None
+        old_path = os.path.join(self.path, "config.json")
+        if os.path.exists(old_path):
+            with open(old_path) as f:
+                old = json.load(f)
+            if old != self.config_json:
+                diff = sorted(_diff_keys(old, self.config_json))
+                raise ValueError(
+                    f"workdir {self.path} holds a run with a different config (fields {diff}); "
+                    "use a new --workdir or delete it"
+                )
+
+    @property
+    def metrics_path(self) -> str:
+        return os.path.join(self.path, METRICS)
+
+    def open(self, keep_checkpoints: int) -> None:
+        """Creates the directory, writes ``config.json``, opens the checkpoint manager."""
+        os.makedirs(self.path, exist_ok=True)
+        _write_json(os.path.join(self.path, "config.json"), self.config_json)
+        self.mgr = ocp.CheckpointManager(
+            os.path.join(self.path, "checkpoints"),
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep_checkpoints, create=True),
+        )
+
+    def resume(self, state: TrainState) -> tuple[TrainState, list[dict]]:
+        """The state and per-epoch history to continue from (``state`` itself when fresh).
+
+        Restores the newest checkpoint whose epochs 1..e all have a line in ``metrics.jsonl``,
+        deletes newer checkpoints, and cuts ``metrics.jsonl`` back to lines 1..e.
+
+        Raises:
+            ValueError: there are checkpoints, but ``metrics.jsonl`` lacks the lines of every one
+                of them (e.g. the file was deleted): the history cannot be rebuilt.
+        """
+        records = _read_records(self.metrics_path)
+        lines = 0  # length of the prefix with epochs 1, 2, 3, ...
+        while lines < len(records) and records[lines].get("epoch") == lines + 1:
+            lines += 1
+        steps = sorted(self.mgr.all_steps())
+        usable = [s for s in steps if s <= lines]
+        if steps and not usable:
+            raise ValueError(
+                f"workdir {self.path}: checkpoints at epochs {steps} but {METRICS} holds the "
+                f"lines of epochs 1..{lines} only, so the run's history is lost; delete the "
+                "workdir (or use a new one) to train again"
+            )
+        step = usable[-1] if usable else 0
+        for newer in steps:
+            if newer > step:
+                self.mgr.delete(newer)
+        history = records[:step]
+        self._rewrite(history)
+        if step:
+            state = restore_state(self.mgr, state, step)
+        return state, history
+
+    def _rewrite(self, history: list[dict]) -> None:
+        tmp = f"{self.metrics_path}.tmp.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in history)
+        os.replace(tmp, self.metrics_path)
+
+    def append(self, record: dict) -> None:
+        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning)."""
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def save(self, epoch: int, state: TrainState) -> None:
+        """Saves the checkpoint of ``epoch`` completed epochs (after its metrics line)."""
+        self.mgr.save(epoch, args=ocp.args.StandardSave(state))
+
+    def write_summary(self, summary: dict) -> None:
+        _write_json(os.path.join(self.path, "summary.json"), summary)
+
+    def close(self) -> None:
+        """Waits for pending checkpoint writes and closes the manager."""
+        if self.mgr is not None:
+            self.mgr.wait_until_finished()
+            self.mgr.close()
+
+
+def mean_value(v: Any) -> float:
+    """A metric's value, averaged over runs when it is a list (one entry per run)."""
+    return float(np.mean(v)) if isinstance(v, list) else float(v)
+
+
+def summarize(history: list[dict], select: str, runs: int | None, num_epochs: int) -> dict:
+    """The summary of a run: final metrics, the best epoch by ``select``, completeness.
+
+    The best epoch falls back to ``test/top1`` (flagged ``oracle``) when no record has
+    ``select``. ``complete`` is true only when the history holds exactly epochs
+    ``1..num_epochs``; with runs, ``final_mean``/``final_std`` aggregate over them.
+
+    Example:
+        >>> h = [{"epoch": 1, "val/top1": 0.5}, {"epoch": 2, "val/top1": 0.4}]
+        >>> s = summarize(h, "val/top1", None, 2)
+        >>> s["best"]["epoch"], s["complete"]
+        (1, True)
+    """
+    final = history[-1]
+    metric, oracle = select, False
+    if not any(metric in r for r in history):
+        metric, oracle = "test/top1", True
+    scored = [r for r in history if metric in r]
+    best = max(scored, key=lambda r: mean_value(r[metric])) if scored else final
+    out: dict[str, Any] = {
+        "final": final,
+        "best": {"metric": metric, "oracle": oracle, **best},
+        "num_epochs": final["epoch"],
+        "complete": [r["epoch"] for r in history] == list(range(1, num_epochs + 1)),
+    }
+    if runs:
+        out["final_mean"] = {k: mean_value(v) for k, v in final.items() if isinstance(v, list)}
+        out["final_std"] = {k: float(np.std(v)) for k, v in final.items() if isinstance(v, list)}
+    return out

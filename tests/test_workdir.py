@@ -1,0 +1,78 @@
+"""The workdir: metrics.jsonl appended per epoch; no line is lost or doubled by a kill."""
+
+import json
+
+import pytest
+
+from configs import test as test_config
+from robustloss.training import train
+
+QUIET = {"log": lambda s: None}
+
+
+def _strip(history):
+    return [{k: v for k, v in r.items() if k not in ("time", "elapsed")} for r in history]
+
+
+def _lines(path):
+    with open(path / "metrics.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    cfg = test_config.get_config("epochs=3")
+    path = tmp_path_factory.mktemp("full")
+    return cfg, train(cfg, str(path), **QUIET), path
+
+
+def test_metrics_are_appended_one_line_per_epoch(full, tmp_path, monkeypatch):
+    cfg, summary, path = full
+    assert [r["epoch"] for r in _lines(path)] == [1, 2, 3] and summary["complete"]
+    assert _strip(_lines(path)) == _strip(summary["history"])
+    # Appended, never rewritten: a run of 3 epochs opens the log in "a" mode three times.
+    modes = []
+    real_open = open
+
+    def spy(file, mode="r", *a, **k):
+        if str(file).endswith("metrics.jsonl"):
+            modes.append(mode)
+        return real_open(file, mode, *a, **k)
+
+    monkeypatch.setattr("builtins.open", spy)
+    train(cfg, str(tmp_path / "spy"), **QUIET)
+    assert modes.count("a") == 3 and "w" not in modes
+
+
+def test_checkpoint_ahead_of_the_log_is_retrained_not_lost(full, tmp_path):
+    """Kill between the checkpoint and its line (simulated by dropping the last line): the
+    resumed run restores the previous checkpoint and writes every line exactly once."""
+    cfg, summary, _ = full
+    work = tmp_path / "w"
+    train(cfg, str(work), stop_after=2, **QUIET)
+    lines = (work / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (work / "metrics.jsonl").write_text("".join(lines[:1]) + lines[1][:10])  # half a line
+    resumed = train(cfg, str(work), **QUIET)
+    assert [r["epoch"] for r in _lines(work)] == [1, 2, 3] and resumed["complete"]
+    assert _strip(_lines(work)) == _strip(summary["history"])  # bit-exact, no duplicate
+
+
+def test_log_ahead_of_the_checkpoint_is_cut_back(full, tmp_path):
+    """Lines of epochs after the newest checkpoint are dropped and retrained once."""
+    cfg, summary, _ = full
+    work = tmp_path / "w"
+    with cfg.unlocked():
+        cfg.checkpoint_every = 2
+    part = train(cfg, str(work), stop_after=1, **QUIET)  # line 1, no checkpoint
+    assert not part["complete"]
+    train(cfg, str(work), **QUIET)
+    assert [r["epoch"] for r in _lines(work)] == [1, 2, 3]
+    assert _strip(_lines(work)) == _strip(summary["history"])
+
+
+def test_lost_log_with_checkpoints_is_an_error(tmp_path):
+    cfg = test_config.get_config("epochs=2")
+    train(cfg, str(tmp_path), stop_after=1, **QUIET)
+    (tmp_path / "metrics.jsonl").unlink()
+    with pytest.raises(ValueError, match="metrics.jsonl holds the lines of epochs 1..0"):
+        train(cfg, str(tmp_path), **QUIET)
