@@ -40,6 +40,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from robustloss.table import Entry, Option, resolve
+
 __all__ = [
     "FFNN",
     "LeNet5",
@@ -258,24 +260,76 @@ def _resnet34(num_classes: int, **kw: Any) -> ResNet:
     return ResNet(num_classes=num_classes, stage_sizes=(3, 4, 6, 3), **kw)
 
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {
-    "ffnn": FFNN,
-    "lenet": LeNet5,
-    "resnet18": _resnet18,
-    "resnet34": _resnet34,
+def _needs_28x28(shape: tuple) -> str | None:
+    if tuple(shape[:2]) != (28, 28):
+        return (
+            f"needs 28x28 images, but the inputs have shape {tuple(shape)}; use 'ffnn' or a ResNet"
+        )
+    return None
+
+
+def _needs_images(shape: tuple) -> str | None:
+    if len(shape) not in (2, 3):
+        return f"needs images, but the inputs have shape {tuple(shape)}; use 'ffnn'"
+    return None
+
+
+_RESNET_OPTIONS = {
+    "width": Option(64, low=1, integer=True),
+    "stem": Option("cifar", choices=("cifar", "imagenet")),
 }
 
-# How the training loop runs an epoch on CPU, measured on 2 cores (docs/training.md): a whole
-# epoch under `lax.scan` removes per-step dispatch; it is 2.1x faster for the tabular net and,
-# with LeNet's im2col convolutions (PatchConv), 1.7x faster for LeNet too. The ResNets use
-# `nn.Conv`, whose XLA:CPU convolutions run 2.7-3x slower inside loops (jax-ml/jax#12868), so
-# they use a Python loop of jitted steps.
-_EPOCH_MODE = {"ffnn": "scan", "lenet": "scan", "resnet18": "loop", "resnet34": "loop"}
+# The models: name -> Entry(factory(num_classes, **options), description, options). meta:
+# "epoch_mode" is how the training loop runs an epoch on CPU, measured on 2 cores
+# (docs/training.md): a whole epoch under `lax.scan` removes per-step dispatch; it is 2.1x faster
+# for the tabular net and, with LeNet's im2col convolutions (PatchConv), 1.7x faster for LeNet
+# too. The ResNets use `nn.Conv`, whose XLA:CPU convolutions run 2.7-3x slower inside loops
+# (jax-ml/jax#12868), so they use a Python loop of jitted steps. "check_input": a function of
+# the per-example input shape returning why the model cannot take it (None if it can).
+MODELS: dict[str, Entry] = {
+    "ffnn": Entry(
+        FFNN,
+        "one-hidden-layer ReLU net (LDR tabular protocol); hidden 0 = min(d, K)",
+        {"hidden": Option(0, low=0, integer=True)},
+        meta={"epoch_mode": "scan"},
+    ),
+    "lenet": Entry(
+        LeNet5, "LeNet-5 for 28x28 images", meta={"epoch_mode": "scan", "check_input": _needs_28x28}
+    ),
+    "resnet18": Entry(
+        _resnet18,
+        "ResNet-18 (CIFAR or ImageNet stem)",
+        _RESNET_OPTIONS,
+        meta={"epoch_mode": "loop", "check_input": _needs_images},
+    ),
+    "resnet34": Entry(
+        _resnet34,
+        "ResNet-34 (CIFAR or ImageNet stem)",
+        _RESNET_OPTIONS,
+        meta={"epoch_mode": "loop", "check_input": _needs_images},
+    ),
+}
 
 
 def list_models() -> list[str]:
     """Names accepted by `get_model`, sorted."""
-    return sorted(_MODELS)
+    return sorted(MODELS)
+
+
+def _entry(name: str) -> Entry:
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
+    return MODELS[name]
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """The keyword options of model ``name`` and their defaults.
+
+    Example:
+        >>> model_options("resnet18")
+        {'width': 64, 'stem': 'cifar'}
+    """
+    return {k: o.default for k, o in _entry(name).options.items()}
 
 
 def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
@@ -284,41 +338,45 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
     Args:
         name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
         num_classes: number of logits K >= 2.
-        **kw: model attributes (``hidden`` for ``ffnn``; ``width`` and ``stem`` (``"cifar"`` or
-            ``"imagenet"``) for the ResNets).
+        **kw: model options (`model_options`: ``hidden`` for ``ffnn``; ``width`` and ``stem``
+            (``"cifar"`` or ``"imagenet"``) for the ResNets).
 
     Returns:
         A Linen module; call ``init(key, x, train=False)`` and ``apply(variables, x, train=...)``.
 
     Raises:
-        ValueError: unknown name, K < 2 or an unknown keyword.
+        ValueError: unknown name, K < 2, an unknown keyword or a value out of range.
 
     Example:
         >>> get_model("lenet", num_classes=10).num_classes
         10
     """
-    if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
+    entry = _entry(name)
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-    valid = {"ffnn": {"hidden"}, "lenet": set()}.get(name, {"width", "stem"})
-    bad = sorted(set(kw) - valid)
+    bad = sorted(set(kw) - set(entry.options))
     if bad:
         raise ValueError(
-            f"unknown keyword(s) {bad} for model {name!r}; valid keywords: {sorted(valid)}"
+            f"unknown keyword(s) {bad} for model {name!r}; valid keywords: {sorted(entry.options)}"
         )
-    if kw.get("stem", "cifar") not in ("cifar", "imagenet"):
-        raise ValueError(f"model {name!r}: stem must be 'cifar' or 'imagenet', got {kw['stem']!r}")
-    for key, value in kw.items():
-        if key == "stem":
-            continue
-        if not isinstance(value, int) or value < (0 if key == "hidden" else 1):
-            raise ValueError(f"model {name!r}: {key} must be a positive int, got {value!r}")
-    return _MODELS[name](num_classes=num_classes, **kw)
+    return entry.factory(num_classes=num_classes, **resolve(entry, kw, f"model {name!r}"))
+
+
+def check_model_input(name: str, shape: tuple) -> None:
+    """Raises ``ValueError`` if model ``name`` cannot take inputs of per-example ``shape``.
+
+    Example:
+        >>> check_model_input("lenet", (8, 8, 1))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: model 'lenet' needs 28x28 images, but the inputs have shape (8, 8, 1); ...
+    """
+    check = _entry(name).meta.get("check_input")
+    reason = check(tuple(shape)) if check else None
+    if reason:
+        raise ValueError(f"model {name!r} {reason}")
 
 
 def default_epoch_mode(name: str) -> str:
     """The measured-faster epoch mode for a model on CPU: ``"scan"`` or ``"loop"``."""
-    if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
-    return _EPOCH_MODE[name]
+    return _entry(name).meta["epoch_mode"]

@@ -37,6 +37,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from jax.typing import ArrayLike
 
+from robustloss.table import Entry, Option, resolve
+
 __all__ = [
     "NoisyLabels",
     "add_noise",
@@ -796,8 +798,83 @@ def _rent_code(y, num_classes, kind, rate, m, groups, seed) -> NoisyLabels:
 # Public entry point.
 # --------------------------------------------------------------------------------------------
 
-_KINDS = ("clean", "symmetric", "uniform", "pair", "superclass", "instance", "real")
-_KIND_ALIASES = {
+
+def _kind_clean(y, *, num_classes, rate, seed, sampling="exact"):
+    del rate, seed, sampling
+    return _result(y, y.copy(), np.eye(num_classes))
+
+
+def _kind_real(y, *, num_classes, rate, seed, sampling="exact", noisy_labels=None, **kw):
+    del rate, seed, sampling
+    if noisy_labels is None:
+        raise ValueError("kind='real' needs noisy_labels= (an array or a .npy/.npz/.csv path)")
+    return from_labels(y, noisy_labels, num_classes=num_classes, **kw)
+
+
+def _kind_superclass(y, *, class_map="cifar100", **kw):
+    return superclass(y, groups=class_map, **kw)
+
+
+def _kind_instance(y, *, sampling="exact", features=None, **kw):
+    if features is None:
+        raise ValueError("kind='instance' needs features=[N, ...]")
+    _check_sampling(sampling)
+    return instance_dependent(y, features=features, **kw)
+
+
+_SAMPLING = {"sampling": Option("exact", choices=_SAMPLINGS)}
+
+# The noise kinds: name -> Entry(generator, description, options). `add_noise` checks the given
+# options against the entry (unknown ones raise) and passes the given ones on; an option whose
+# default is None takes the generator's own default. `meta["code_modes"]`: the papers' released
+# generators (``mode=``) that implement the kind.
+NOISE_KINDS: dict[str, Entry] = {
+    "clean": Entry(_kind_clean, "no noise: labels unchanged, T = I", _SAMPLING),
+    "symmetric": Entry(
+        symmetric,
+        "flip to a different class with probability rate",
+        _SAMPLING,
+        meta={"code_modes": ("rent_code",)},
+    ),
+    "uniform": Entry(
+        uniform,
+        "replace by a uniform draw over all K (error rate rate(K-1)/K)",
+        _SAMPLING,
+        meta={"code_modes": ("ldr_code",)},
+    ),
+    "pair": Entry(
+        pair,
+        "flip y to class_map[y] with probability rate (class_map: [K] array or a map's name)",
+        {**_SAMPLING, "class_map": Option(None)},
+        meta={"code_modes": ("ldr_code", "rent_code")},
+    ),
+    "superclass": Entry(
+        _kind_superclass,
+        "flip within the class's superclass (class_map: fine -> group, CIFAR-100 by default)",
+        {
+            **_SAMPLING,
+            "class_map": Option(None),
+            "include_true": Option(None, choices=(True, False)),
+        },
+        meta={"code_modes": ("rent_code",)},
+    ),
+    "instance": Entry(
+        _kind_instance,
+        "instance-dependent noise of Xia et al. 2020 (features required)",
+        {
+            **_SAMPLING,
+            "features": Option(None),
+            "std": Option(None, low=0.0),
+            "normalize": Option(None, choices=(True, False)),
+        },
+    ),
+    "real": Entry(
+        _kind_real,
+        "a given noisy label per example (noisy_labels: array or .npy/.npz/.csv, e.g. CIFAR-N)",
+        {**_SAMPLING, "noisy_labels": Option(None), "key": Option(None)},
+    ),
+}
+NOISE_KIND_ALIASES = {
     "sym": "symmetric",
     "asym": "pair",
     "asymmetric": "pair",
@@ -807,11 +884,32 @@ _KIND_ALIASES = {
     "from_labels": "real",
     "none": "clean",
 }
+_KINDS = tuple(NOISE_KINDS)
+SAMPLINGS = _SAMPLINGS
+NOISE_MODES = _MODES
 
 
 def list_noise_kinds() -> list[str]:
     """Noise kinds accepted by :func:`add_noise` (canonical names; aliases in the docs)."""
     return list(_KINDS)
+
+
+def noise_kind(name: str) -> str:
+    """The canonical noise kind of ``name`` (an alias such as ``"idn"`` or a kind).
+
+    Raises:
+      ValueError: unknown kind, naming the valid kinds.
+
+    Example:
+      >>> noise_kind("asym")
+      'pair'
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"kind must be a string, one of {list(_KINDS)}; got {name!r}")
+    k = NOISE_KIND_ALIASES.get(name.lower(), name.lower())
+    if k not in NOISE_KINDS:
+        raise ValueError(f"unknown noise kind {name!r}; choose one of {list(_KINDS)}")
+    return k
 
 
 def add_noise(
@@ -821,12 +919,8 @@ def add_noise(
     kind: str,
     rate: float = 0.0,
     seed: int | np.random.Generator | None = 0,
-    sampling: str = "exact",
-    class_map: ArrayLike | str | None = None,
-    features: ArrayLike | None = None,
     mode: str = "ours",
-    noisy_labels: ArrayLike | str | os.PathLike | None = None,
-    **kwargs: Any,
+    **options: Any,
 ) -> NoisyLabels:
     """Corrupts ``labels`` with the named noise kind; the single entry point used by the harness.
 
@@ -862,76 +956,68 @@ def add_noise(
       kind: a noise kind (above).
       rate: in ``[0, 1)``; ignored for ``clean`` and ``real``.
       seed: non-negative int or ``numpy.random.Generator`` (``"ours"`` only).
-      sampling: ``"exact"`` or ``"bernoulli"`` (``"ours"`` only; IDN ignores it).
-      class_map: ``pair``: a ``[K]`` map or :func:`class_map` name (default ``"next"``);
-        ``superclass``: a ``[K]`` fine -> group map or :func:`superclass_map` name (default
-        ``"cifar100"``).
-      features: ``[N, ...]`` features for ``instance``.
       mode: ``"ours"``, ``"ldr_code"`` or ``"rent_code"``.
-      noisy_labels: array or file for ``real`` (see :func:`from_labels`).
-      **kwargs: passed to the generator (``include_true`` for ``superclass``; ``std``,
-        ``normalize`` for ``instance``; ``key`` for ``real``).
+      **options: the kind's options (``NOISE_KINDS[kind].options``); any other raises.
+        ``sampling``: ``"exact"`` or ``"bernoulli"`` (every kind; ``"ours"`` only; clean,
+        instance and real ignore it). ``class_map``: ``pair``: a ``[K]`` map or
+        :func:`class_map` name (default ``"next"``); ``superclass``: a ``[K]`` fine -> group
+        map or :func:`superclass_map` name (default ``"cifar100"``). ``include_true``
+        (``superclass``). ``features`` ``[N, ...]`` (required), ``std``, ``normalize``
+        (``instance``). ``noisy_labels`` (array or file, required) and ``key`` (``real``, see
+        :func:`from_labels`). The code modes take ``class_map`` (and ``sampling``, ignored).
 
     Returns:
       :class:`NoisyLabels` ``(labels int32 [N], T float64 [K, K], is_noisy bool [N])``.
+
+    Raises:
+      ValueError: unknown kind, mode or option (naming the valid ones), or a bad value.
 
     Example:
       >>> out = add_noise(np.arange(10) % 2, num_classes=2, kind="symmetric", rate=0.2, seed=1)
       >>> int(out.is_noisy.sum()), out.T[0].tolist()
       (2, [0.8, 0.2])
+      >>> add_noise([0, 1], num_classes=2, kind="pair", rate=0.2, classmap=[1, 0])
+      ... # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: unknown option(s) ['classmap'] for noise kind 'pair'; valid: ['class_map', ...]
     """
-    if not isinstance(kind, str):
-        raise ValueError(f"kind must be a string, one of {list(_KINDS)}; got {kind!r}")
-    k = _KIND_ALIASES.get(kind.lower(), kind.lower())
-    if k not in _KINDS:
-        raise ValueError(f"unknown noise kind {kind!r}; choose one of {list(_KINDS)}")
+    k = noise_kind(kind)
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    entry = NOISE_KINDS[k]
     y = _check_labels(labels, num_classes)
     if k != "real":
         rate = _check_rate(rate)
+    if mode == "ours":
+        resolve(entry, options, f"noise kind {k!r}")
+        given = {name: v for name, v in options.items() if v is not None}
+        seed = 0 if seed is None else seed
+        return entry.factory(y, num_classes=num_classes, rate=rate, seed=seed, **given)
+    return _code_mode(y, num_classes, k, kind, rate, seed, mode, options)
+
+
+def _code_mode(y, num_classes, k, kind, rate, seed, mode, options) -> NoisyLabels:
+    """``mode="ldr_code"`` / ``"rent_code"``: the papers' released generators."""
+    entry = NOISE_KINDS[k]
+    if mode not in entry.meta.get("code_modes", ()):
+        supported = [n for n, e in NOISE_KINDS.items() if mode in e.meta.get("code_modes", ())]
+        supported = ", ".join(repr(n) for n in supported)
+        raise ValueError(f"mode={mode!r} supports kinds {supported}, got {kind!r}")
+    valid = {"class_map", "sampling"}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for noise kind {k!r} with mode={mode!r}; "
+            f"valid: {sorted(valid)}"
+        )
+    cm = options.get("class_map")
     if mode == "ldr_code":
-        if k not in ("uniform", "pair"):
-            raise ValueError(f"mode='ldr_code' supports kinds 'uniform' and 'pair', got {kind!r}")
-        m = _check_map("next" if class_map is None else class_map, num_classes)
+        m = _check_map("next" if cm is None else cm, num_classes)
         return _ldr_code(y, num_classes, k, rate, m, seed)
-    if mode == "rent_code":
-        if k not in ("symmetric", "pair", "superclass"):
-            raise ValueError(
-                f"mode='rent_code' supports kinds 'symmetric', 'pair', 'superclass', got {kind!r}"
-            )
-        m = g = None
-        if k == "pair":
-            m = _check_map("next" if class_map is None else class_map, num_classes)
-        if k == "superclass":
-            g = _check_map(
-                "cifar100" if class_map is None else class_map, num_classes, "superclass_map"
-            )
-        return _rent_code(y, num_classes, k, rate, m, g, seed)
-    seed = 0 if seed is None else seed
-    if k == "clean":
-        return _result(y, y.copy(), np.eye(num_classes))
-    if k == "symmetric":
-        return symmetric(y, num_classes=num_classes, rate=rate, seed=seed, sampling=sampling)
-    if k == "uniform":
-        return uniform(y, num_classes=num_classes, rate=rate, seed=seed, sampling=sampling)
+    m = g = None
     if k == "pair":
-        cm = "next" if class_map is None else class_map
-        return pair(
-            y, num_classes=num_classes, rate=rate, class_map=cm, seed=seed, sampling=sampling
-        )
+        m = _check_map("next" if cm is None else cm, num_classes)
     if k == "superclass":
-        g = "cifar100" if class_map is None else class_map
-        return superclass(
-            y, num_classes=num_classes, rate=rate, groups=g, seed=seed, sampling=sampling, **kwargs
-        )
-    if k == "instance":
-        if features is None:
-            raise ValueError("kind='instance' needs features=[N, ...]")
-        _check_sampling(sampling)
-        return instance_dependent(
-            y, num_classes=num_classes, rate=rate, features=features, seed=seed, **kwargs
-        )
-    if noisy_labels is None:
-        raise ValueError("kind='real' needs noisy_labels= (an array or a .npy/.npz/.csv path)")
-    return from_labels(y, noisy_labels, num_classes=num_classes, **kwargs)
+        g = _check_map("cifar100" if cm is None else cm, num_classes, "superclass_map")
+    return _rent_code(y, num_classes, k, rate, m, g, seed)

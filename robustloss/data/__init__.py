@@ -13,8 +13,11 @@ Example:
 from __future__ import annotations
 
 import os
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from robustloss.table import Entry, Option
 
 from . import _sources
 from ._dataset import Dataset, kfold_splits, train_val_split
@@ -27,8 +30,10 @@ from ._preprocess import (
 from ._sources import read_idx, tfds_order, write_tfds_copy
 
 __all__ = [
+    "DATASETS",
     "Dataset",
     "channel_stats",
+    "dataset_options",
     "default_cache_dir",
     "kfold_splits",
     "list_datasets",
@@ -42,22 +47,6 @@ __all__ = [
     "train_val_split",
 ]
 
-_TFDS_NAMES = ("mnist", "kmnist", "cifar10", "cifar100", "svhn_cropped")
-_IDX_NAMES = ("fashion_mnist", "mnist", "kmnist")
-_DATASETS = {
-    "digits": "scikit-learn 8x8 digits, 1,797 examples, 10 classes (always available)",
-    "fashion_mnist": "Fashion-MNIST 60k/10k, 28x28x1: TFDS copy in data_dir, else Debian IDX files",
-    "mnist": "MNIST via TFDS (data_dir, download=True) or path=<IDX folder>",
-    "kmnist": "Kuzushiji-MNIST via TFDS or path=<IDX folder>",
-    "cifar10": "CIFAR-10 via TFDS",
-    "cifar100": "CIFAR-100 (fine labels) via TFDS",
-    "svhn_cropped": "SVHN cropped digits via TFDS (train/test)",
-    "letter": "UCI letter-recognition.data (path=), 20,000 rows, 26 classes, 16 features",
-    "vowel": "UCI vowel-context.data (path=), 990 rows, 11 classes, 10 features",
-    "libsvm": "LIBSVM/svmlight file(s) (path= file, or (train, test) tuple)",
-    "npz": ".npz with x, y (and optionally x_test/y_test, x_val/y_val) (path=)",
-}
-
 
 def list_datasets() -> list[str]:
     """Names accepted by :func:`load_dataset` (``"tfds:<name>"`` reaches any TFDS dataset).
@@ -66,7 +55,7 @@ def list_datasets() -> list[str]:
       >>> "digits" in list_datasets()
       True
     """
-    return list(_DATASETS)
+    return list(DATASETS)
 
 
 def default_cache_dir() -> str:
@@ -92,122 +81,175 @@ def _split_off_test(n: int, y: np.ndarray, test_fraction: float, test_seed: int)
     return train_val_split(n, test_fraction, seed=test_seed, labels=y)
 
 
-def _raw(
-    name: str,
-    *,
-    data_dir,
-    download,
-    path,
-    source,
-    order,
-    test_fraction,
-    test_seed,
-    cache_dir,
-    max_dense_bytes,
-    test_rows,
-) -> _sources.Raw:
-    if name == "digits":
-        return _sources.digits(test_fraction, test_seed)
-    if name.startswith("tfds:"):
-        return _sources.tfds_source(name[5:], data_dir, download, cache_dir)
-    if name in _IDX_NAMES:
-        if source not in ("auto", "tfds", "idx"):
-            raise ValueError(f"source must be 'auto', 'tfds' or 'idx', got {source!r}")
-        use_tfds = source == "tfds" or (
-            source == "auto"
-            and path is None
-            and (_sources.tfds_prepared(name, data_dir) or (download and name != "fashion_mnist"))
-        )
-        if name != "fashion_mnist" and source == "auto" and path is None and not use_tfds:
-            use_tfds = True  # no offline IDX copy of mnist/kmnist: TFDS raises a clear error
-        if use_tfds:
-            return _sources.tfds_source(name, data_dir, download, cache_dir)
-        names = _sources.FASHION_MNIST_CLASSES if name == "fashion_mnist" else None
-        names = names or tuple(str(i) for i in range(10))
-        return _sources.idx_folder(path, order=order, name=name, class_names=names)
-    if name in _TFDS_NAMES:
-        return _sources.tfds_source(name, data_dir, download, cache_dir)
-    if name == "letter":
-        x, y = _sources.letter_csv(path, test_rows)
-        if not 0 < test_rows < len(y):
-            raise ValueError(f"test_rows must be in (0, {len(y)}), got {test_rows}")
-        cut = len(y) - test_rows
-        return _sources.Raw(
-            x[:cut],
-            y[:cut],
-            x[cut:],
-            y[cut:],
-            26,
-            tuple(chr(ord("A") + i) for i in range(26)),
-            source=os.fspath(path),
-            kind="tabular",
-            meta={"split": f"first {cut} rows train, last {test_rows} test"},
-        )
-    if name == "vowel":
-        x, y, is_test = _sources.vowel_context(path)
-        return _sources.Raw(
-            x[~is_test],
-            y[~is_test],
-            x[is_test],
-            y[is_test],
-            11,
-            ("hid", "hId", "hEd", "hAd", "hYd", "had", "hOd", "hod", "hUd", "hud", "hed"),
-            source=os.fspath(path),
-            kind="tabular",
-            meta={"split": "the file's train/test flag"},
-        )
-    if name == "libsvm":
-        if path is None:
-            raise ValueError(
-                "dataset 'libsvm' is read from a file: pass path=<file> or (train, test)"
-            )
-        paths = [os.fspath(p) for p in (path if isinstance(path, (tuple, list)) else [path])]
-        if len(paths) == 1 and os.path.exists(paths[0] + ".t"):
-            paths.append(paths[0] + ".t")
-        parts = _sources.svmlight(paths, max_dense_bytes)
-        if len(parts) == 1:
-            x, y = parts[0]
-            (yy,), names = _remap_labels(y)
-            tr, te = _split_off_test(len(yy), yy, test_fraction, test_seed)
-            x_tr, y_tr, x_te, y_te = x[tr], yy[tr], x[te], yy[te]
-            meta = {"split": f"seeded test split {test_fraction} (test_seed={test_seed})"}
-        elif len(parts) == 2:
-            (x_tr, y0), (x_te, y1) = parts
-            (y_tr, y_te), names = _remap_labels(y0, y1)
-            meta = {"split": "train/test files"}
-        else:
-            raise ValueError(f"libsvm path must be one file or (train, test), got {path!r}")
-        return _sources.Raw(
-            x_tr, y_tr, x_te, y_te, len(names), names, " + ".join(paths), "tabular", meta=meta
-        )
-    if name == "npz":
-        z = _sources.npz_file(path)
-        kind = "image" if z["x"].ndim == 4 else "tabular"
-        ys = [z["y"]] + [z[f"y_{p}"] for p in ("test", "val") if f"y_{p}" in z]
-        mapped, names = _remap_labels(*ys)
-        z["y"] = mapped[0]
-        i = 1
-        for p in ("test", "val"):
-            if f"y_{p}" in z:
-                z[f"y_{p}"] = mapped[i]
-                i += 1
-        meta = {}
-        if "x_test" in z:
-            x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x_test"], z["y_test"]
-            meta["split"] = "x/y train, x_test/y_test test"
-        else:
-            tr, te = _split_off_test(len(z["y"]), z["y"], test_fraction, test_seed)
-            x_tr, y_tr, x_te, y_te = z["x"][tr], z["y"][tr], z["x"][te], z["y"][te]
-            meta["split"] = f"seeded test split {test_fraction} (test_seed={test_seed})"
-        if "x_val" in z:
-            meta["x_val"], meta["y_val"] = z["x_val"], z["y_val"]
-        div = 255.0 if kind == "image" and np.issubdtype(z["x"].dtype, np.integer) else 1.0
-        return _sources.Raw(
-            x_tr, y_tr, x_te, y_te, len(names), names, os.fspath(path), kind, div, meta
-        )
-    raise ValueError(
-        f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
+class _Args(NamedTuple):
+    """The loader arguments a source may read (see :func:`load_dataset`)."""
+
+    data_dir: str | None
+    download: bool
+    path: Any
+    source: str
+    order: str
+    test_fraction: float
+    test_seed: int
+    cache_dir: str
+    max_dense_bytes: int
+    test_rows: int
+
+
+def _digits(name: str, a: _Args) -> _sources.Raw:
+    return _sources.digits(a.test_fraction, a.test_seed)
+
+
+def _tfds(name: str, a: _Args) -> _sources.Raw:
+    tfds_name = name[5:] if name.startswith("tfds:") else name
+    return _sources.tfds_source(tfds_name, a.data_dir, a.download, a.cache_dir)
+
+
+def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
+    if a.source not in ("auto", "tfds", "idx"):
+        raise ValueError(f"source must be 'auto', 'tfds' or 'idx', got {a.source!r}")
+    use_tfds = a.source == "tfds" or (
+        a.source == "auto"
+        and a.path is None
+        and (_sources.tfds_prepared(name, a.data_dir) or (a.download and name != "fashion_mnist"))
     )
+    if name != "fashion_mnist" and a.source == "auto" and a.path is None and not use_tfds:
+        use_tfds = True  # no offline IDX copy of mnist/kmnist: TFDS raises a clear error
+    if use_tfds:
+        return _tfds(name, a)
+    names = _sources.FASHION_MNIST_CLASSES if name == "fashion_mnist" else None
+    names = names or tuple(str(i) for i in range(10))
+    return _sources.idx_folder(a.path, order=a.order, name=name, class_names=names)
+
+
+def _letter(name: str, a: _Args) -> _sources.Raw:
+    x, y = _sources.letter_csv(a.path, a.test_rows)
+    if not 0 < a.test_rows < len(y):
+        raise ValueError(f"test_rows must be in (0, {len(y)}), got {a.test_rows}")
+    cut = len(y) - a.test_rows
+    return _sources.Raw(
+        x[:cut],
+        y[:cut],
+        x[cut:],
+        y[cut:],
+        26,
+        tuple(chr(ord("A") + i) for i in range(26)),
+        source=os.fspath(a.path),
+        kind="tabular",
+        meta={"split": f"first {cut} rows train, last {a.test_rows} test"},
+    )
+
+
+def _vowel(name: str, a: _Args) -> _sources.Raw:
+    x, y, is_test = _sources.vowel_context(a.path)
+    return _sources.Raw(
+        x[~is_test],
+        y[~is_test],
+        x[is_test],
+        y[is_test],
+        11,
+        ("hid", "hId", "hEd", "hAd", "hYd", "had", "hOd", "hod", "hUd", "hud", "hed"),
+        source=os.fspath(a.path),
+        kind="tabular",
+        meta={"split": "the file's train/test flag"},
+    )
+
+
+def _libsvm(name: str, a: _Args) -> _sources.Raw:
+    path, test_fraction, test_seed = a.path, a.test_fraction, a.test_seed
+    if path is None:
+        raise ValueError("dataset 'libsvm' is read from a file: pass path=<file> or (train, test)")
+    paths = [os.fspath(p) for p in (path if isinstance(path, (tuple, list)) else [path])]
+    if len(paths) == 1 and os.path.exists(paths[0] + ".t"):
+        paths.append(paths[0] + ".t")
+    parts = _sources.svmlight(paths, a.max_dense_bytes)
+    if len(parts) == 1:
+        x, y = parts[0]
+        (yy,), names = _remap_labels(y)
+        tr, te = _split_off_test(len(yy), yy, test_fraction, test_seed)
+        x_tr, y_tr, x_te, y_te = x[tr], yy[tr], x[te], yy[te]
+        meta = {"split": f"seeded test split {test_fraction} (test_seed={test_seed})"}
+    elif len(parts) == 2:
+        (x_tr, y0), (x_te, y1) = parts
+        (y_tr, y_te), names = _remap_labels(y0, y1)
+        meta = {"split": "train/test files"}
+    else:
+        raise ValueError(f"libsvm path must be one file or (train, test), got {path!r}")
+    return _sources.Raw(
+        x_tr, y_tr, x_te, y_te, len(names), names, " + ".join(paths), "tabular", meta=meta
+    )
+
+
+def _npz(name: str, a: _Args) -> _sources.Raw:
+    path, test_fraction, test_seed = a.path, a.test_fraction, a.test_seed
+    z = _sources.npz_file(path)
+    kind = "image" if z["x"].ndim == 4 else "tabular"
+    ys = [z["y"]] + [z[f"y_{p}"] for p in ("test", "val") if f"y_{p}" in z]
+    mapped, names = _remap_labels(*ys)
+    z["y"] = mapped[0]
+    i = 1
+    for p in ("test", "val"):
+        if f"y_{p}" in z:
+            z[f"y_{p}"] = mapped[i]
+            i += 1
+    meta = {}
+    if "x_test" in z:
+        x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x_test"], z["y_test"]
+        meta["split"] = "x/y train, x_test/y_test test"
+    else:
+        tr, te = _split_off_test(len(z["y"]), z["y"], test_fraction, test_seed)
+        x_tr, y_tr, x_te, y_te = z["x"][tr], z["y"][tr], z["x"][te], z["y"][te]
+        meta["split"] = f"seeded test split {test_fraction} (test_seed={test_seed})"
+    if "x_val" in z:
+        meta["x_val"], meta["y_val"] = z["x_val"], z["y_val"]
+    div = 255.0 if kind == "image" and np.issubdtype(z["x"].dtype, np.integer) else 1.0
+    return _sources.Raw(x_tr, y_tr, x_te, y_te, len(names), names, os.fspath(path), kind, div, meta)
+
+
+_IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
+_ROWS = {"test_rows": Option(4000, low=1, integer=True)}
+
+# The datasets: name -> Entry(source(name, args) -> Raw, description, options). `options` are
+# the dataset's own loader options (the harness passes them from the ``config.dataset`` fields
+# of the same name); ``"tfds:<name>"`` reaches any TFDS dataset through `_tfds`.
+DATASETS: dict[str, Entry] = {
+    "digits": Entry(_digits, "scikit-learn 8x8 digits, 1,797 examples, 10 classes (always there)"),
+    "fashion_mnist": Entry(
+        _idx_or_tfds,
+        "Fashion-MNIST 60k/10k, 28x28x1: TFDS copy in data_dir, else Debian IDX files",
+    ),
+    "mnist": Entry(_idx_or_tfds, f"MNIST {_IDX}"),
+    "kmnist": Entry(_idx_or_tfds, f"Kuzushiji-MNIST {_IDX}"),
+    "cifar10": Entry(_tfds, "CIFAR-10 via TFDS"),
+    "cifar100": Entry(_tfds, "CIFAR-100 (fine labels) via TFDS"),
+    "svhn_cropped": Entry(_tfds, "SVHN cropped digits via TFDS (train/test)"),
+    "letter": Entry(
+        _letter, "UCI letter-recognition.data (path=), 20,000 rows, 26 classes, 16 features", _ROWS
+    ),
+    "vowel": Entry(_vowel, "UCI vowel-context.data (path=), 990 rows, 11 classes, 10 features"),
+    "libsvm": Entry(_libsvm, "LIBSVM/svmlight file(s) (path= file, or (train, test) tuple)"),
+    "npz": Entry(_npz, ".npz with x, y (and optionally x_test/y_test, x_val/y_val) (path=)"),
+}
+
+
+def _entry(name: Any) -> Entry:
+    if isinstance(name, str) and name.startswith("tfds:"):
+        return Entry(_tfds, f"TFDS dataset {name[5:]!r}")
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(
+            f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
+        )
+    return DATASETS[name]
+
+
+def dataset_options(name: str) -> dict[str, Any]:
+    """The dataset's own loader options and their defaults (``letter``: ``test_rows``).
+
+    Example:
+      >>> dataset_options("letter"), dataset_options("digits")
+      ({'test_rows': 4000}, {})
+    """
+    return {k: o.default for k, o in _entry(name).options.items()}
 
 
 def load_dataset(
@@ -279,18 +321,14 @@ def load_dataset(
     """
     if not isinstance(name, str):
         raise ValueError(f"dataset name must be a string; choose one of {list_datasets()}")
-    if name not in _DATASETS and not name.startswith("tfds:"):
-        raise ValueError(
-            f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
-        )
+    entry = _entry(name)
     if scale not in (None, "minmax"):
         raise ValueError(f"scale must be None or 'minmax', got {scale!r}")
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     data_dir = os.fspath(data_dir) if data_dir is not None else None
     cache = default_cache_dir() if cache_dir is None else cache_dir
-    raw = _raw(
-        name,
+    args = _Args(
         data_dir=data_dir,
         download=download,
         path=path,
@@ -302,6 +340,7 @@ def load_dataset(
         max_dense_bytes=max_dense_bytes,
         test_rows=test_rows,
     )
+    raw = entry.factory(name, args)
     return _assemble(name, raw, val_fraction=val_fraction, seed=seed, scale=scale, flatten=flatten)
 
 

@@ -15,9 +15,9 @@ import ml_collections
 import numpy as np
 
 from robustloss import get_loss
-from robustloss.data import load_dataset, random_crop_flip
-from robustloss.models import default_epoch_mode, get_model
-from robustloss.noise import add_noise, from_labels, read_label_file
+from robustloss.data import dataset_options, load_dataset, random_crop_flip
+from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
+from robustloss.noise import NOISE_KINDS, add_noise, from_labels, noise_kind, read_label_file
 from robustloss.objective import Objective, objective_from_loss, objective_hparam_sweep
 from robustloss.training.config import transition_options
 from robustloss.training.optim import make_optimizer, make_schedule
@@ -73,7 +73,7 @@ def _noise(
     rows: np.ndarray | None = None,
 ):
     n = config.noise
-    if n.kind in ("real", "from_labels"):
+    if noise_kind(n.kind) == "real":
         # The file is in the dataset's source order; `rows` maps our examples to source rows.
         file_labels = np.asarray(read_label_file(n.labels_path, n.labels_key or None)).reshape(-1)
         if rows is None or rows.max(initial=-1) >= len(file_labels):
@@ -85,7 +85,7 @@ def _noise(
     kw: dict[str, Any] = {"sampling": n.sampling, "mode": n.mode}
     if n.class_map:
         kw["class_map"] = n.class_map
-    if n.kind in ("instance", "idn", "instance_dependent"):
+    if "features" in NOISE_KINDS[noise_kind(n.kind)].options:
         kw["features"] = x.reshape(x.shape[0], -1)
     return add_noise(labels, num_classes=k, kind=n.kind, rate=n.rate, seed=seed, **kw)
 
@@ -100,7 +100,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         A `RunData`.
     """
     d = config.dataset
-    extra: dict[str, Any] = {"test_rows": d.test_rows} if d.name == "letter" else {}
+    extra: dict[str, Any] = {k: d[k] for k in dataset_options(d.name)}
     if d.scale:
         extra["scale"] = d.scale
     ds = load_dataset(
@@ -171,17 +171,10 @@ def build_objective(
 
 
 def _check_model_input(config: ml_collections.ConfigDict, x: np.ndarray) -> None:
-    name = config.model.name
-    if name == "lenet" and x.shape[1:3] != (28, 28):
-        raise ValueError(
-            f"config.model.name='lenet' needs 28x28 images, but dataset "
-            f"{config.dataset.name!r} has inputs of shape {x.shape[1:]}; use 'ffnn' or a ResNet"
-        )
-    if name.startswith("resnet") and x.ndim not in (3, 4):
-        raise ValueError(
-            f"config.model.name={name!r} needs images, but dataset {config.dataset.name!r} has "
-            f"inputs of shape {x.shape[1:]}; use 'ffnn'"
-        )
+    try:
+        check_model_input(config.model.name, x.shape[1:])
+    except ValueError as e:
+        raise ValueError(f"config.model.name: {e} (dataset {config.dataset.name!r})") from e
     if config.augment and x.ndim != 4:
         raise ValueError(f"config.augment=True needs images [N, H, W, C], got {x.shape}")
 
@@ -194,10 +187,7 @@ def build_trainer(
     if config.transition.use != "none":
         transition_options(config).check(data.num_classes)
     m = config.model
-    kw = {"hidden": m.hidden} if m.name == "ffnn" else {}
-    if m.name.startswith("resnet"):
-        kw = {"width": m.width, "stem": m.stem}
-    model = get_model(m.name, data.num_classes, **kw)
+    model = get_model(m.name, data.num_classes, **{k: m[k] for k in model_options(m.name)})
     objective = build_objective(config, data.num_classes, data.true_T)
     n = data.x_train.shape[0]
     if config.drop_last:

@@ -15,16 +15,15 @@ import jax
 import ml_collections
 
 from robustloss import get_loss, list_losses
-from robustloss.data import list_datasets
-from robustloss.models import list_models
-from robustloss.noise import list_noise_kinds
+from robustloss.data import DATASETS, list_datasets
+from robustloss.models import MODELS, list_models
+from robustloss.noise import NOISE_MODES, SAMPLINGS, list_noise_kinds, noise_kind
 from robustloss.objective import _is_stateful, objective_hparam_sweep
+from robustloss.training.optim import OPTIMIZERS, SCHEDULES
 from robustloss.transition import TransitionOptions
 
 EPOCH_MODES = ("auto", "scan", "loop")
 PROGRESS = ("auto", "bar", "lines", "none")
-NOISE_MODES = ("ours", "ldr_code", "rent_code")
-SAMPLINGS = ("exact", "bernoulli")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -209,6 +208,16 @@ def _range(path: str, value: Any, lo: float, hi: float | None = None, *, lo_open
         raise ValueError(f"config.{path}={value!r} is out of range; it must be {bound}")
 
 
+def _check_component_options(group: str, table: dict, fields: Any) -> None:
+    """Each option of the family's table entries that is a field of ``config.<group>`` is
+    checked by the entry's own `robustloss.table.Option` (all entries, not only the chosen
+    one, so a bad value fails even while the component that reads it is not selected)."""
+    for entry in table.values():
+        for name, option in entry.options.items():
+            if name in fields:
+                option.validate(f"config.{group}.{name}", fields[name])
+
+
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Checks field names, registry names and ranges; raises ``ValueError`` on the first problem.
 
@@ -241,14 +250,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _range("dataset.max_test", c.dataset.max_test, 0)
     _range("dataset.split_seed", c.dataset.split_seed, 0)
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
-    _range("dataset.test_rows", c.dataset.test_rows, 1)
+    _check_component_options("dataset", DATASETS, c.dataset)
 
-    kinds = list_noise_kinds()
-    aliases = {"none", "sym", "asym", "asymmetric", "class_dependent", "idn"}
-    aliases |= {"instance_dependent", "from_labels"}
-    if c.noise.kind not in kinds and c.noise.kind not in aliases:
-        _choice("noise.kind", c.noise.kind, kinds)
-    if c.noise.kind in ("real", "from_labels") and not c.noise.labels_path:
+    try:
+        kind = noise_kind(c.noise.kind)
+    except ValueError:
+        _choice("noise.kind", c.noise.kind, list_noise_kinds())
+    if kind == "real" and not c.noise.labels_path:
         raise ValueError(
             f"config.noise.kind={c.noise.kind!r} needs config.noise.labels_path: a file with one "
             "noisy label per training example (.npy, .npz with noise.labels_key, .csv)"
@@ -291,16 +299,14 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         if c.transition.use != "none":
             raise ValueError("config.loss.sweep_values cannot be combined with config.transition")
     _choice("model.name", c.model.name, list_models())
-    _range("model.hidden", c.model.hidden, 0)
-    _range("model.width", c.model.width, 1)
-    _choice("model.stem", c.model.stem, ("cifar", "imagenet"))
+    _check_component_options("model", MODELS, c.model)
 
     o = c.optimizer
-    _choice("optimizer.name", o.name, ("sgd", "adam", "adamw"))
+    _choice("optimizer.name", o.name, OPTIMIZERS)
     _range("optimizer.lr", o.lr, 0.0, lo_open=True)
     _range("optimizer.momentum", o.momentum, 0.0, 1.0)
     _range("optimizer.weight_decay", o.weight_decay, 0.0)
-    _choice("optimizer.schedule", o.schedule, ("constant", "step", "cosine"))
+    _choice("optimizer.schedule", o.schedule, SCHEDULES)
     if not all(isinstance(e, int) and 0 <= e for e in o.decay_epochs):
         raise ValueError(
             f"config.optimizer.decay_epochs={o.decay_epochs!r} must be a tuple of epochs >= 0"

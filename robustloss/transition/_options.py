@@ -103,8 +103,8 @@ class TransitionOptions:
         return cls(**fields)
 
     def replace(self, **changes: Any) -> TransitionOptions:
-        """A copy with ``changes`` applied (and checked)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` applied (and checked; unknown fields raise)."""
+        return TransitionOptions.from_mapping({**dataclasses.asdict(self), **changes})
 
     def resolved_warmup_epochs(self) -> int:
         """``warmup_epochs``, with -1 replaced by the RENT code's value for the estimator."""
