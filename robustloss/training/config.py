@@ -218,31 +218,15 @@ def _check_component_options(group: str, table: dict, fields: Any) -> None:
                 option.validate(f"config.{group}.{name}", fields[name])
 
 
-def validate_config(config: ml_collections.ConfigDict) -> None:
-    """Checks field names, registry names and ranges; raises ``ValueError`` on the first problem.
-
-    Cheap: loads no data and compiles nothing. Dataset-dependent checks (input shape vs model,
-    noise class maps, transition config vs K) happen right after loading, still before any
-    compilation.
-
-    Args:
-        config: a run config (start from `default_config` or a file in ``configs/``).
-
-    Raises:
-        ValueError: naming the field and the valid choices or range.
-
-    Example:
-        >>> cfg = default_config(); cfg.model.name = "mlp"
-        >>> validate_config(cfg)
-        Traceback (most recent call last):
-        ...
-        ValueError: config.model.name='mlp' is not valid; choose one of ['ffnn', 'lenet', ...]
-    """
-    _check_fields(config, default_config(), "")
-    c = config
+def _check_seeds(c: ml_collections.ConfigDict) -> None:
+    """``seed`` and ``seeds``."""
     _range("seed", c.seed, 0)
     if not all(isinstance(s, int) and s >= 0 for s in c.seeds):
         raise ValueError(f"config.seeds={c.seeds!r} must be a tuple of ints >= 0")
+
+
+def _check_dataset(c: ml_collections.ConfigDict) -> None:
+    """``config.dataset``: the name, sizes and the dataset table's own options."""
     if c.dataset.name not in list_datasets():
         _choice("dataset.name", c.dataset.name, list_datasets())
     _range("dataset.val_fraction", c.dataset.val_fraction, 0.0, 0.9)
@@ -252,6 +236,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
     _check_component_options("dataset", DATASETS, c.dataset)
 
+
+def _check_noise(c: ml_collections.ConfigDict) -> None:
+    """``config.noise``: the kind (aliases resolved by `robustloss.noise`), rate, mode."""
     try:
         kind = noise_kind(c.noise.kind)
     except ValueError:
@@ -270,6 +257,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
     _choice("noise.mode", c.noise.mode, NOISE_MODES)
 
+
+def _check_loss(c: ml_collections.ConfigDict) -> None:
+    """``config.loss``: the registry name, hyperparameters and a sweep."""
     if c.loss.name not in list_losses():
         _choice("loss.name", c.loss.name, list_losses())
     try:
@@ -298,9 +288,16 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             )
         if c.transition.use != "none":
             raise ValueError("config.loss.sweep_values cannot be combined with config.transition")
+
+
+def _check_model(c: ml_collections.ConfigDict) -> None:
+    """``config.model``: the name and the model table's options."""
     _choice("model.name", c.model.name, list_models())
     _check_component_options("model", MODELS, c.model)
 
+
+def _check_optimizer(c: ml_collections.ConfigDict) -> None:
+    """``config.optimizer``: names from ``optim.py``, ranges."""
     o = c.optimizer
     _choice("optimizer.name", o.name, OPTIMIZERS)
     _range("optimizer.lr", o.lr, 0.0, lo_open=True)
@@ -317,6 +314,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _range("optimizer.b2", o.b2, 0.0, 1.0)
     _range("optimizer.eps", o.eps, 0.0, lo_open=True)
 
+
+def _check_loop(c: ml_collections.ConfigDict) -> None:
+    """Sizes, epochs and the loop's switches."""
     _range("batch_size", c.batch_size, 1)
     _range("eval_batch_size", c.eval_batch_size, 1)
     _range("num_epochs", c.num_epochs, 1)
@@ -331,6 +331,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         if not isinstance(c[name], bool):
             raise ValueError(f"config.{name}={c[name]!r} must be True or False")
 
+
+def _check_devices(c: ml_collections.ConfigDict) -> None:
+    """``num_devices`` and the batch split over them."""
     ndev = c.num_devices or jax.device_count()
     if c.num_devices > jax.device_count():
         raise ValueError(
@@ -341,9 +344,48 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.batch_size={c.batch_size} must be a multiple of the device count {ndev}"
         )
+
+
+def _check_transition(c: ml_collections.ConfigDict) -> None:
+    """``config.transition`` (`TransitionOptions` checks itself) and its loss."""
     transition_options(c).check(2)
     if c.transition.use != "none" and _is_stateful(get_loss(c.loss.name, **dict(c.loss.hparams))):
         raise ValueError(
             f"config.transition.use={c.transition.use!r} needs a stateless base loss; "
             f"config.loss.name={c.loss.name!r} has per-example state"
         )
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Checks field names, registry names and ranges; raises ``ValueError`` on the first problem.
+
+    Cheap: loads no data and compiles nothing. Dataset-dependent checks (input shape vs model,
+    noise class maps, transition config vs K) happen right after loading, still before any
+    compilation.
+
+    Args:
+        config: a run config (start from `default_config` or a file in ``configs/``).
+
+    Raises:
+        ValueError: naming the field and the valid choices or range.
+
+    Example:
+        >>> cfg = default_config(); cfg.model.name = "mlp"
+        >>> validate_config(cfg)
+        Traceback (most recent call last):
+        ...
+        ValueError: config.model.name='mlp' is not valid; choose one of ['ffnn', 'lenet', ...]
+    """
+    _check_fields(config, default_config(), "")
+    for check in (
+        _check_seeds,
+        _check_dataset,
+        _check_noise,
+        _check_loss,
+        _check_model,
+        _check_optimizer,
+        _check_loop,
+        _check_devices,
+        _check_transition,
+    ):
+        check(config)
