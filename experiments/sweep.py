@@ -28,6 +28,11 @@ _MAX_PACK = flags.DEFINE_integer("max_pack", 64, "At most this many runs per pro
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print cells, packing and cost; train nothing.")
 _RETRY = flags.DEFINE_bool("retry_failed", False, "Re-run cells recorded as FAILED.")
 _RAY_ADDRESS = flags.DEFINE_string("ray_address", None, "Join this Ray cluster (--engine ray).")
+_CACHE = flags.DEFINE_string(
+    "compilation_cache",
+    None,
+    "JAX persistent compilation cache of the workers (default DIR/jax_cache; '' turns it off).",
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -48,6 +53,7 @@ def main(argv: list[str]) -> None:
         retry_failed=_RETRY.value,
         dry_run=_DRY_RUN.value,
         ray_address=_RAY_ADDRESS.value,
+        compilation_cache=_CACHE.value,
     )
     if report["failed"] and not _DRY_RUN.value:
         raise SystemExit(f"{report['failed']} cell(s) failed; see their FAILED files")

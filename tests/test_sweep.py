@@ -151,6 +151,12 @@ def test_noise_draws_pack_only_as_consecutive_seeds_without_noisy_validation():
     assert runs == [[3, 4, 5], [3]]
     assert programs[0].config["noise"]["per_run"] and programs[0].config["noise"]["seed"] == 3
     assert not programs[1].config["noise"]["per_run"]
+    # With a transition method only class-conditional noise draws pack (the true T is shared).
+    forward = "dataset.val_fraction=0.0,transition=forward"
+    sym = plan_programs(_cells(product(**{"noise.seed": [0, 1]}), forward))
+    assert [p.num_runs for p in sym] == [2]
+    idn = plan_programs(_cells(product(**{"noise.seed": [0, 1]}), forward + ",noise=idn"))
+    assert [p.num_runs for p in idn] == [1, 1]
     # With a noisy validation split (configs/test.py's default) noise seeds do not pack.
     noisy = plan_programs(_cells(product(**{"noise.seed": [0, 1]})))
     assert [p.num_runs for p in noisy] == [1, 1]
@@ -291,3 +297,37 @@ def test_results_table_load_query_rebuild_and_sync(tmp_path):
     assert results.rebuild(wd) == 8
     with pytest.raises(ValueError, match="not a sweep directory"):
         results.load(str(tmp_path / "nope"))
+
+
+def test_cli_dry_run(tmp_path):
+    import subprocess
+    import sys
+
+    wd = str(tmp_path / "sweep")
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.sweep", "--config", "configs/test.py:epochs=1"]
+        + ["--workdir", wd, "--dry_run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "12 cells: 0 done, 0 failed, 12 to run" in out.stdout
+    assert "4 program(s) (= compilations), 12 run(s), 12 run-epochs" in out.stdout
+    assert not os.path.exists(wd)
+
+
+def test_docs_examples_run(tmp_path):
+    """The Python blocks of docs/sweeps.md run as written (the table on a fake sweep)."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(ROOT) / "docs" / "sweeps.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    wd = str(tmp_path)
+    _run(_cells(product(seed=[0, 1])), wd, FakeTask())
+    for block in blocks:
+        exec(compile(block.replace("/tmp/rl_sweep", wd), "docs/sweeps.md", "exec"), {})

@@ -48,10 +48,19 @@ def test_thread_env():
     assert env["XLA_FLAGS"].split() == [
         "--xla_force_host_platform_device_count=4",
         "--xla_cpu_multi_thread_eigen=false",
-        "intra_op_parallelism_threads=1",
     ]
     assert env["OMP_NUM_THREADS"] == "1"
-    assert "multi_thread_eigen" not in thread_env(2, base={})["XLA_FLAGS"]
+    two = thread_env(2, base={"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"})
+    assert two["XLA_FLAGS"] == "" and two["OMP_NUM_THREADS"] == "2"
+    # XLA aborts at start-up on a bad XLA_FLAGS: check both settings start JAX.
+    import subprocess
+    import sys
+
+    for threads in (1, 2):
+        e = {**os.environ, "JAX_PLATFORMS": "cpu", **thread_env(threads)}
+        code = "import jax; print(float(jax.numpy.ones(3).sum()))"
+        out = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.strip() == "3.0", out.stderr[-2000:]
     with pytest.raises(ValueError, match="threads"):
         thread_env(0)
     with pytest.raises(ValueError, match="engine='slurm'"):
@@ -81,6 +90,7 @@ def test_local_engine_same_numbers_as_inline(reference, tmp_path):
     rep = run_sweep(cells, str(tmp_path), workers=2, threads=1, log=lambda s: None, tty=False)
     assert rep["done"] == 3 and rep["programs"] == 2
     _close(_numbers(str(tmp_path), cells), want)
+    assert os.listdir(tmp_path / "jax_cache")  # workers use the persistent compilation cache
 
 
 @pytest.fixture(scope="module")

@@ -52,9 +52,21 @@ def _sweep(cells, wd, fn=run_program, **kw):
     return rep, lines
 
 
-def test_packed_cells_equal_standalone_runs(tmp_path):
-    # One program vmapping seed, a loss hyperparameter and the noise draw at once.
-    grid = zip(loss=["gce", "gce"], q=[0.5, 0.9], seed=[0, 1], **{"noise.seed": [4, 5]})
+PACKED = {
+    # one program vmapping seed, a loss hyperparameter and the noise draw at once
+    "hparam": zip(loss=["gce", "gce"], q=[0.5, 0.9], seed=[0, 1], **{"noise.seed": [4, 5]}),
+    # a transition method (1 warm-up epoch, then forward correction) over seeds and noise draws
+    "transition": zip(
+        transition=["forward"] * 2,
+        **{"transition.warmup_epochs": [1, 1], "noise.seed": [0, 1]},
+        seed=[3, 4],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PACKED))
+def test_packed_cells_equal_standalone_runs(tmp_path, name):
+    grid = PACKED[name]
     cells = _cells(grid, "epochs=2,dataset.val_fraction=0.0,dataset.max_train=600")
     wd = str(tmp_path / "sweep")
     rep, _ = _sweep(cells, wd)

@@ -48,7 +48,10 @@ class Executor(Protocol):
         """Blocks until a submitted task ends; returns its result (``program_id`` set)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self, wait: bool = True) -> None:
+        """Releases the workers; ``wait=False`` (the driver is being interrupted) stops running
+        tasks instead of waiting for them."""
+        ...
 
 
 def _died(task: dict, why: str) -> dict:
@@ -62,23 +65,21 @@ def _died(task: dict, why: str) -> dict:
 
 
 def thread_env(threads: int, base: dict | None = None) -> dict[str, str]:
-    """Environment variables capping a worker at ``threads`` CPU threads (XLA, Eigen, BLAS).
+    """Environment variables for a worker with ``threads`` CPU threads (XLA, Eigen, BLAS).
 
-    ``threads == 1`` turns Eigen's multi-threading off (``--xla_cpu_multi_thread_eigen=false
-    intra_op_parallelism_threads=1``); the flags are appended to ``XLA_FLAGS`` of ``base``
-    (default ``os.environ``). GPU memory is not preallocated, so several tasks can share a GPU.
+    ``threads == 1`` turns XLA's Eigen multi-threading off (``--xla_cpu_multi_thread_eigen=false``
+    appended to ``XLA_FLAGS`` of ``base``, default ``os.environ``); more threads leave XLA's own
+    thread pool as it is (XLA has no flag capping it). OpenMP/MKL/OpenBLAS get ``threads``. GPU
+    memory is not preallocated, so several tasks can share a GPU.
     """
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads={threads!r} must be an int >= 1")
     base = os.environ if base is None else base
     flags = [
-        f
-        for f in base.get("XLA_FLAGS", "").split()
-        if not f.startswith(("--xla_cpu_multi_thread_eigen", "intra_op_parallelism_threads"))
+        f for f in base.get("XLA_FLAGS", "").split() if not f.startswith("--xla_cpu_multi_thread")
     ]
     if threads == 1:
         flags.append("--xla_cpu_multi_thread_eigen=false")
-    flags.append(f"intra_op_parallelism_threads={threads}")
     env = {k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     env["XLA_FLAGS"] = " ".join(flags)
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
@@ -99,7 +100,7 @@ class InlineExecutor:
     def next_done(self) -> dict:
         return self.fn(self._queue.pop(0))
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self._queue.clear()
 
 
@@ -158,7 +159,10 @@ class LocalExecutor:
                     self.submit(t)
             return self.next_done()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        if not wait:  # interrupted: stop our own worker processes instead of waiting
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                proc.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
         for k, v in self._saved.items():
             if v is None:
@@ -217,7 +221,7 @@ class RayExecutor:
         except Exception as e:  # noqa: BLE001 -- system failure after max_retries
             return _died(task, f"Ray task failed: {type(e).__name__}: {e}")
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for ref in self._refs:
             self._ray.cancel(ref, force=True)
         self._refs.clear()

@@ -8,7 +8,8 @@ harness (`robustloss.training.train`) can vmap today:
 * ``loss_hparam`` -- one float hyperparameter of a stateless loss without a transition method
   (``config.loss.sweep_field`` / ``sweep_values``);
 * ``noise_seed`` -- the noise draw (``config.noise.per_run``: run ``r`` gets ``noise.seed + r``),
-  when no noisy validation split or transition method depends on the shared noise seed.
+  when no noisy validation split depends on the shared base seed, and, with a transition method,
+  when the true T does not depend on the draw (class-conditional noise).
 
 Everything else (loss family, model, dataset, epochs, noise kind/rate, optimizer, ...) is part of
 the *program key*, so different values give different programs. Making another field packable
@@ -113,12 +114,15 @@ def _hparam_to_program(prog: dict, cells: list[Cell], varying: tuple[str, ...]) 
 
 
 _NO_DRAW = ("clean", "none", "real", "from_labels")
+_DRAWN_T = ("instance", "idn", "instance_dependent")  # T depends on the draw
 
 
 def _noise_seed_applies(cfg: dict) -> bool:
     n, d = cfg["noise"], cfg["dataset"]
-    if n["kind"] in _NO_DRAW or cfg["transition"]["use"] != "none":
-        return False  # no draw to vary, or T / T-error metrics of run 0 would be shared
+    if n["kind"] in _NO_DRAW:
+        return False  # no draw to vary
+    if cfg["transition"]["use"] != "none" and n["kind"] in _DRAWN_T:
+        return False  # the harness gives every run run 0's true T
     # The noisy validation labels use the program's base noise seed for every run.
     return not (n["noisy_val"] and d["val_fraction"] > 0 and n["rate"] > 0)
 
@@ -173,7 +177,7 @@ PACKABLE: tuple[PackAxis, ...] = (
     PackAxis(
         name="noise_seed",
         description="noise draw (consecutive noise seeds) -> config.noise.per_run; not with a "
-        "noisy validation split or a transition method",
+        "noisy validation split, nor instance-dependent noise with a transition method",
         fields=lambda cfg: ("noise.seed",),
         applies=_noise_seed_applies,
         to_program=_noise_seed_to_program,

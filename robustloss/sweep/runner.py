@@ -8,6 +8,7 @@
     DIR/packs/<program id>/     a running program's workdir (checkpoints); removed once its
                                 cells are written
     DIR/results.parquet         one row per cell x epoch (`robustloss.results`)
+    DIR/jax_cache/              JAX's persistent compilation cache of the workers
 
 Only the driver writes ``cells/`` and the table; tasks write only their ``packs/`` directory.
 A cell with ``DONE`` is never trained again; a killed sweep re-packs the unfinished cells into
@@ -198,6 +199,7 @@ def run_sweep(
     log: Callable[[str], None] | None = None,
     executor: Any = None,
     tty: bool | None = None,
+    compilation_cache: str | None = None,
 ) -> dict:
     """Runs the cells not yet finished in ``workdir``; returns counts.
 
@@ -214,6 +216,9 @@ def run_sweep(
         log: line printer (default ``print``).
         executor: an `Executor` to use instead of making one (tests).
         tty: force the live line on (True) or off (False); default: ``sys.stdout.isatty()``.
+        compilation_cache: JAX persistent compilation cache directory for the workers, so a
+            resumed or repeated program does not compile again; ``""`` turns it off. Default
+            ``DIR/jax_cache`` in worker processes, off for inline runs.
 
     Returns:
         ``{"cells", "done", "failed", "trained", "programs", "skipped"}``.
@@ -257,9 +262,14 @@ def run_sweep(
         failed -= sum(status[c.id] == "failed" for c in todo)
     progress = SweepProgress(len(cells), done, failed, log=log, tty=tty)
     ex = executor or make_executor(engine, workers, threads, ray_address)
+    if compilation_cache is None:  # worker processes only: inline runs share this process
+        inline = executor is not None or (engine == "local" and workers == 0)
+        compilation_cache = "" if inline else os.path.join(workdir, "jax_cache")
+    cache = compilation_cache
     queue: list[Program] = list(programs)
     in_flight: dict[str, Program] = {}
     t_start = time.time()
+    clean_exit = False
     try:
         while queue or in_flight:
             while queue and len(in_flight) < ex.slots:
@@ -270,6 +280,7 @@ def run_sweep(
                     "config": p.config,
                     "workdir": pack_dir,
                     "cell_ids": [c.id for c in p.cells],
+                    "compilation_cache": cache,
                 }
                 ex.submit(task)
                 in_flight[p.id] = p
@@ -302,9 +313,10 @@ def run_sweep(
                 first = res["error"].splitlines()[0] if res["error"] else ""
                 event = f"cell {p.cells[0].id} FAILED: {first}"
             progress.show(event)
+        clean_exit = True
     finally:
         progress.end()
-        ex.close()
+        ex.close(wait=clean_exit)
     report["done"], report["failed"] = progress.done, progress.failed
     log(
         f"sweep finished in {time.time() - t_start:.0f}s: {progress.done}/{len(cells)} done, "

@@ -54,11 +54,22 @@ def cell_summary(
     }
 
 
+def _use_compilation_cache(path: str) -> None:
+    """Turns on JAX's persistent compilation cache in ``path`` (once per process)."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir != path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def run_program(task: dict) -> dict:
     """Trains ``task["config"]`` in ``task["workdir"]`` (resuming) and returns per-cell records.
 
     Args:
-        task: ``{"program_id", "config": plain dict, "workdir", "cell_ids": [...]}``.
+        task: ``{"program_id", "config": plain dict, "workdir", "cell_ids": [...]}`` and
+            optionally ``"compilation_cache"``: a directory for JAX's persistent cache.
 
     Returns:
         ``{"program_id", "status": "done" | "failed", "error", "wall", "cells": [{"id",
@@ -72,6 +83,9 @@ def run_program(task: dict) -> dict:
         import ml_collections
 
         from robustloss.training import train
+
+        if task.get("compilation_cache"):
+            _use_compilation_cache(task["compilation_cache"])
 
         config = ml_collections.ConfigDict(task["config"])
         summary = train(config, task["workdir"], log=lambda s: None)
