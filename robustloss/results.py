@@ -76,7 +76,17 @@ def _write(workdir: str, frame) -> None:
 def _frame(rows: list[dict]):
     import pandas as pd
 
-    return pd.DataFrame(rows)
+    return _storable(pd.DataFrame(rows))
+
+
+def _storable(frame):
+    """Object columns mixing strings with numbers (e.g. one field name, two losses) -> text."""
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            kinds = {type(v) for v in frame[col] if v is not None and v == v}
+            if str in kinds and len(kinds) > 1:
+                frame[col] = [None if v is None else str(v) for v in frame[col]]
+    return frame
 
 
 def append(workdir: str, cell_ids: list[str]) -> int:
@@ -89,7 +99,7 @@ def append(workdir: str, cell_ids: list[str]) -> int:
         old = pd.read_parquet(_path(workdir))
         old = old[~old["cell_id"].isin(set(cell_ids))]
         parts = [f for f in (old, new) if len(f)]
-        new = pd.concat(parts, ignore_index=True) if parts else new
+        new = _storable(pd.concat(parts, ignore_index=True)) if parts else new
     _write(workdir, new)
     return len(new)
 

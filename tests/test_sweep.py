@@ -331,3 +331,17 @@ def test_docs_examples_run(tmp_path):
     _run(_cells(product(seed=[0, 1])), wd, FakeTask())
     for block in blocks:
         exec(compile(block.replace("/tmp/rl_sweep", wd), "docs/sweeps.md", "exec"), {})
+
+
+def test_results_table_stores_a_column_mixing_text_and_numbers(tmp_path):
+    class Mixed(FakeTask):
+        def __call__(self, task):
+            res = super().__call__(task)
+            for i, c in enumerate(res["cells"]):
+                for r in c["history"]:
+                    r["train/extra"] = "n/a" if i == 0 else 1.5
+            return res
+
+    _run(_cells(product(seed=[0, 1])), str(tmp_path), Mixed())
+    df = results.load(str(tmp_path))
+    assert sorted(set(df["train/extra"])) == ["1.5", "n/a"]

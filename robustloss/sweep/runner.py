@@ -301,17 +301,19 @@ def run_sweep(
                 progress.done += p.num_runs
                 report["trained"] += p.num_runs
                 event = f"program {p.id}: {p.num_runs} cell(s) done in {res['wall']:.1f}s"
-            elif p.num_runs > 1:
-                # One diverging run fails its whole pack: re-run the cells one by one so only
-                # the failing ones are recorded as failed.
-                queue[:0] = [q for c in p.cells for q in plan_programs([c], 1)]
-                first = res["error"].splitlines()[0] if res["error"] else ""
-                event = f"program {p.id} failed ({first}); re-running its cells one by one"
             else:
-                write_failed(workdir, p.cells[0], res["error"], info)
-                progress.failed += 1
+                # A failed program's checkpoints are not resumed: a retry starts afresh.
+                shutil.rmtree(os.path.join(workdir, "packs", p.id), ignore_errors=True)
                 first = res["error"].splitlines()[0] if res["error"] else ""
-                event = f"cell {p.cells[0].id} FAILED: {first}"
+                if p.num_runs > 1:
+                    # One diverging run fails its whole pack: re-run the cells one by one so
+                    # only the failing ones are recorded as failed.
+                    queue[:0] = [q for c in p.cells for q in plan_programs([c], 1)]
+                    event = f"program {p.id} failed ({first}); re-running its cells one by one"
+                else:
+                    write_failed(workdir, p.cells[0], res["error"], info)
+                    progress.failed += 1
+                    event = f"cell {p.cells[0].id} FAILED: {first}"
             progress.show(event)
         clean_exit = True
     finally:
