@@ -52,6 +52,26 @@ def sweep(workers: int, threads: int) -> dict:
     return {"workers": workers, "threads": threads, "wall_s": wall, "load": load}
 
 
+def cache(enabled: bool) -> dict:
+    """configs/test.py's 12-cell grid twice in one DIR (cells removed in between): the second
+    sweep compiles nothing when the persistent compilation cache is on."""
+    wd = tempfile.mkdtemp(prefix="sweep_cache_")
+    cmd = [sys.executable, "-m", "experiments.sweep", "--config", "configs/test.py"]
+    cmd += ["--workdir", wd, "--workers=1", "--threads=2"]
+    if not enabled:
+        cmd.append("--compilation_cache=")
+    try:
+        load = _load()
+        first = _timed(cmd)
+        for name in ("cells", "results.parquet"):
+            p = os.path.join(wd, name)
+            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+        second = _timed(cmd)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+    return {"cache": enabled, "first_s": first, "repeat_s": second, "load": load}
+
+
 def separate(n: int) -> list[dict]:
     sys.path.insert(0, ROOT)
     import bench.sweep_grid as grid  # noqa: E402
@@ -90,6 +110,10 @@ def main() -> None:
             r = sweep(w, t)
             runs[name].append(r)
             print(json.dumps({"sweep": name, **r}), flush=True)
+    caches = []
+    for enabled in (True, False):
+        caches.append(cache(enabled))
+        print(json.dumps(caches[-1]), flush=True)
     sep = separate(a.separate)
     for r in sep:
         print(json.dumps({"separate": r}), flush=True)
@@ -103,6 +127,7 @@ def main() -> None:
         "separate_command_s": per_cmd,
         "separate_load": [r["load"] for r in sep],
         "separate_64_extrapolated_s": 64 * per_cmd["median"],
+        "compilation_cache": caches,
         "note": f"64 separate commands extrapolated from {len(sep)} timed ones (median x 64)",
     }
     best = min(report["sweep_64_cells_s"].values(), key=lambda s: s["median"])

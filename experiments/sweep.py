@@ -21,7 +21,7 @@ _CONFIG = flags.DEFINE_string("config", None, "Config file[:arg] defining get_sw
 _WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory (created; resumed if present).")
 _ENGINE = flags.DEFINE_enum("engine", "local", ["local", "ray"], "Where programs run.")
 _WORKERS = flags.DEFINE_integer(
-    "workers", None, "Programs in parallel (0: inline in this process). Default: one per core."
+    "workers", None, "Programs in parallel (0: inline in this process). Default: 1 using all cores."
 )
 _THREADS = flags.DEFINE_integer("threads", None, "CPU threads per worker (default cores/workers).")
 _MAX_PACK = flags.DEFINE_integer("max_pack", 64, "At most this many runs per program.")
