@@ -55,9 +55,9 @@ def _sweep(cells, wd, fn=run_program, **kw):
 PACKED = {
     # one program vmapping seed, a loss hyperparameter and the noise draw at once
     "hparam": zip(loss=["gce", "gce"], q=[0.5, 0.9], seed=[0, 1], **{"noise.seed": [4, 5]}),
-    # a transition method (1 warm-up epoch, then forward correction) over seeds and noise draws
+    # a transition method (1 CE warm-up epoch, then RENT resampling) over seeds and noise draws
     "transition": zip(
-        transition=["forward"] * 2,
+        transition=["rent"] * 2,
         **{"transition.warmup_epochs": [1, 1], "noise.seed": [0, 1]},
         seed=[3, 4],
     ),
