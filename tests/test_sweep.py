@@ -345,3 +345,12 @@ def test_results_table_stores_a_column_mixing_text_and_numbers(tmp_path):
     _run(_cells(product(seed=[0, 1])), str(tmp_path), Mixed())
     df = results.load(str(tmp_path))
     assert sorted(set(df["train/extra"])) == ["1.5", "n/a"]
+
+
+def test_rent_paper_grid_packs_its_seeds():
+    cells = load_cells(os.path.join(ROOT, "configs", "paper", "rent_iclr2024.py") + ":fmnist_cpu")
+    programs = plan_programs(cells)
+    assert len(cells) == 54 and [p.num_runs for p in programs] == [3] * 18
+    for p in programs:  # each seed keeps its own noise draw (noise.seed = seed)
+        assert p.config["seeds"] == (0, 1, 2) and p.config["noise"]["per_run"]
+        assert [c.config["noise"]["seed"] for c in p.cells] == [0, 1, 2]
