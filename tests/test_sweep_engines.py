@@ -40,7 +40,8 @@ def crash_once(task):
     if not os.path.exists(task["marker"]):
         open(task["marker"], "w").close()
         os._exit(1)
-    return {"program_id": task["program_id"], "status": "done", "cells": [], "wall": 0.0}
+    res = {"program_id": task["program_id"], "status": "done", "cells": [], "wall": 0.0}
+    return {**res, "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def test_thread_env():
@@ -71,7 +72,9 @@ def test_local_pool_retries_a_killed_worker(tmp_path):
     ex = LocalExecutor(1, 1, fn=crash_once)
     try:
         ex.submit({"program_id": "p", "marker": str(tmp_path / "m")})
-        assert ex.next_done()["status"] == "done"
+        res = ex.next_done()
+        assert res["status"] == "done"
+        assert "--xla_cpu_multi_thread_eigen=false" in res["xla_flags"]  # the worker's threads
     finally:
         ex.close()
     assert os.path.exists(tmp_path / "m")
