@@ -1,11 +1,13 @@
 """RENT / DWS on real Fashion-MNIST: CE vs forward vs reweight vs DWS vs RENT, anchor and true T.
 
-Runs the ``fmnist_cpu`` protocol of ``configs/paper/rent_iclr2024.py`` (LeNet, Adam 1e-3, batch
-128, first 20k training images, 2 CE warm-up + 6 method epochs) through the training harness
-(``robustloss.training.train``), one workdir per (setting, method, estimator, seed), then writes
-``results/rent_fmnist.json`` and ``results/rent_fmnist.md``. Every seed draws its own noise
-(``noise.seed = seed``). Re-running skips finished cells and resumes unfinished ones from their
-checkpoints::
+The grid is ``get_sweep`` of ``configs/paper/rent_iclr2024.py`` (the ``fmnist_cpu`` protocol:
+LeNet, Adam 1e-3, batch 128, first 20k training images, 2 CE warm-up + 6 method epochs); this
+script runs it through the sweep runner (``robustloss.sweep.run_sweep``: the seeds of each
+(setting, method, estimator) are one vmapped program, each with its own noise draw, ``noise.seed
+= seed``) and then writes the report ``results/rent_fmnist.json`` and ``results/rent_fmnist.md``
+from the cells' summaries. Re-running skips finished cells and resumes unfinished programs from
+their checkpoints; the same grid also runs as
+``python -m experiments.sweep --config configs/paper/rent_iclr2024.py:fmnist_cpu --workdir DIR``::
 
     python -m experiments.rent_fmnist --root /tmp/rent_fmnist          # the full grid
     python -m experiments.rent_fmnist --root /tmp/rf_smoke --quick     # a seconds-long check
@@ -34,31 +36,24 @@ CELLS = [("ce", "none")] + [
 QUICK = "dataset.max_train=2000,dataset.max_test=1000,epochs=2,warmup=1"
 
 
-def _arg(setting: str, method: str, estimator: str, seed: int, extra: str) -> str:
-    parts = [f"fmnist_cpu,setting={setting},method={method},seed={seed}"]
-    parts.append(f"estimator={'anchor' if estimator == 'none' else estimator}")
-    if extra:
-        parts.append(extra)
-    return ",".join(parts)
+def grid_cells(settings, cells, seeds, extra: str = ""):
+    """The sweep cells of ``rent_iclr2024.get_sweep`` restricted to settings/cells/seeds."""
+    from configs.paper import rent_iclr2024 as paper
+    from robustloss.sweep import cells_from_grid, join_args
+
+    grid = []
+    for c in paper.get_sweep("fmnist_cpu"):
+        est = "none" if c["method"] == "ce" else c["estimator"]
+        if c["setting"] in settings and (c["method"], est) in cells and c["seed"] in seeds:
+            grid.append(c)
+    return cells_from_grid(paper.get_config, grid, join_args("fmnist_cpu", extra))
 
 
-def run_cell(root: str, setting: str, method: str, estimator: str, seed: int, extra: str = ""):
-    """Trains one cell (or loads its finished summary); returns the final-epoch metrics."""
-    from configs.paper import rent_iclr2024
-    from robustloss.training import train
+def _final(root: str, cell) -> tuple[dict, str]:
+    from robustloss.sweep import cell_dir
 
-    workdir = os.path.join(root, setting, f"{method}_{estimator}", f"seed{seed}")
-    path = os.path.join(workdir, "summary.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            summary = json.load(f)
-        if summary.get("complete"):
-            return summary["final"], summary.get("data_source", "")
-    config = rent_iclr2024.get_config(_arg(setting, method, estimator, seed, extra))
-    config.unlock()
-    config.progress = "none"
-    config.lock()
-    summary = train(config, workdir)
+    with open(os.path.join(cell_dir(root, cell.id), "summary.json")) as f:
+        summary = json.load(f)
     return summary["final"], summary.get("data_source", "")
 
 
@@ -190,33 +185,32 @@ def main() -> None:
             raise SystemExit(f"unknown cells {unknown}; valid: {CELLS}")
     seeds = [int(s) for s in a.seeds.split(",") if s]
     settings = [s for s in a.settings.split(",") if s]
+    from robustloss.sweep import run_sweep
+
     t0 = time.time()
+    cells_run = grid_cells(settings, cells, seeds, extra)
+    report = run_sweep(cells_run, a.root)
+    if report["failed"]:
+        raise SystemExit(f"{report['failed']} cell(s) failed; see FAILED in {a.root}/cells/")
     records = []
     source = ""
-    for seed in seeds:
-        for setting in settings:
-            for method, est in cells:
-                t1 = time.time()
-                final, source = run_cell(a.root, setting, method, est, seed, extra)
-                r = {
-                    "setting": setting,
-                    "method": method,
-                    "estimator": est,
-                    "seed": seed,
-                    "test_top1": final["test/top1"],
-                    "t_error": final.get("train/t_error"),
-                    "label_precision": final.get("train/label_precision"),
-                    "batch_precision": final.get("train/batch_precision"),
-                    "ess": final.get("train/ess"),
-                    "time": final.get("elapsed"),
-                }
-                records.append(r)
-                print(
-                    f"[{time.time() - t0:7.0f}s] {setting} {method:8s} {est:6s} seed {seed}: "
-                    f"test {100 * r['test_top1']:.2f}%  T err {r['t_error']}  "
-                    f"({time.time() - t1:.0f}s)",
-                    flush=True,
-                )
+    for cell in cells_run:
+        final, source = _final(a.root, cell)
+        v = cell.values
+        est = "none" if v["method"] == "ce" else v["estimator"]
+        r = {
+            "setting": v["setting"],
+            "method": v["method"],
+            "estimator": est,
+            "seed": v["seed"],
+            "test_top1": final["test/top1"],
+            "t_error": final.get("train/t_error"),
+            "label_precision": final.get("train/label_precision"),
+            "batch_precision": final.get("train/batch_precision"),
+            "ess": final.get("train/ess"),
+            "time": final.get("elapsed"),
+        }
+        records.append(r)
     agg = aggregate(records)
 
     meta = {

@@ -27,11 +27,16 @@ Special keys:
   ``compat``: ``true`` sets ``transition.paper_code_compat``.
 Seeds: the code reuses one cached noise draw for all seeds (digest D7); here ``noise.seed``
 follows ``seed`` so replications differ in their noise, as they should.
+
+``get_sweep(arg)`` is the grid of ``experiments/rent_fmnist.py`` (CE and forward / reweight /
+DWS / RENT with anchor and true T, settings sym50 and asym40, seeds 0-2: 54 cells) for
+``python -m experiments.sweep --config configs/paper/rent_iclr2024.py:fmnist_cpu``.
 """
 
 from __future__ import annotations
 
 from configs.base import base_config, finish, parse_arg, parse_value
+from robustloss.sweep import product
 
 PROTOCOLS = ("mnist", "fmnist", "cifar10", "cifar100", "fmnist_cpu")
 SETTINGS = {"sym20": ("symmetric", 0.2), "sym50": ("symmetric", 0.5)}
@@ -135,3 +140,12 @@ def _paper_warmup(estimator: str) -> int:
     from robustloss.transition import PAPER_WARMUP_EPOCHS
 
     return PAPER_WARMUP_EPOCHS[estimator]
+
+
+def get_sweep(arg: str | None = None):
+    methods = [{"method": "ce"}] + [
+        {"method": m, "estimator": e}
+        for e in ("anchor", "true")
+        for m in ("forward", "reweight", "dws", "rent")
+    ]
+    return product(methods, setting=["sym50", "asym40"], seed=[0, 1, 2])
