@@ -10,7 +10,7 @@ Entry points:
 * `objective_from_loss`: adapts a ``Loss`` or ``StatefulLoss`` to the `Objective` contract.
 * `default_config` / `validate_config`: the config schema and its up-front checks.
 * `make_optimizer` / `make_schedule`, `classification_metrics`, `topk_accuracy`,
-  `balanced_accuracy`.
+  `balanced_accuracy`, `nonfinite_rows`.
 
 See ``docs/training.md``.
 """
@@ -20,6 +20,7 @@ from robustloss.training.metrics import (
     balanced_accuracy,
     classification_metrics,
     label_rank,
+    nonfinite_rows,
     topk_accuracy,
 )
 from robustloss.training.objective import (
@@ -59,6 +60,7 @@ __all__ = [
     "classification_metrics",
     "default_config",
     "label_rank",
+    "nonfinite_rows",
     "load_run_data",
     "make_mesh",
     "make_optimizer",
