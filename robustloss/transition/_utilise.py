@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from robustloss.losses._common import valid_int_labels
+
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 
 # The constant the RENT/DWS code adds inside logs and denominators.
@@ -22,10 +24,15 @@ _MIN_CONCENTRATION = 1e-30
 
 
 def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
-    """Per-example cross-entropy ``-log softmax(logits)[y]`` for integer labels ``[B]``."""
+    """Per-example cross-entropy ``-log softmax(logits)[y]`` for integer labels ``[B]``.
+
+    A label outside ``[0, K)`` (e.g. ``-1``) gives NaN, like every registry loss.
+    """
     logits = jnp.asarray(logits)
     logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.take_along_axis(logp, jnp.asarray(labels)[..., None].astype(jnp.int32), -1)[..., 0]
+    safe, valid = valid_int_labels(labels, logits.shape[-1])
+    ce = -jnp.take_along_axis(logp, safe[..., None], -1)[..., 0]
+    return jnp.where(valid, ce, jnp.nan)
 
 
 def _mask_or_ones(mask: ArrayLike | None, n: int) -> jax.Array:
@@ -114,20 +121,21 @@ def importance_log_weights(
       eps_num, eps_den: constants added to numerator / denominator (probability space).
 
     Returns:
-      ``[B]`` log-weights (``-inf`` for a weight that is exactly 0).
+      ``[B]`` log-weights (``-inf`` for a weight that is exactly 0, NaN for a label outside
+      ``[0, K)``).
     """
     logits = jax.lax.stop_gradient(jnp.asarray(logits))
     T = jax.lax.stop_gradient(jnp.asarray(T, logits.dtype))
-    labels = jnp.asarray(labels).astype(jnp.int32)
+    labels, valid = valid_int_labels(labels, logits.shape[-1])
     rows = jnp.arange(logits.shape[0])
     if eps_num > 0 or eps_den > 0:
         p = jax.nn.softmax(logits, axis=-1)
         num = p[rows, labels] + eps_num
         den = jnp.sum(p * T[:, labels].T, axis=-1) + eps_den
-        return jnp.log(num) - jnp.log(den)
+        return jnp.where(valid, jnp.log(num) - jnp.log(den), jnp.nan)
     logp = jax.nn.log_softmax(logits, axis=-1)
     log_den = jax.nn.logsumexp(logp + jnp.log(T[:, labels].T), axis=-1)
-    return logp[rows, labels] - log_den
+    return jnp.where(valid, logp[rows, labels] - log_den, jnp.nan)
 
 
 def importance_weights(
@@ -145,7 +153,9 @@ def importance_weights(
     The reweighted risk ``(1/N) sum_i w_i l(f(x_i), y~_i)`` is an unbiased estimate of the
     clean risk when ``p`` is the true clean posterior and T the true matrix (Liu & Tao 2016).
     Weights are constants (stop-gradient). Non-finite weights (a zero column of T) become 0;
-    masked rows get weight 0.
+    masked rows get weight 0; a real row whose label is outside ``[0, K)`` gets NaN (and with
+    ``normalize`` every weight is NaN), so the reweighted loss is NaN rather than silently
+    dropping the row.
 
     Args:
       logits: ``[B, K]`` logits.
@@ -170,7 +180,9 @@ def importance_weights(
     logits = jnp.asarray(logits)
     mask = _mask_or_ones(mask, logits.shape[0])
     w = jnp.exp(importance_log_weights(logits, labels, T, eps_num=eps_num, eps_den=eps_den))
+    _, valid = valid_int_labels(labels, logits.shape[-1])
     w = jnp.where(jnp.isfinite(w) & (mask > 0), w, 0.0)
+    w = jnp.where(valid | (mask <= 0), w, jnp.nan)
     if normalize:
         w = w / jnp.maximum(jnp.sum(w), jnp.finfo(w.dtype).tiny)
     return w
@@ -191,7 +203,9 @@ def dirichlet_weights(
     ``num_draws`` examples (RENT). Sampled in log space, ``log pi = log_softmax(log G)`` with
     ``log G ~ loggamma(alpha * mu)``, so tiny ``alpha * mu`` never gives NaN; concentrations
     below 1e-30 are raised to 1e-30 (float32 log-gamma draws are ``-inf`` below ~1e-38).
-    Masked rows and zero weights get exactly 0. The loss is ``sum_i pi_bar_i l_i``.
+    Masked rows and zero weights get exactly 0. The loss is ``sum_i pi_bar_i l_i``. A NaN
+    weight on a real row (an out-of-range label, see `importance_weights`) makes every output
+    weight NaN.
 
     Args:
       key: PRNG key.
@@ -223,7 +237,8 @@ def dirichlet_weights(
     log_g = jnp.where(valid[None, :], log_g, -jnp.inf)
     log_pi = jax.nn.log_softmax(log_g, axis=-1)
     pi = jnp.where(valid[None, :], jnp.exp(log_pi), 0.0)
-    return jnp.where(jnp.any(valid), jnp.mean(pi, axis=0), 0.0)
+    out = jnp.where(jnp.any(valid), jnp.mean(pi, axis=0), 0.0)
+    return jnp.where(jnp.any((mask > 0) & jnp.isnan(w)), jnp.nan, out)
 
 
 def rent_resample(
@@ -237,7 +252,9 @@ def rent_resample(
 
     The padded batch size B is static, so ``int(ratio * B)`` indices are always drawn and the
     first ``int(ratio * n_real)`` are marked valid (i.i.d. draws, so this is the multinomial
-    with the real batch's budget). Masked rows are never drawn.
+    with the real batch's budget). Masked rows are never drawn. A NaN weight on a real row (an
+    out-of-range label, see `importance_weights`) makes ``valid`` NaN, so the resampled loss is
+    NaN rather than silently skipping the row.
 
     Args:
       key: PRNG key.
@@ -266,7 +283,7 @@ def rent_resample(
     idx = jax.random.categorical(key, logw, shape=(m_max,))
     m_real = jnp.floor(ratio * jnp.sum(mask))
     valid = (jnp.arange(m_max) < m_real).astype(jnp.float32)
-    return idx, valid
+    return idx, jnp.where(jnp.any((mask > 0) & jnp.isnan(w)), jnp.nan, valid)
 
 
 def effective_sample_fraction(weights: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
