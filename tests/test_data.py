@@ -345,3 +345,52 @@ def test_train_val_split_stratified():
     tr, va = data.train_val_split(100, 0.1, seed=0, labels=y)
     assert np.bincount(y[va]).tolist() == [1, 2, 7]
     assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 100
+
+
+def test_npz_labels_are_checked_not_remapped(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    y = np.arange(20) % 4
+    cases = {
+        "half": (y.astype(np.float64) + np.where(np.arange(20) == 5, 0.5, 0.0), r"1\.5 at row 5"),
+        "one_float": (np.where(np.arange(20) == 7, 0.3, y), r"0\.3 at row 7"),
+        "minus_one": (np.where(np.arange(20) == 2, -1, y), r"-1 at row 2"),
+        "nan": (np.where(np.arange(20) == 9, np.nan, y), r"nan at row 9"),
+    }
+    for tag, (labels, needle) in cases.items():
+        np.savez(tmp_path / f"{tag}.npz", x=x, y=labels)
+        with pytest.raises(ValueError, match=rf"{tag}\.npz' array 'y'.*{needle}"):
+            load_dataset("npz", path=tmp_path / f"{tag}.npz", test_fraction=0.2)
+    # The same in y_test, named by its key.
+    np.savez(tmp_path / "t.npz", x=x, y=y, x_test=x[:4], y_test=np.array([0, 1, 1.5, 2]))
+    with pytest.raises(ValueError, match=r"t\.npz' array 'y_test'.*1\.5 at row 2"):
+        load_dataset("npz", path=tmp_path / "t.npz")
+    # Soft [N, K] labels are not argmax-ed.
+    soft = np.eye(4)[y] * 0.7 + 0.075
+    np.savez(tmp_path / "soft.npz", x=x, y=soft)
+    with pytest.raises(ValueError, match=r"soft\.npz.*row 0 .*not one-hot"):
+        load_dataset("npz", path=tmp_path / "soft.npz", test_fraction=0.2)
+    # Integer-valued floats are ids; sparse ids are kept as ids (K = max + 1), not remapped.
+    np.savez(tmp_path / "f.npz", x=x, y=(y * 2).astype(np.float32))
+    ds = load_dataset("npz", path=tmp_path / "f.npz", test_fraction=0.2)
+    assert ds.num_classes == 7 and set(np.concatenate([ds.y_train, ds.y_test])) == {0, 2, 4, 6}
+    # One-hot width sets K even if the last class is absent.
+    np.savez(tmp_path / "oh.npz", x=x, y=np.eye(6)[y])
+    assert load_dataset("npz", path=tmp_path / "oh.npz", test_fraction=0.2).num_classes == 6
+
+
+def test_npz_features_checked_at_load_time(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    y = np.arange(20) % 2
+    np.savez(tmp_path / "w.npz", x=x, y=y, x_test=np.zeros((4, 5), np.float32), y_test=y[:4])
+    with pytest.raises(ValueError, match=r"w\.npz.*x_test has feature shape \(5,\).*\(3,\)"):
+        load_dataset("npz", path=tmp_path / "w.npz")
+    bad = x.copy()
+    bad[3, 1], bad[4, 0], bad[5, 2] = np.nan, np.inf, -np.inf
+    np.savez(tmp_path / "nf.npz", x=bad, y=y, x_test=x[:4], y_test=y[:4])
+    with pytest.raises(ValueError, match=r"nf\.npz.*train features hold 3 non-finite"):
+        load_dataset("npz", path=tmp_path / "nf.npz")
+    np.savez(tmp_path / "nv.npz", x=x, y=y, x_val=bad[:6], y_val=y[:6], x_test=x[:4], y_test=y[:4])
+    with pytest.raises(ValueError, match=r"nv\.npz.*val features hold 3 non-finite"):
+        load_dataset("npz", path=tmp_path / "nv.npz")

@@ -184,13 +184,12 @@ def _raw(
         z = _sources.npz_file(path)
         kind = "image" if z["x"].ndim == 4 else "tabular"
         ys = [z["y"]] + [z[f"y_{p}"] for p in ("test", "val") if f"y_{p}" in z]
-        mapped, names = _remap_labels(*ys)
-        z["y"] = mapped[0]
-        i = 1
-        for p in ("test", "val"):
-            if f"y_{p}" in z:
-                z[f"y_{p}"] = mapped[i]
-                i += 1
+        # Class ids as stored (never remapped: a stray -1 or 0.5 is an error, not a new class);
+        # K is the one-hot width or the largest id + 1.
+        k = max(int(z.pop("num_classes")), max(int(y.max(initial=-1)) for y in ys) + 1)
+        for p in ["y"] + [f"y_{p}" for p in ("test", "val") if f"y_{p}" in z]:
+            z[p] = z[p].astype(np.int32)
+        names = tuple(str(i) for i in range(k))
         meta = {}
         if "x_test" in z:
             x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x_test"], z["y_test"]
@@ -313,6 +312,20 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
     for where, y in (("train", y_tr), ("test", y_te)):
         if len(y) and (y.min() < 0 or y.max() >= raw.num_classes):
             raise ValueError(f"{name}: {where} label outside [0, {raw.num_classes})")
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise ValueError(
+            f"{name} ({raw.source}): train features have shape {x_tr.shape[1:]} but test features "
+            f"{x_te.shape[1:]}; the splits must have the same features"
+        )
+    for where, x in (("train", x_tr), ("test", x_te), ("val", meta.get("x_val"))):
+        if x is not None and np.asarray(x).dtype.kind in "fc":
+            bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+            if bad:
+                raise ValueError(
+                    f"{name} ({raw.source}): the {where} features hold {bad} non-finite values "
+                    "(NaN/inf); clean the file (training on them would only fail later with a "
+                    "non-finite loss)"
+                )
     if raw.kind == "image":
         div = np.float32(raw.scale_div)
         x_tr = (np.asarray(x_tr, dtype=np.float32) / div) if div != 1 else x_tr.astype(np.float32)
