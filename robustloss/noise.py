@@ -842,8 +842,8 @@ def _check_label_values(z: np.ndarray, num_classes: int, source: str) -> np.ndar
         if len(bad):
             i = int(bad[0])
             raise ValueError(
-                f"{source}: label {z[i].item()!r} at row {i} is not an integer class id ({len(bad)} "
-                f"such rows); labels must be integers in [0, {num_classes})"
+                f"{source}: label {z[i].item()!r} at row {i} is not an integer class id "
+                f"({len(bad)} such rows); labels must be integers in [0, {num_classes})"
             )
         z = f
     z = z.astype(np.int64)

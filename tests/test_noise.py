@@ -506,6 +506,11 @@ def test_label_file_row_count_and_values_name_the_file(tmp_path):
     np.save(tmp_path / "s.npy", np.array([0, 1, 2]))
     with pytest.raises(ValueError, match=r"s\.npy.*3 noisy labels for 4"):
         noise.from_labels(y, tmp_path / "s.npy", num_classes=3)
+    np.save(tmp_path / "l.npy", np.array([0, 1, 2, 1, 0]))
+    with pytest.raises(ValueError, match=r"l\.npy.*5 noisy labels for 4"):
+        noise.from_labels(y, tmp_path / "l.npy", num_classes=3)
+    with pytest.raises(ValueError, match="noisy labels: 5 noisy labels for 4"):
+        noise.from_labels(y, [0, 1, 2, 1, 0], num_classes=3)
     # Integer-valued floats are fine.
     np.save(tmp_path / "ok.npy", np.array([0.0, 1.0, 2.0, 2.0]))
     assert noise.from_labels(y, tmp_path / "ok.npy", num_classes=3).labels.tolist() == [0, 1, 2, 2]

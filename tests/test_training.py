@@ -115,6 +115,9 @@ def test_metrics_never_count_nan_ties_or_bad_labels_as_hits():
         m = classification_metrics(good.at[0, k - 1].set(9.0), lab, k)
         assert float(m["top1"]) == 0.75 and float(m["nonfinite"]) == 0.0
     assert float(topk_accuracy(good, jnp.full(4, -1), 1)) == 0.0
+    # Balanced accuracy averages recall over the classes present only (2 of 4 here).
+    lg = jnp.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [1.0, 0, 0, 0]])
+    assert float(balanced_accuracy(lg, jnp.array([0, 1, 1]), 4)) == 0.75
     res = doctest.testmod(metrics_mod, extraglobs={"jnp": jnp})
     assert res.failed == 0 and res.attempted > 0
 
