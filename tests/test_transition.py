@@ -277,7 +277,13 @@ def test_objective_warmup_refresh_and_metrics():
     loss2, _, m2 = step(logits, batch, aux2, jax.random.key(1))
     assert float(m2["active"]) == 1.0 and float(m2["t_error"]) < 1e-5
     assert {"ess", "label_precision", "mean_weight"} <= set(m2)
-    assert 0.0 <= float(m2["label_precision"]) <= 1.0
+    # label_precision = resampled mass on clean-labelled rows, recomputed from the same draw.
+    w = importance_weights(logits, labels, T_ASYM)
+    idx, valid = rent_resample(jax.random.split(jax.random.key(1))[0], w, jnp.ones(4))
+    eff = np.zeros(4)
+    np.add.at(eff, np.asarray(idx), np.asarray(valid))
+    clean = np.array([1.0, 1.0, 0.0, 1.0])
+    np.testing.assert_allclose(m2["label_precision"], (eff * clean).sum() / eff.sum(), rtol=1e-6)
 
 
 def test_compat_anchor_uses_recorded_train_probabilities():
@@ -328,6 +334,13 @@ def test_objective_vmaps_over_runs():
     keys = jax.random.split(jax.random.key(1), 2)
     loss, aux, m = jax.jit(jax.vmap(lambda z, a, kk: obj.loss(z, batch, a, kk)))(logits, auxs, keys)
     assert loss.shape == (2,) and aux["T"].shape == (2, 3, 3) and m["t_loss"].shape == (2,)
+    # Each run equals the same objective run alone with its own state and key.
+    for r in range(2):
+        one = jax.tree.map(lambda a, r=r: a[r], auxs)
+        l_r, a_r, m_r = obj.loss(logits[r], batch, one, keys[r])
+        np.testing.assert_allclose(loss[r], l_r, rtol=1e-6)
+        np.testing.assert_allclose(aux["T"][r], a_r["T"], rtol=1e-6)
+        np.testing.assert_allclose(m["t_loss"][r], m_r["t_loss"], rtol=1e-6)
 
 
 def test_validate_config_errors():
