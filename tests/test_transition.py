@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from robustloss.transition import _utilise as _ut
 from robustloss.transition import (
     default_config,
     dirichlet_weights,
@@ -65,7 +66,13 @@ def test_forward_matches_numpy_and_log_sum_exp_form():
     got_eps = forward_correction_loss(logits, labels, T_ASYM, eps=1e-12)
     np.testing.assert_allclose(got_eps, expected, rtol=1e-5)
     # The transposed matrix gives a different loss (orientation matters).
-    assert not np.allclose(forward_correction_loss(logits, labels, T_ASYM.T), expected, rtol=1e-3)
+    # (the transposed matrix is not row-stochastic, so the public function rejects it; the
+    # unchecked core shows what a transposed T would compute)
+    assert not np.allclose(
+        _ut._forward_correction_loss(logits, labels, T_ASYM.T), expected, rtol=1e-3
+    )
+    with pytest.raises(ValueError, match="row-stochastic"):
+        forward_correction_loss(logits, labels, T_ASYM.T)
     # Finite values and gradients at extreme logits.
     ext = jnp.array([[1e4, -1e4, 0.0]])
     g = jax.grad(lambda z: forward_correction_loss(z, jnp.array([2]), T_ASYM).sum())(ext)
@@ -79,7 +86,9 @@ def test_importance_weights_hand_example_and_orientation():
     w = importance_weights(logits, np.array([0]), T)
     np.testing.assert_allclose(w, [0.3 / (0.3 + 0.4 * 0.7)], rtol=1e-5)
     # The RENT code's learnable-T bug (T[y~] . p, i.e. T transposed) gives w = 1 here.
-    np.testing.assert_allclose(importance_weights(logits, np.array([0]), T.T), [1.0], rtol=1e-5)
+    np.testing.assert_allclose(
+        _ut._importance_weights(logits, np.array([0]), T.T), [1.0], rtol=1e-5
+    )
     # eps variants agree to float precision; masked rows are 0; normalised sums to 1.
     rng = np.random.default_rng(1)
     lg = rng.normal(size=(5, 3)).astype(np.float32)
@@ -148,7 +157,7 @@ def test_reweighting_with_true_T_is_unbiased_for_the_clean_risk():
     assert abs(samples.mean() - clean_risk) < 4 * se
     naive = loss_table[x, y_noisy].mean()
     assert abs(naive - clean_risk) > 10 * se  # the noisy risk is biased: the test has power
-    w_t = np.asarray(importance_weights(post_logits, y_noisy, T_ASYM.T), np.float64)
+    w_t = np.asarray(_ut._importance_weights(post_logits, y_noisy, T_ASYM.T), np.float64)
     assert abs((w_t * loss_table[x, y_noisy]).mean() - clean_risk) > 10 * se  # orientation
 
 
