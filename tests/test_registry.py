@@ -225,7 +225,7 @@ def test_docs_examples_run():
         exec(compile(block, "docs/losses.md", "exec"), {})
 
 
-@pytest.mark.parametrize("bad", [-1, 3, 100])
+@pytest.mark.parametrize("bad", [-1, 3])
 def test_out_of_range_integer_labels_give_nan_never_a_plausible_value(bad):
     """Label -1 must not be the loss of class K-1 (take_along_axis wraps), nor K a clipped one."""
     f = jnp.array([[2.0, 0.5, -1.0], [0.0, 1.0, 0.0], [0.3, -0.2, 0.9]])
