@@ -163,15 +163,22 @@ def test_unknown_name_lists_choices():
     assert "digits" in data.list_datasets() and "fashion_mnist" in data.list_datasets()
 
 
-def test_missing_data_messages(tmp_path):
+def test_missing_data_messages(tmp_path, monkeypatch):
+    from robustloss.data import _mlbench
+
+    monkeypatch.setenv("ROBUSTLOSS_CACHE", str(tmp_path))
+    monkeypatch.delenv("ROBUSTLOSS_MLBENCH", raising=False)
+    monkeypatch.setattr(_mlbench, "_R_LIBRARY", str(tmp_path / "no_r"))
     with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
         load_dataset("fashion_mnist", path=tmp_path)
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_dataset("cifar10", data_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_dataset("mnist", data_dir=tmp_path)
-    with pytest.raises(ValueError, match="path="):
+    with pytest.raises(FileNotFoundError, match="make data.*r-cran-mlbench"):
         load_dataset("letter")
+    with pytest.raises(FileNotFoundError, match="Vowel.rda"):
+        load_dataset("vowel")
     with pytest.raises(FileNotFoundError, match="letter-recognition"):
         load_dataset("letter", path=tmp_path / "nope.data")
     with pytest.raises(FileNotFoundError, match="nope.npz"):
@@ -231,6 +238,27 @@ def test_letter_malformed(tmp_path):
     (tmp_path / "l.data").write_text("\n".join(lines))
     with pytest.raises(ValueError, match="line 3"):
         load_dataset("letter", path=tmp_path / "l.data", test_rows=1)
+
+
+def test_uci_header_line(tmp_path):
+    x, y, text = _letter_rows(12)
+    header = "lettr,x-box,y-box,width,high,onpix,x-bar,y-bar,x2bar,y2bar,xybar,x2ybr,xy2br,"
+    header += "x-ege,xegvy,y-ege,yegvx\n"
+    (tmp_path / "h.data").write_text(header + text)
+    ds = load_dataset("letter", path=tmp_path / "h.data", test_rows=2)
+    np.testing.assert_array_equal(ds.x_train, x[:10].astype(np.float32))
+    np.testing.assert_array_equal(ds.y_test, y[10:])
+    # A garbled first data line (numbers in it) is not a header: it is an error, not a skip.
+    lines = text.splitlines()
+    lines[0] = "T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,x"
+    (tmp_path / "g.data").write_text("\n".join(lines))
+    with pytest.raises(ValueError, match="line 1"):
+        load_dataset("letter", path=tmp_path / "g.data", test_rows=2)
+    names = "split speaker sex f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 class\n"
+    row = "0 0 0 " + " ".join(["0.5"] * 10) + " 3\n"
+    (tmp_path / "v.data").write_text(names + row * 3 + row.replace("0 0 0", "1 9 0", 1))
+    ds = load_dataset("vowel", path=tmp_path / "v.data")
+    assert ds.x_train.shape == (3, 10) and ds.x_test.shape == (1, 10)
 
 
 def test_vowel_roundtrip(tmp_path):

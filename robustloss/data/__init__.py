@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from . import _sources
+from . import _mlbench, _sources
 from ._dataset import Dataset, kfold_splits, train_val_split
 from ._preprocess import (
     channel_stats,
@@ -52,8 +52,10 @@ _DATASETS = {
     "cifar10": "CIFAR-10 via TFDS",
     "cifar100": "CIFAR-100 (fine labels) via TFDS",
     "svhn_cropped": "SVHN cropped digits via TFDS (train/test)",
-    "letter": "UCI letter-recognition.data (path=), 20,000 rows, 26 classes, 16 features",
-    "vowel": "UCI vowel-context.data (path=), 990 rows, 11 classes, 10 features",
+    "letter": "UCI Letter, 20,000 rows, 26 classes, 16 features: mlbench file (make data) or "
+    "path=<letter-recognition.data>",
+    "vowel": "UCI Vowel, 990 rows, 11 classes: mlbench file (9 features, speakers 0-7 train) "
+    "or path=<vowel-context.data> (10 features)",
     "libsvm": "LIBSVM/svmlight file(s) (path= file, or (train, test) tuple)",
     "npz": ".npz with x, y (and optionally x_test/y_test, x_val/y_val) (path=)",
 }
@@ -128,7 +130,11 @@ def _raw(
     if name in _TFDS_NAMES:
         return _sources.tfds_source(name, data_dir, download, cache_dir)
     if name == "letter":
-        x, y = _sources.letter_csv(path, test_rows)
+        if path is None:
+            x, y, src = _mlbench.letter_rda()
+        else:
+            x, y = _sources.letter_csv(path, test_rows)
+            src = os.fspath(path)
         if not 0 < test_rows < len(y):
             raise ValueError(f"test_rows must be in (0, {len(y)}), got {test_rows}")
         cut = len(y) - test_rows
@@ -139,22 +145,28 @@ def _raw(
             y[cut:],
             26,
             tuple(chr(ord("A") + i) for i in range(26)),
-            source=os.fspath(path),
+            source=src,
             kind="tabular",
             meta={"split": f"first {cut} rows train, last {test_rows} test"},
         )
     if name == "vowel":
-        x, y, is_test = _sources.vowel_context(path)
+        if path is None:
+            x, y, speaker, src = _mlbench.vowel_rda()
+            is_test = speaker >= _mlbench.VOWEL_TRAIN_SPEAKERS
+            split = "speakers 0-7 train, 8-14 test (mlbench Vowel.rda: 9 features)"
+        else:
+            x, y, is_test = _sources.vowel_context(path)
+            src, split = os.fspath(path), "the file's train/test flag"
         return _sources.Raw(
             x[~is_test],
             y[~is_test],
             x[is_test],
             y[is_test],
             11,
-            ("hid", "hId", "hEd", "hAd", "hYd", "had", "hOd", "hod", "hUd", "hud", "hed"),
-            source=os.fspath(path),
+            _mlbench.VOWEL_CLASSES,
+            source=src,
             kind="tabular",
-            meta={"split": "the file's train/test flag"},
+            meta={"split": split},
         )
     if name == "libsvm":
         if path is None:

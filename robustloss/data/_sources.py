@@ -366,8 +366,27 @@ def _need_path(name: str, path, expected: str) -> str:
     return p
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_header(cells: list[str], width: int) -> bool:
+    """True for a first line of ``width`` column names: no cell parses as a number.
+
+    A garbled data line (some numeric cells) is *not* a header and fails row parsing instead.
+    """
+    return len(cells) == width and not any(_is_number(c) for c in cells)
+
+
 def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """UCI ``letter-recognition.data``: ``T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,8`` per line."""
+    """UCI ``letter-recognition.data``: ``T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,8`` per line.
+
+    A first line of 17 column names (no number among them) is skipped as a header.
+    """
     p = _need_path("letter", path, "UCI letter-recognition.data (letter, 16 integers per line)")
     xs, ys = [], []
     with open(p) as f:
@@ -376,6 +395,8 @@ def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
             if not line:
                 continue
             cells = [c.strip() for c in line.split(",")]
+            if not xs and _is_header(cells, 17):
+                continue  # a header line (column names), as some copies of the file have
             lab = cells[0]
             if len(cells) != 17 or len(lab) != 1 or not ("A" <= lab.upper() <= "Z"):
                 raise ValueError(
@@ -395,7 +416,8 @@ def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
 def vowel_context(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UCI ``vowel-context.data``: split flag (0 train/1 test), speaker, sex, 10 features, class.
 
-    Returns ``(x [N,10], y [N], is_test [N])``.
+    A first line of 14 column names is skipped as a header. Returns ``(x [N,10], y [N],
+    is_test [N])``.
     """
     p = _need_path("vowel", path, "UCI vowel-context.data (13 numbers + class per line)")
     xs, ys, ts = [], [], []
@@ -403,6 +425,8 @@ def vowel_context(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for i, line in enumerate(f, 1):
             cells = line.replace(",", " ").split()
             if not cells:
+                continue
+            if not xs and _is_header(cells, 14):
                 continue
             if len(cells) != 14:
                 raise ValueError(
