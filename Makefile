@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 WORKDIR ?= /tmp/robustloss_demo
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench data venv clean
+.PHONY: demo test lint bench data mlbench venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Real Fashion-MNIST from Debian's `dataset-fashion-mnist`, when we are root with apt.
-data:
+data: mlbench
 	@if [ -d $(FMNIST_DIR) ]; then \
 	  echo "Fashion-MNIST: found in $(FMNIST_DIR)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -27,6 +27,27 @@ data:
 	  echo "Fashion-MNIST: apt install failed; tests needing it are skipped"; \
 	else \
 	  echo "Fashion-MNIST: not root or no apt-get; skipping the Debian package (tests that need it are skipped)"; \
+	fi
+
+# UCI Letter and Vowel from Debian's `r-cran-mlbench` (R data files; no R is installed):
+# `apt-get download` + `dpkg-deb -x`, then the two .rda files go to $(MLBENCH_DIR).
+MLBENCH_DIR ?= $(or $(ROBUSTLOSS_CACHE),$(HOME)/.cache/robustloss)/mlbench
+MLBENCH_RDA := LetterRecognition.rda Vowel.rda
+
+mlbench:
+	@if [ -f $(MLBENCH_DIR)/LetterRecognition.rda ] && [ -f $(MLBENCH_DIR)/Vowel.rda ]; then \
+	  echo "Letter/Vowel: found in $(MLBENCH_DIR)"; \
+	elif command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then \
+	  echo "Letter/Vowel: fetching Debian package r-cran-mlbench into $(MLBENCH_DIR)"; \
+	  tmp=$$(mktemp -d) && cd $$tmp && \
+	  (apt-get download -qq r-cran-mlbench >/dev/null 2>&1 || \
+	   ( [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq r-cran-mlbench >/dev/null 2>&1)) && \
+	  dpkg-deb -x r-cran-mlbench_*.deb x && mkdir -p $(MLBENCH_DIR) && \
+	  for f in $(MLBENCH_RDA); do cp x/usr/lib/R/site-library/mlbench/data/$$f $(MLBENCH_DIR)/; done && \
+	  cd / && rm -rf $$tmp || \
+	  echo "Letter/Vowel: could not fetch r-cran-mlbench; tests needing it are skipped"; \
+	else \
+	  echo "Letter/Vowel: no apt-get/dpkg-deb; tests needing them are skipped"; \
 	fi
 
 demo: $(STAMP) data

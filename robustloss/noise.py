@@ -31,6 +31,7 @@ indices draw for draw, replacement labels in distribution only).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -42,6 +43,7 @@ from robustloss.table import Entry, Option, resolve
 __all__ = [
     "NoisyLabels",
     "add_noise",
+    "check_label_count",
     "class_map",
     "empirical_transition",
     "from_labels",
@@ -513,19 +515,25 @@ def instance_dependent(
     features: ArrayLike,
     seed: int | np.random.Generator = 0,
     std: float = 0.1,
-    normalize: bool = True,
+    normalize: bool = False,
     return_probs: bool = False,
 ) -> NoisyLabels | tuple[NoisyLabels, np.ndarray]:
     """Instance-dependent noise (IDN) following Xia et al. (2020).
 
-    For each example ``i`` with flattened features ``x_i`` (L2-normalised when ``normalize``):
+    For each example ``i`` with flattened features ``x_i`` (as given by default; L2-normalised
+    when ``normalize``):
     ``q_i ~ TruncNormal(rate, std², [0, 1])``, ``W ~ N(0, 1)`` of shape ``[K, D, K]``,
     ``z_i = x_iᵀ W[y_i]`` with ``z_i[y_i] = −∞``, ``p_i = q_i·softmax(z_i)`` and
     ``p_i[y_i] = 1 − q_i``; the noisy label is drawn from ``p_i``. The expected error rate is
     ``E[q] ≈ rate``. ``T`` is per example; the returned ``T[k]`` is the mean of ``p_i`` over the
     examples of clean class k (rows of absent classes are identity), i.e. the class-level
     ``P(noisy | clean)``. ``sampling`` does not apply: every example is drawn from its ``p_i``.
-    Normalising matters: on raw 0..255 pixels (RENT's code) ``softmax(z_i)`` is one-hot.
+    The default is the common implementation (Xia et al.'s code, also RENT's): the raw or
+    ToTensor-scaled features times W, no normalisation. On images ``z_i`` is then large and
+    ``softmax(z_i)`` nearly one-hot (each example flips to one fixed class w.p. ``q_i``; on
+    CIFAR-shaped [0, 1] inputs about 0.97 of the flip mass is on the likeliest wrong class).
+    ``normalize=True`` scales each row to unit L2 norm first, a much softer flip distribution
+    (about 0.36 on the same inputs), which earlier versions of this module used by default.
 
     Args:
       labels: int ``[N]`` clean labels in ``[0, K)``.
@@ -534,7 +542,8 @@ def instance_dependent(
       features: ``[N, ...]`` features (flattened to ``[N, D]``).
       seed: non-negative int (or a ``numpy.random.Generator``).
       std: standard deviation of the truncated normal (0.1 in the paper).
-      normalize: scale each feature row to unit L2 norm before the projection.
+      normalize: scale each feature row to unit L2 norm before the projection (default False:
+        the common form).
       return_probs: also return the per-example rows ``p_i`` (float64 ``[N, K]``).
 
     Returns:
@@ -558,6 +567,13 @@ def instance_dependent(
     if x.ndim < 1 or x.shape[0] != len(y):
         raise ValueError(f"features must have {len(y)} rows (one per label), got shape {x.shape}")
     x = x.reshape(len(y), -1)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"features hold {int(bad.sum())} non-finite values (NaN/inf) in {len(rows)} rows, "
+            f"first row {int(rows[0])}; instance-dependent noise needs finite features"
+        )
     if normalize:
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     if not std > 0:
@@ -633,18 +649,35 @@ _CIFARN_KEYS = {
 }
 
 
-def read_label_file(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+def read_label_file(
+    path: str | os.PathLike,
+    key: str | None = None,
+    *,
+    column: int | None = None,
+    expected_rows: int | None = None,
+) -> np.ndarray:
     """Reads one label per example from ``.npy``, ``.npz`` or ``.csv``/``.tsv``/``.txt``.
 
-    The formats and the CIFAR-N ``key`` names are those of :func:`from_labels`.
+    Nothing is guessed: a 2-D array (e.g. ``[N, 2]``) is never flattened — pass ``column=`` to
+    pick its label column (``[N, 1]`` is taken as ``[N]``); a text file's first line is a header
+    only if every cell is a column name (starts with a letter or ``_``, not a number), and a
+    first line that is neither integers nor names is an error (taking a garbled first line as a
+    header would shift every label by one). Every error names the file.
 
     Args:
       path: the file.
-      key: array (``.npz``) or column (text with a header) to read; CIFAR-N short names
-        (``aggre``, ``rand1``..``rand3``, ``worst``, ``noisy``) are accepted.
+      key: array (``.npz``) or header column (text) to read; CIFAR-N short names (``aggre``,
+        ``rand1``..``rand3``, ``worst``, ``noisy``) are accepted.
+      column: 0-based column of a 2-D array or of a text file (with or without a header).
+      expected_rows: if given, the file must hold exactly this many labels (the dataset's
+        source rows; see `check_label_count`).
 
     Returns:
-      The labels as stored (not range-checked; :func:`from_labels` checks them).
+      ``[N]`` labels as stored (values are checked by :func:`from_labels`).
+
+    Raises:
+      FileNotFoundError: no such file.
+      ValueError: unsupported type, ambiguous or malformed content, wrong row count.
 
     Example:
       >>> import tempfile
@@ -655,52 +688,138 @@ def read_label_file(path: str | os.PathLike, key: str | None = None) -> np.ndarr
     p = os.fspath(path)
     if not os.path.exists(p):
         raise FileNotFoundError(f"noisy-label file {p!r} does not exist")
+    if column is not None and (
+        isinstance(column, bool) or not isinstance(column, (int, np.integer)) or column < 0
+    ):
+        raise ValueError(f"{p!r}: column must be a non-negative int, got {column!r}")
     ext = os.path.splitext(p)[1].lower()
     if ext == ".npy":
-        return np.load(p, allow_pickle=False)
-    if ext == ".npz":
+        out = _label_column(np.load(p, allow_pickle=False), column, f"{p!r}")
+    elif ext == ".npz":
         with np.load(p, allow_pickle=False) as z:
             names = list(z.files)
             if key is None:
                 if len(names) != 1:
                     raise ValueError(f"{p!r} holds arrays {names}; pass key= to choose one")
-                return z[names[0]]
-            k = key if key in names else _CIFARN_KEYS.get(key, key)
-            if k not in names:
-                raise ValueError(f"key {key!r} not in {p!r}; it holds {names}")
-            return z[k]
-    if ext in (".csv", ".txt", ".tsv"):
-        delim = "\t" if ext == ".tsv" else ","
-        with open(p) as f:
-            rows = [ln.strip() for ln in f if ln.strip()]
-        if not rows:
-            raise ValueError(f"{p!r} is empty")
-        header = rows[0].split(delim)
-        has_header = not all(_is_int(h) for h in header)
-        col = 0
-        if has_header:
-            names = [h.strip() for h in header]
-            if key is None and len(names) > 1:
-                raise ValueError(f"{p!r} has columns {names}; pass key= to choose one")
-            if key is not None:
+                k = names[0]
+            else:
                 k = key if key in names else _CIFARN_KEYS.get(key, key)
                 if k not in names:
-                    raise ValueError(f"column {key!r} not in {p!r}; it has {names}")
-                col = names.index(k)
-            rows = rows[1:]
-        out = []
-        for i, ln in enumerate(rows):
-            cells = ln.split(delim)
-            if col >= len(cells) or not _is_int(cells[col]):
-                raise ValueError(
-                    f"{p!r} line {i + 1 + has_header}: expected an integer, got {ln!r}"
-                )
-            out.append(int(cells[col]))
-        return np.asarray(out)
-    raise ValueError(
-        f"unsupported noisy-label file type {ext!r} ({p!r}); use .npy, .npz, .csv/.tsv/.txt "
-        "(convert a torch .pt file with torch.load(...) and numpy.save)"
-    )
+                    raise ValueError(f"key {key!r} not in {p!r}; it holds {names}")
+            out = _label_column(z[k], column, f"{p!r} array {k!r}")
+    elif ext in (".csv", ".txt", ".tsv"):
+        out = _read_label_text(p, "\t" if ext == ".tsv" else ",", key, column)
+    else:
+        raise ValueError(
+            f"unsupported noisy-label file type {ext!r} ({p!r}); use .npy, .npz, .csv/.tsv/.txt "
+            "(convert a torch .pt file with torch.load(...) and numpy.save)"
+        )
+    if expected_rows is not None:
+        check_label_count(out, expected_rows, source=repr(p))
+    return out
+
+
+def check_label_count(labels: ArrayLike, expected_rows: int, *, source: str = "labels") -> None:
+    """Raises ``ValueError`` unless ``labels`` holds exactly ``expected_rows`` entries.
+
+    A noisy-label file aligned by source row must have one label per row of the dataset's
+    source order: a longer file (e.g. a different dataset or split) or a shorter one is
+    misaligned even when every index happens to be in range.
+
+    Example:
+      >>> check_label_count(np.zeros(3), 4, source="'c10n.npy'")
+      Traceback (most recent call last):
+      ...
+      ValueError: 'c10n.npy' holds 3 labels but the dataset has 4 source rows ...
+    """
+    n = len(np.asarray(labels).reshape(-1)) if np.ndim(labels) else 1
+    if n != int(expected_rows):
+        more = "more" if n > expected_rows else "fewer"
+        raise ValueError(
+            f"{source} holds {n} labels but the dataset has {int(expected_rows)} source rows "
+            f"({more} labels than rows): the file must hold one label per source row, in the "
+            "source order"
+        )
+
+
+def _label_column(arr: np.ndarray, column: int | None, where: str) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.ndim == 1:
+        if column not in (None, 0):
+            raise ValueError(f"{where} is 1-D (shape {arr.shape}); column={column} does not apply")
+        return arr
+    if arr.ndim == 2:
+        if column is None:
+            if arr.shape[1] == 1:
+                return arr[:, 0]
+            raise ValueError(
+                f"{where} has shape {arr.shape}: one label per row is needed; pass column=<0.."
+                f"{arr.shape[1] - 1}> to choose the label column (a 2-D array is not flattened)"
+            )
+        if column >= arr.shape[1]:
+            raise ValueError(f"{where} has {arr.shape[1]} columns; column={column} is out of range")
+        return arr[:, column]
+    raise ValueError(f"{where} has shape {arr.shape}; expected [N] labels (or [N, C] with column=)")
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]*$")
+
+
+def _read_label_text(p: str, delim: str, key, column) -> np.ndarray:
+    with open(p) as f:
+        lines = [(i, ln.strip()) for i, ln in enumerate(f, 1)]
+    lines = [(i, ln) for i, ln in lines if ln]
+    if not lines:
+        raise ValueError(f"{p!r} is empty")
+    first_no, first = lines[0]
+    cells = [c.strip() for c in first.split(delim)]
+    if all(_is_int(c) for c in cells):
+        names = None
+    elif all(_NAME.match(c) for c in cells):
+        names = cells
+        lines = lines[1:]
+    else:
+        raise ValueError(
+            f"{p!r} line {first_no} ({first!r}) is neither integer labels nor a header of column "
+            "names; fix the file (a garbled first line is not taken as a header)"
+        )
+    if names is not None:
+        if key is not None:
+            k = key if key in names else _CIFARN_KEYS.get(key, key)
+            if k not in names:
+                raise ValueError(f"column {key!r} not in {p!r}; it has {names}")
+            col = names.index(k)
+        elif column is not None:
+            if column >= len(names):
+                raise ValueError(f"{p!r} has columns {names}; column={column} is out of range")
+            col = column
+        elif len(names) == 1:
+            col = 0
+        else:
+            raise ValueError(f"{p!r} has columns {names}; pass key= (a name) or column=")
+    else:
+        if key is not None:
+            raise ValueError(
+                f"{p!r} has no header row, so key={key!r} cannot name a column; pass column="
+            )
+        if column is not None:
+            col = column
+        elif len(cells) == 1:
+            col = 0
+        else:
+            raise ValueError(
+                f"{p!r} line {first_no} has {len(cells)} columns and there is no header; pass "
+                "column= to choose the label column"
+            )
+    out = []
+    for i, ln in lines:
+        row = ln.split(delim)
+        if col >= len(row) or not _is_int(row[col]):
+            raise ValueError(f"{p!r} line {i}: expected an integer in column {col}, got {ln!r}")
+        out.append(int(row[col]))
+    if not out:
+        raise ValueError(f"{p!r} holds a header but no labels")
+    return np.asarray(out)
 
 
 def _is_int(s: str) -> bool:
@@ -711,12 +830,42 @@ def _is_int(s: str) -> bool:
     return True
 
 
+def _check_label_values(z: np.ndarray, num_classes: int, source: str) -> np.ndarray:
+    """Integer-valued labels in ``[0, K)``; the error names the source, the value and its row."""
+    z = np.asarray(z)
+    if z.ndim != 1:
+        raise ValueError(f"{source}: noisy labels must be 1-D [N], got shape {z.shape}")
+    if z.dtype.kind not in "iub":
+        try:
+            f = z.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{source}: labels must be integers, got dtype {z.dtype}") from None
+        bad = np.flatnonzero(~np.isfinite(f) | (f != np.round(f)))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(
+                f"{source}: label {z[i].item()!r} at row {i} is not an integer class id "
+                f"({len(bad)} such rows); labels must be integers in [0, {num_classes})"
+            )
+        z = f
+    z = z.astype(np.int64)
+    out = np.flatnonzero((z < 0) | (z >= num_classes))
+    if len(out):
+        i = int(out[0])
+        raise ValueError(
+            f"{source}: label {int(z[i])} at row {i} is outside [0, {num_classes}) "
+            f"(num_classes={num_classes}; {len(out)} such rows)"
+        )
+    return z
+
+
 def from_labels(
     clean_labels: ArrayLike,
     noisy: ArrayLike | str | os.PathLike,
     *,
     num_classes: int,
     key: str | None = None,
+    column: int | None = None,
 ) -> NoisyLabels:
     """Real noisy labels (e.g. CIFAR-10N) from an array or a file, with their empirical T.
 
@@ -725,12 +874,19 @@ def from_labels(
       noisy: int ``[N]`` array, or a path to ``.npy``, ``.npz`` (pick the array with ``key``;
         CIFAR-N names ``aggre``, ``rand1``..``rand3``, ``worst``, ``noisy`` map to
         ``aggre_label``, ``random_label1``.., ``worse_label``, ``noisy_label``) or
-        ``.csv``/``.tsv``/``.txt`` (one integer per line, or a header row and ``key`` column).
+        ``.csv``/``.tsv``/``.txt`` (one integer per line, or a header row and ``key`` column);
+        see :func:`read_label_file` (nothing is guessed).
       num_classes: K.
       key: array/column name in the file.
+      column: column of a 2-D array or text file (see :func:`read_label_file`).
 
     Returns:
       :class:`NoisyLabels` with ``T = empirical_transition(clean, noisy)``.
+
+    Raises:
+      ValueError: naming the file (or "noisy labels" for an array), for a label that is not an
+        integer in ``[0, K)`` (with its value and row) or a length that differs from the clean
+        labels'.
 
     Example:
       >>> from_labels([0, 1, 1], [0, 0, 1], num_classes=2).is_noisy.tolist()
@@ -741,11 +897,15 @@ def from_labels(
       Annotations", ICLR 2022.
     """
     y = _check_labels(clean_labels, num_classes)
+    source = "noisy labels"
     if isinstance(noisy, (str, os.PathLike)):
-        noisy = read_label_file(noisy, key)
-    z = _check_labels(np.asarray(noisy).reshape(-1), num_classes)
+        source = f"noisy-label file {os.fspath(noisy)!r}"
+        noisy = read_label_file(noisy, key, column=column)
+    elif column is not None:
+        noisy = _label_column(np.asarray(noisy), column, source)
+    z = _check_label_values(np.asarray(noisy), num_classes, source)
     if len(z) != len(y):
-        raise ValueError(f"{len(z)} noisy labels for {len(y)} clean labels")
+        raise ValueError(f"{source}: {len(z)} noisy labels for {len(y)} clean labels")
     return _result(y, z, empirical_transition(y, z, num_classes))
 
 
@@ -754,10 +914,22 @@ def from_labels(
 # --------------------------------------------------------------------------------------------
 
 
+def _legacy_seed(seed, default: int, mode: str) -> int:
+    """The integer seed of a paper-exact mode (None -> the mode's default)."""
+    if seed is None:
+        return default
+    if isinstance(seed, (bool, np.random.Generator)) or int(seed) != seed or seed < 0:
+        raise ValueError(
+            f"mode={mode!r} needs seed=None (default {default}) or a non-negative integer (it "
+            f"seeds numpy.random.RandomState like the authors' code), got {seed!r}"
+        )
+    return int(seed)
+
+
 def _ldr_code(y, num_classes, kind, rate, m, seed) -> NoisyLabels:
     # LDR utils.py: numpy legacy global RNG after np.random.seed(123); RandomState(seed) draws
     # the identical stream.
-    rs = np.random.RandomState(123 if seed is None else int(seed))
+    rs = np.random.RandomState(_legacy_seed(seed, 123, "ldr_code"))
     n = len(y)
     noisy = y.copy()
     if kind == "uniform":
@@ -771,11 +943,13 @@ def _ldr_code(y, num_classes, kind, rate, m, seed) -> NoisyLabels:
 
 
 def _rent_code(y, num_classes, kind, rate, m, groups, seed) -> NoisyLabels:
-    rs = np.random.RandomState(0 if seed is None else int(seed))
+    rs = np.random.RandomState(_legacy_seed(seed, 0, "rent_code"))
     n = len(y)
     noisy = y.copy()
     if kind == "symmetric":
-        count = int(n * rate * num_classes / (num_classes - 1))
+        # The code's order of operations: int(n * (rate * (K / (K - 1)))), which can differ by
+        # one from int(n * rate * K / (K - 1)) (N=9, rate 0.3, K=10: 3 vs 2).
+        count = int(n * (rate * (num_classes / (num_classes - 1))))
         idx = rs.permutation(n)[:count]
         noisy[idx] = rs.randint(num_classes, size=count)
         return _result(y, noisy, _symmetric_T(num_classes, rate))
@@ -871,7 +1045,12 @@ NOISE_KINDS: dict[str, Entry] = {
     "real": Entry(
         _kind_real,
         "a given noisy label per example (noisy_labels: array or .npy/.npz/.csv, e.g. CIFAR-N)",
-        {**_SAMPLING, "noisy_labels": Option(None), "key": Option(None)},
+        {
+            **_SAMPLING,
+            "noisy_labels": Option(None),
+            "key": Option(None),
+            "column": Option(None, low=0, integer=True),
+        },
     ),
 }
 NOISE_KIND_ALIASES = {
@@ -918,7 +1097,7 @@ def add_noise(
     num_classes: int,
     kind: str,
     rate: float = 0.0,
-    seed: int | np.random.Generator | None = 0,
+    seed: int | np.random.Generator | None = None,
     mode: str = "ours",
     **options: Any,
 ) -> NoisyLabels:
@@ -931,8 +1110,8 @@ def add_noise(
 
     Modes:
       * ``"ours"``: the generators of this module, seeded with ``numpy.random.default_rng(seed)``;
-        ``seed=None`` means 0. A different seed gives a different draw (RENT's code reused one
-        draw for all seeds; pass the same seed to mimic that).
+        ``seed=None`` (the default) means 0. A different seed gives a different draw (RENT's
+        code reused one draw for all seeds; pass the same seed to mimic that).
       * ``"ldr_code"``: Zhu et al.'s ``utils.py``, draw for draw — ``np.random.RandomState(seed)``
         (default ``seed=None`` → 123, the paper's ``SEED``), ``uniform``: ``randint(K, size=N)``
         then ``rand(N)``, ``y ← r`` where ``u < rate``; ``pair``: ``rand(N)`` then
@@ -940,8 +1119,9 @@ def add_noise(
         training set, which consumes RNG but changes no label; it is not replayed here. Known
         defect: uniform noise's error rate is ``rate·(K−1)/K``, not ``rate``.
       * ``"rent_code"``: Bae et al.'s ``noise_generator.py``. ``symmetric``: the first
-        ``int(N·rate·K/(K−1))`` of ``RandomState(seed).permutation(N)`` get a label drawn over all
-        K (error rate ``rate``); ``pair``: the first ``int(N·rate)`` indices get ``map[y]``;
+        ``int(N·(rate·(K/(K−1))))`` (the code's float order) of
+        ``RandomState(seed).permutation(N)`` get a label drawn over all K (error rate
+        ``rate``); ``pair``: the first ``int(N·rate)`` indices get ``map[y]``;
         ``superclass``: the first ``int(N·rate·s/(s−1))`` indices (s = 5 for CIFAR-100) get a
         uniform draw over their superclass including themselves. The *indices* match the
         authors' code draw for draw when NumPy's global RNG was seeded with ``seed`` just
@@ -955,7 +1135,9 @@ def add_noise(
       num_classes: K >= 2.
       kind: a noise kind (above).
       rate: in ``[0, 1)``; ignored for ``clean`` and ``real``.
-      seed: non-negative int or ``numpy.random.Generator`` (``"ours"`` only).
+      seed: non-negative int, or a ``numpy.random.Generator`` (``"ours"`` only). Default None:
+        each mode's documented default, 0 for ``"ours"`` and ``"rent_code"``, 123 (the paper's
+        ``SEED``) for ``"ldr_code"``, so ``mode="ldr_code"`` without a seed is the paper's draw.
       mode: ``"ours"``, ``"ldr_code"`` or ``"rent_code"``.
       **options: the kind's options (``NOISE_KINDS[kind].options``); any other raises.
         ``sampling``: ``"exact"`` or ``"bernoulli"`` (every kind; ``"ours"`` only; clean,
@@ -963,8 +1145,9 @@ def add_noise(
         :func:`class_map` name (default ``"next"``); ``superclass``: a ``[K]`` fine -> group
         map or :func:`superclass_map` name (default ``"cifar100"``). ``include_true``
         (``superclass``). ``features`` ``[N, ...]`` (required), ``std``, ``normalize``
-        (``instance``). ``noisy_labels`` (array or file, required) and ``key`` (``real``, see
-        :func:`from_labels`). The code modes take ``class_map`` (and ``sampling``, ignored).
+        (``instance``). ``noisy_labels`` (array or file, required), ``key`` and ``column``
+        (``real``, see :func:`from_labels`). The code modes take ``class_map`` (and
+        ``sampling``, ignored).
 
     Returns:
       :class:`NoisyLabels` ``(labels int32 [N], T float64 [K, K], is_noisy bool [N])``.

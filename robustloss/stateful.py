@@ -209,6 +209,7 @@ def aldr_kl(
     def apply(
         logits: ArrayLike, labels: ArrayLike, state: AldrKlState, *, index: ArrayLike
     ) -> tuple[jax.Array, AldrKlState]:
+        raw_labels, n_cls = labels, jnp.shape(logits)[-1]
         logits, labels, is_int = c.canonicalize(logits, labels)
         scores = normalize_scores(logits, score_norm)
         lam_old = _gather(state.lam, index, lam0).astype(scores.dtype)
@@ -218,6 +219,8 @@ def aldr_kl(
         beta = alpha * math.log(scores.shape[-1]) / (2.0 * lam0)
         loss = ldr_kl_on_scores(scores, labels, is_int, lam_new, margin)
         loss = loss - beta * jnp.square(lam_new - lam0)
+        if is_int:  # a label outside [0, K) gives NaN (and a NaN lambda), never a plausible loss
+            loss = jnp.where(c.valid_int_labels(jnp.asarray(raw_labels), n_cls)[1], loss, jnp.nan)
         lam = state.lam.at[jnp.asarray(index)].set(lam_new.astype(state.lam.dtype), mode="drop")
         return loss, AldrKlState(lam=lam)
 

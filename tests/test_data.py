@@ -163,15 +163,22 @@ def test_unknown_name_lists_choices():
     assert "digits" in data.list_datasets() and "fashion_mnist" in data.list_datasets()
 
 
-def test_missing_data_messages(tmp_path):
+def test_missing_data_messages(tmp_path, monkeypatch):
+    from robustloss.data import _mlbench
+
+    monkeypatch.setenv("ROBUSTLOSS_CACHE", str(tmp_path))
+    monkeypatch.delenv("ROBUSTLOSS_MLBENCH", raising=False)
+    monkeypatch.setattr(_mlbench, "_R_LIBRARY", str(tmp_path / "no_r"))
     with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
         load_dataset("fashion_mnist", path=tmp_path)
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_dataset("cifar10", data_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_dataset("mnist", data_dir=tmp_path)
-    with pytest.raises(ValueError, match="path="):
+    with pytest.raises(FileNotFoundError, match="make data.*r-cran-mlbench"):
         load_dataset("letter")
+    with pytest.raises(FileNotFoundError, match="Vowel.rda"):
+        load_dataset("vowel")
     with pytest.raises(FileNotFoundError, match="letter-recognition"):
         load_dataset("letter", path=tmp_path / "nope.data")
     with pytest.raises(FileNotFoundError, match="nope.npz"):
@@ -231,6 +238,27 @@ def test_letter_malformed(tmp_path):
     (tmp_path / "l.data").write_text("\n".join(lines))
     with pytest.raises(ValueError, match="line 3"):
         load_dataset("letter", path=tmp_path / "l.data", test_rows=1)
+
+
+def test_uci_header_line(tmp_path):
+    x, y, text = _letter_rows(12)
+    header = "lettr,x-box,y-box,width,high,onpix,x-bar,y-bar,x2bar,y2bar,xybar,x2ybr,xy2br,"
+    header += "x-ege,xegvy,y-ege,yegvx\n"
+    (tmp_path / "h.data").write_text(header + text)
+    ds = load_dataset("letter", path=tmp_path / "h.data", test_rows=2)
+    np.testing.assert_array_equal(ds.x_train, x[:10].astype(np.float32))
+    np.testing.assert_array_equal(ds.y_test, y[10:])
+    # A garbled first data line (numbers in it) is not a header: it is an error, not a skip.
+    lines = text.splitlines()
+    lines[0] = "T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,x"
+    (tmp_path / "g.data").write_text("\n".join(lines))
+    with pytest.raises(ValueError, match="line 1"):
+        load_dataset("letter", path=tmp_path / "g.data", test_rows=2)
+    names = "split speaker sex f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 class\n"
+    row = "0 0 0 " + " ".join(["0.5"] * 10) + " 3\n"
+    (tmp_path / "v.data").write_text(names + row * 3 + row.replace("0 0 0", "1 9 0", 1))
+    ds = load_dataset("vowel", path=tmp_path / "v.data")
+    assert ds.x_train.shape == (3, 10) and ds.x_test.shape == (1, 10)
 
 
 def test_vowel_roundtrip(tmp_path):
@@ -345,3 +373,52 @@ def test_train_val_split_stratified():
     tr, va = data.train_val_split(100, 0.1, seed=0, labels=y)
     assert np.bincount(y[va]).tolist() == [1, 2, 7]
     assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 100
+
+
+def test_npz_labels_are_checked_not_remapped(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    y = np.arange(20) % 4
+    cases = {
+        "half": (y.astype(np.float64) + np.where(np.arange(20) == 5, 0.5, 0.0), r"1\.5 at row 5"),
+        "one_float": (np.where(np.arange(20) == 7, 0.3, y), r"0\.3 at row 7"),
+        "minus_one": (np.where(np.arange(20) == 2, -1, y), r"-1 at row 2"),
+        "nan": (np.where(np.arange(20) == 9, np.nan, y), r"nan at row 9"),
+    }
+    for tag, (labels, needle) in cases.items():
+        np.savez(tmp_path / f"{tag}.npz", x=x, y=labels)
+        with pytest.raises(ValueError, match=rf"{tag}\.npz' array 'y'.*{needle}"):
+            load_dataset("npz", path=tmp_path / f"{tag}.npz", test_fraction=0.2)
+    # The same in y_test, named by its key.
+    np.savez(tmp_path / "t.npz", x=x, y=y, x_test=x[:4], y_test=np.array([0, 1, 1.5, 2]))
+    with pytest.raises(ValueError, match=r"t\.npz' array 'y_test'.*1\.5 at row 2"):
+        load_dataset("npz", path=tmp_path / "t.npz")
+    # Soft [N, K] labels are not argmax-ed.
+    soft = np.eye(4)[y] * 0.7 + 0.075
+    np.savez(tmp_path / "soft.npz", x=x, y=soft)
+    with pytest.raises(ValueError, match=r"soft\.npz.*row 0 .*not one-hot"):
+        load_dataset("npz", path=tmp_path / "soft.npz", test_fraction=0.2)
+    # Integer-valued floats are ids; sparse ids are kept as ids (K = max + 1), not remapped.
+    np.savez(tmp_path / "f.npz", x=x, y=(y * 2).astype(np.float32))
+    ds = load_dataset("npz", path=tmp_path / "f.npz", test_fraction=0.2)
+    assert ds.num_classes == 7 and set(np.concatenate([ds.y_train, ds.y_test])) == {0, 2, 4, 6}
+    # One-hot width sets K even if the last class is absent.
+    np.savez(tmp_path / "oh.npz", x=x, y=np.eye(6)[y])
+    assert load_dataset("npz", path=tmp_path / "oh.npz", test_fraction=0.2).num_classes == 6
+
+
+def test_npz_features_checked_at_load_time(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    y = np.arange(20) % 2
+    np.savez(tmp_path / "w.npz", x=x, y=y, x_test=np.zeros((4, 5), np.float32), y_test=y[:4])
+    with pytest.raises(ValueError, match=r"w\.npz.*x_test has feature shape \(5,\).*\(3,\)"):
+        load_dataset("npz", path=tmp_path / "w.npz")
+    bad = x.copy()
+    bad[3, 1], bad[4, 0], bad[5, 2] = np.nan, np.inf, -np.inf
+    np.savez(tmp_path / "nf.npz", x=bad, y=y, x_test=x[:4], y_test=y[:4])
+    with pytest.raises(ValueError, match=r"nf\.npz.*train features hold 3 non-finite"):
+        load_dataset("npz", path=tmp_path / "nf.npz")
+    np.savez(tmp_path / "nv.npz", x=x, y=y, x_val=bad[:6], y_val=y[:6], x_test=x[:4], y_test=y[:4])
+    with pytest.raises(ValueError, match=r"nv\.npz.*val features hold 3 non-finite"):
+        load_dataset("npz", path=tmp_path / "nv.npz")

@@ -143,7 +143,13 @@ def test_instance_dependent():
     )
     np.testing.assert_allclose(probs.sum(1), 1.0)
     q = 1 - probs[np.arange(n), y]
-    assert np.all((q >= 0) & (q <= 1))
+    # q is the seeded truncated-normal draw (the first draw of default_rng(seed)).
+    from scipy import stats
+
+    q_ref = stats.truncnorm.rvs(
+        -r / 0.1, (1 - r) / 0.1, loc=r, scale=0.1, size=n, random_state=np.random.default_rng(0)
+    )
+    np.testing.assert_allclose(q, q_ref, rtol=1e-9, atol=1e-12)
     assert abs(q.mean() - r) < 0.005  # truncated normal(0.3, 0.1) on [0,1] has mean ~0.3
     assert abs(out.is_noisy.mean() - q.mean()) < 5 * np.sqrt(r * (1 - r) / n)
     # returned T is the class-wise mean of the per-example rows; empirical T matches it
@@ -251,7 +257,7 @@ def _rent_transcription(y, k, kind, r, seed, lst=None, coarse=None):
     y = y.copy()
     n = len(y)
     if kind == "sym":
-        n_noisy = int(n * r * k / (k - 1))
+        n_noisy = int(n * (r * (k / (k - 1))))  # the code's order of float operations
         idx = np.random.permutation(n)[:n_noisy]
         new = np.random.randint(k, size=n_noisy)
         for j, i in enumerate(idx):
@@ -354,3 +360,163 @@ def test_from_labels_errors(tmp_path):
         noise.from_labels(y, [0, 1], num_classes=3)
     with pytest.raises(ValueError, match="label 5"):
         noise.from_labels(y, [0, 1, 5], num_classes=3)
+
+
+def test_rent_code_symmetric_count_uses_the_codes_float_order():
+    # int(9 * (0.3 * (10 / 9))) = 3 but int(9 * 0.3 * 10 / 9) = 2.
+    assert int(9 * (0.3 * (10 / 9))) == 3 and int(9 * 0.3 * 10 / 9) == 2
+    y = np.arange(9) % 10
+    for seed in range(20):  # with 3 indices re-drawn over 10 classes, some seed shows all 3
+        got = add_noise(y, num_classes=10, kind="symmetric", rate=0.3, mode="rent_code", seed=seed)
+        np.testing.assert_array_equal(got.labels, _rent_transcription(y, 10, "sym", 0.3, seed))
+
+
+def test_ldr_code_default_seed_is_the_papers_123():
+    y = _labels(26, 2000)
+    default = add_noise(y, num_classes=26, kind="uniform", rate=0.6, mode="ldr_code")
+    s123 = add_noise(y, num_classes=26, kind="uniform", rate=0.6, mode="ldr_code", seed=123)
+    s0 = add_noise(y, num_classes=26, kind="uniform", rate=0.6, mode="ldr_code", seed=0)
+    np.testing.assert_array_equal(default.labels, s123.labels)
+    assert (default.labels != s0.labels).any()
+    # "ours" and "rent_code" default to 0.
+    for mode, kind in (("ours", "symmetric"), ("rent_code", "symmetric")):
+        a = add_noise(y, num_classes=26, kind=kind, rate=0.3, mode=mode)
+        b = add_noise(y, num_classes=26, kind=kind, rate=0.3, mode=mode, seed=0)
+        np.testing.assert_array_equal(a.labels, b.labels)
+    with pytest.raises(ValueError, match="ldr_code"):
+        add_noise(y, num_classes=26, kind="uniform", rate=0.3, mode="ldr_code", seed=-1)
+    with pytest.raises(ValueError, match="rent_code"):
+        add_noise(
+            y,
+            num_classes=26,
+            kind="symmetric",
+            rate=0.3,
+            mode="rent_code",
+            seed=np.random.default_rng(0),
+        )
+
+
+def _likeliest_wrong_mass(probs, y):
+    p = probs.copy()
+    q = 1 - p[np.arange(len(y)), y]
+    p[np.arange(len(y)), y] = 0
+    return float(np.mean(p.max(1) / q))
+
+
+def test_instance_dependent_default_is_the_common_unnormalised_form():
+    """Xia et al.'s common code multiplies the raw/ToTensor features by W: on CIFAR-shaped
+    [0, 1] inputs the flip mass concentrates on one class (~0.97); normalised rows spread it."""
+    rng = np.random.default_rng(0)
+    n, k = 400, 10
+    y = rng.integers(0, k, n)
+    x = rng.random((n, 32, 32, 3)).astype(np.float32)  # ToTensor-scaled images
+    out, probs = noise.instance_dependent(
+        y, num_classes=k, rate=0.4, features=x, seed=0, return_probs=True
+    )
+    _, probs_n = noise.instance_dependent(
+        y, num_classes=k, rate=0.4, features=x, seed=0, normalize=True, return_probs=True
+    )
+    raw, normed = _likeliest_wrong_mass(probs, y), _likeliest_wrong_mass(probs_n, y)
+    assert raw > 0.9 and normed < 0.5, (raw, normed)
+    # Default is exactly the unnormalised transcription: z = x W[y].
+    flat = x.reshape(n, -1).astype(np.float64)
+    rs = np.random.default_rng(0)
+    from scipy import stats
+
+    stats.truncnorm.rvs(-4.0, 6.0, loc=0.4, scale=0.1, size=n, random_state=rs)
+    w = rs.standard_normal((k, flat.shape[1], k))
+    i = 0
+    z = flat[i] @ w[y[i]]
+    z[y[i]] = -np.inf
+    e = np.exp(z - z.max())
+    q = 1 - probs[i, y[i]]
+    ref = q * e / e.sum()
+    ref[y[i]] = 1 - q
+    np.testing.assert_allclose(probs[i], ref, rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(
+        out.labels,
+        add_noise(y, num_classes=k, kind="instance", rate=0.4, features=x, seed=0).labels,
+    )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_instance_dependent_rejects_non_finite_features(bad):
+    x = np.ones((20, 4))
+    x[3, 1] = bad
+    x[7, 0] = bad
+    with pytest.raises(ValueError, match=r"2 non-finite values .* first row 3"):
+        noise.instance_dependent(np.arange(20) % 2, num_classes=2, rate=0.3, features=x)
+
+
+def test_label_files_are_never_guessed(tmp_path):
+    y = np.array([0, 1, 2, 1])
+    z = np.array([1, 1, 2, 0])
+    # [N, 2] is not flattened: an error unless column= is given.
+    np.save(tmp_path / "two.npy", np.stack([y, z], 1))
+    with pytest.raises(ValueError, match=r"two\.npy.*shape \(4, 2\).*column="):
+        noise.from_labels(y, tmp_path / "two.npy", num_classes=3)
+    got = noise.from_labels(y, tmp_path / "two.npy", num_classes=3, column=1)
+    np.testing.assert_array_equal(got.labels, z)
+    np.save(tmp_path / "one.npy", z[:, None])  # [N, 1] is one column
+    np.testing.assert_array_equal(noise.read_label_file(tmp_path / "one.npy"), z)
+    np.savez(tmp_path / "two.npz", worse_label=np.stack([y, z], 1))
+    with pytest.raises(ValueError, match="worse_label"):
+        noise.read_label_file(tmp_path / "two.npz", "worst")
+    # A garbled first line is not a header (it would shift every label by one).
+    for first in ("1x", "#1", "0.5", "1,", "@@"):
+        (tmp_path / "g.csv").write_text(first + "\n" + "\n".join(map(str, z)) + "\n")
+        with pytest.raises(ValueError, match=r"g\.csv.* line 1 .*neither"):
+            noise.read_label_file(tmp_path / "g.csv")
+    # A header of names: a single column is used, several need key= or column=.
+    (tmp_path / "h1.csv").write_text("label\n" + "\n".join(map(str, z)))
+    np.testing.assert_array_equal(noise.read_label_file(tmp_path / "h1.csv"), z)
+    (tmp_path / "h2.csv").write_text(
+        "clean,noisy\n" + "\n".join(f"{a},{b}" for a, b in zip(y, z, strict=True))
+    )
+    with pytest.raises(ValueError, match=r"h2\.csv.*key="):
+        noise.read_label_file(tmp_path / "h2.csv")
+    np.testing.assert_array_equal(noise.read_label_file(tmp_path / "h2.csv", column=1), z)
+    np.testing.assert_array_equal(noise.read_label_file(tmp_path / "h2.csv", "noisy"), z)
+    # Header-less multi-column text needs column=; a key cannot name a column there.
+    (tmp_path / "m.csv").write_text("\n".join(f"{a},{b}" for a, b in zip(y, z, strict=True)))
+    with pytest.raises(ValueError, match=r"m\.csv.*2 columns"):
+        noise.read_label_file(tmp_path / "m.csv")
+    with pytest.raises(ValueError, match="no header"):
+        noise.read_label_file(tmp_path / "m.csv", "noisy")
+    np.testing.assert_array_equal(noise.read_label_file(tmp_path / "m.csv", column=1), z)
+    # Line numbers count blank lines.
+    (tmp_path / "b.csv").write_text("1\n\n2\nx\n")
+    with pytest.raises(ValueError, match=r"b\.csv' line 4"):
+        noise.read_label_file(tmp_path / "b.csv")
+
+
+def test_label_file_row_count_and_values_name_the_file(tmp_path):
+    z = np.array([1, 1, 2, 0])
+    np.save(tmp_path / "n.npy", z)
+    assert noise.read_label_file(tmp_path / "n.npy", expected_rows=4).tolist() == z.tolist()
+    for rows, word in ((5, "fewer"), (3, "more")):
+        with pytest.raises(ValueError, match=rf"n\.npy.*4 labels.*{rows} source rows.*{word}"):
+            noise.read_label_file(tmp_path / "n.npy", expected_rows=rows)
+    with pytest.raises(ValueError, match="holds 4 labels but the dataset has 6"):
+        noise.check_label_count(z, 6, source="x")
+    y = np.array([0, 1, 2, 1])
+    np.save(tmp_path / "f.npy", np.array([0.0, 1.0, 0.5, 2.0]))
+    with pytest.raises(ValueError, match=r"f\.npy.*label 0\.5 at row 2"):
+        noise.from_labels(y, tmp_path / "f.npy", num_classes=3)
+    np.save(tmp_path / "nan.npy", np.array([0.0, np.nan, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"nan\.npy.*label nan at row 1"):
+        noise.from_labels(y, tmp_path / "nan.npy", num_classes=3)
+    np.save(tmp_path / "r.npy", np.array([0, 1, -1, 2]))
+    with pytest.raises(ValueError, match=r"r\.npy.*label -1 at row 2 is outside \[0, 3\)"):
+        noise.from_labels(y, tmp_path / "r.npy", num_classes=3)
+    np.save(tmp_path / "s.npy", np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"s\.npy.*3 noisy labels for 4"):
+        noise.from_labels(y, tmp_path / "s.npy", num_classes=3)
+    np.save(tmp_path / "l.npy", np.array([0, 1, 2, 1, 0]))
+    with pytest.raises(ValueError, match=r"l\.npy.*5 noisy labels for 4"):
+        noise.from_labels(y, tmp_path / "l.npy", num_classes=3)
+    with pytest.raises(ValueError, match="noisy labels: 5 noisy labels for 4"):
+        noise.from_labels(y, [0, 1, 2, 1, 0], num_classes=3)
+    # Integer-valued floats are fine.
+    np.save(tmp_path / "ok.npy", np.array([0.0, 1.0, 2.0, 2.0]))
+    assert noise.from_labels(y, tmp_path / "ok.npy", num_classes=3).labels.tolist() == [0, 1, 2, 2]

@@ -223,3 +223,28 @@ def test_docs_examples_run():
     assert len(blocks) >= 4
     for block in blocks:
         exec(compile(block, "docs/losses.md", "exec"), {})
+
+
+@pytest.mark.parametrize("bad", [-1, 3])
+def test_out_of_range_integer_labels_give_nan_never_a_plausible_value(bad):
+    """Label -1 must not be the loss of class K-1 (take_along_axis wraps), nor K a clipped one."""
+    f = jnp.array([[2.0, 0.5, -1.0], [0.0, 1.0, 0.0], [0.3, -0.2, 0.9]])
+    y = jnp.array([0, bad, 2])
+    for name in robustloss.list_losses():
+        loss = robustloss.get_loss(name)
+        if registry.is_stateful(name):
+            state = loss.init(3)
+            if name == "tgce":  # a pruned row contributes a constant: prune row 1 to test it
+                state = state._replace(mask=jnp.array([1.0, 0.0, 1.0]))
+            apply = jax.jit(lambda f, y, s, sl=loss: sl.apply(f, y, s, index=jnp.arange(3)))
+            out, state = apply(f, y, state)
+            ref, _ = loss.apply(f, y.at[1].set(1), loss.init(3), index=jnp.arange(3))
+        else:
+            out = jax.jit(loss)(f, y)
+            ref = loss(f, y.at[1].set(1))
+        out = np.asarray(out)
+        assert np.isnan(out[1]), (name, out)
+        # The valid rows are untouched.
+        np.testing.assert_allclose(out[[0, 2]], np.asarray(ref)[[0, 2]], rtol=1e-6, err_msg=name)
+        g = jax.grad(lambda z: jnp.nansum(robustloss.get_loss("ce")(z, y)))(f)
+        assert np.all(np.asarray(g)[1] == 0)  # NaN, not a gradient toward some class

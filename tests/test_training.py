@@ -16,6 +16,7 @@ from robustloss.training import (
     Trainer,
     balanced_accuracy,
     classification_metrics,
+    label_rank,
     make_mesh,
     make_optimizer,
     make_schedule,
@@ -75,7 +76,50 @@ def test_metrics_match_numpy():
         balanced_accuracy(logits, labels, 7, mask), np.mean(recalls), rtol=1e-6
     )
     m = classification_metrics(logits, labels, 7)
-    assert sorted(m) == ["balanced_acc", "top1", "top2", "top3", "top4", "top5"]
+    assert sorted(m) == ["balanced_acc", "nonfinite", "top1", "top2", "top3", "top4", "top5"]
+
+
+def test_metrics_never_count_nan_ties_or_bad_labels_as_hits():
+    import doctest
+
+    from robustloss.training import metrics as metrics_mod
+    from robustloss.training import nonfinite_rows
+
+    k = 4
+    labels = jnp.array([0, 1, 2, 3])
+    # NaN logits: never a hit, at any k; counted as non-finite rows.
+    nan = jnp.full((4, k), jnp.nan)
+    m = classification_metrics(nan, labels, k)
+    assert [float(m[f"top{j}"]) for j in range(1, k + 1)] == [0.0] * k
+    assert float(m["balanced_acc"]) == 0.0 and float(m["nonfinite"]) == 4.0
+    # One NaN entry poisons its row only; +inf too.
+    part = jnp.eye(k).at[0, 3].set(jnp.nan).at[1, 0].set(jnp.inf)
+    m = classification_metrics(part, labels, k)
+    assert float(m["top1"]) == 0.5 and float(m["nonfinite"]) == 2.0
+    assert float(nonfinite_rows(part, jnp.array([1.0, 0.0, 1.0, 1.0]))) == 1.0
+    # All-equal logits: ties count against the label (rank K-1): top-1 0, top-K 1.
+    tied = jnp.zeros((4, k))
+    np.testing.assert_array_equal(label_rank(tied, labels), [k - 1] * 4)
+    m = classification_metrics(tied, labels, k)
+    assert float(m["top1"]) == 0.0 and float(m[f"top{k}"]) == 1.0
+    # A tie between the label and one other class is a miss at top-1, a hit at top-2.
+    two = jnp.array([[1.0, 1.0, 0.0, 0.0]])
+    assert float(topk_accuracy(two, jnp.array([0]), 1)) == 0.0
+    assert float(topk_accuracy(two, jnp.array([1]), 2)) == 1.0
+    # Out-of-range labels (-1 would wrap to K-1, K would be clipped): never a hit.
+    good = jnp.eye(k)
+    for bad in (-1, k, k + 5):
+        lab = jnp.array([bad, 1, 2, 3])
+        assert int(label_rank(good, lab)[0]) == k
+        assert float(topk_accuracy(good, lab, k)) == 0.75
+        m = classification_metrics(good.at[0, k - 1].set(9.0), lab, k)
+        assert float(m["top1"]) == 0.75 and float(m["nonfinite"]) == 0.0
+    assert float(topk_accuracy(good, jnp.full(4, -1), 1)) == 0.0
+    # Balanced accuracy averages recall over the classes present only (2 of 4 here).
+    lg = jnp.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [1.0, 0, 0, 0]])
+    assert float(balanced_accuracy(lg, jnp.array([0, 1, 1]), 4)) == 0.75
+    res = doctest.testmod(metrics_mod, extraglobs={"jnp": jnp})
+    assert res.failed == 0 and res.attempted > 0
 
 
 # --------------------------------------------------------------------------- optimizers

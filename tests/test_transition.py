@@ -15,6 +15,7 @@ from robustloss.transition import (
     make_objective,
     rent_resample,
 )
+from robustloss.transition import _utilise as _ut
 
 
 def default_config():
@@ -76,7 +77,13 @@ def test_forward_matches_numpy_and_log_sum_exp_form():
     got_eps = forward_correction_loss(logits, labels, T_ASYM, eps=1e-12)
     np.testing.assert_allclose(got_eps, expected, rtol=1e-5)
     # The transposed matrix gives a different loss (orientation matters).
-    assert not np.allclose(forward_correction_loss(logits, labels, T_ASYM.T), expected, rtol=1e-3)
+    # (the transposed matrix is not row-stochastic, so the public function rejects it; the
+    # unchecked core shows what a transposed T would compute)
+    assert not np.allclose(
+        _ut._forward_correction_loss(logits, labels, T_ASYM.T), expected, rtol=1e-3
+    )
+    with pytest.raises(ValueError, match="row-stochastic"):
+        forward_correction_loss(logits, labels, T_ASYM.T)
     # Finite values and gradients at extreme logits.
     ext = jnp.array([[1e4, -1e4, 0.0]])
     g = jax.grad(lambda z: forward_correction_loss(z, jnp.array([2]), T_ASYM).sum())(ext)
@@ -90,7 +97,9 @@ def test_importance_weights_hand_example_and_orientation():
     w = importance_weights(logits, np.array([0]), T)
     np.testing.assert_allclose(w, [0.3 / (0.3 + 0.4 * 0.7)], rtol=1e-5)
     # The RENT code's learnable-T bug (T[y~] . p, i.e. T transposed) gives w = 1 here.
-    np.testing.assert_allclose(importance_weights(logits, np.array([0]), T.T), [1.0], rtol=1e-5)
+    np.testing.assert_allclose(
+        _ut._importance_weights(logits, np.array([0]), T.T), [1.0], rtol=1e-5
+    )
     # eps variants agree to float precision; masked rows are 0; normalised sums to 1.
     rng = np.random.default_rng(1)
     lg = rng.normal(size=(5, 3)).astype(np.float32)
@@ -159,7 +168,7 @@ def test_reweighting_with_true_T_is_unbiased_for_the_clean_risk():
     assert abs(samples.mean() - clean_risk) < 4 * se
     naive = loss_table[x, y_noisy].mean()
     assert abs(naive - clean_risk) > 10 * se  # the noisy risk is biased: the test has power
-    w_t = np.asarray(importance_weights(post_logits, y_noisy, T_ASYM.T), np.float64)
+    w_t = np.asarray(_ut._importance_weights(post_logits, y_noisy, T_ASYM.T), np.float64)
     assert abs((w_t * loss_table[x, y_noisy]).mean() - clean_risk) > 10 * se  # orientation
 
 
@@ -288,7 +297,13 @@ def test_objective_warmup_refresh_and_metrics():
     loss2, _, m2 = step(logits, batch, aux2, jax.random.key(1))
     assert float(m2["active"]) == 1.0 and float(m2["t_error"]) < 1e-5
     assert {"ess", "label_precision", "mean_weight"} <= set(m2)
-    assert 0.0 <= float(m2["label_precision"]) <= 1.0
+    # label_precision = resampled mass on clean-labelled rows, recomputed from the same draw.
+    w = importance_weights(logits, labels, T_ASYM)
+    idx, valid = rent_resample(jax.random.split(jax.random.key(1))[0], w, jnp.ones(4))
+    eff = np.zeros(4)
+    np.add.at(eff, np.asarray(idx), np.asarray(valid))
+    clean = np.array([1.0, 1.0, 0.0, 1.0])
+    np.testing.assert_allclose(m2["label_precision"], (eff * clean).sum() / eff.sum(), rtol=1e-6)
 
 
 def test_compat_anchor_uses_recorded_train_probabilities():
@@ -339,6 +354,13 @@ def test_objective_vmaps_over_runs():
     keys = jax.random.split(jax.random.key(1), 2)
     loss, aux, m = jax.jit(jax.vmap(lambda z, a, kk: obj.loss(z, batch, a, kk)))(logits, auxs, keys)
     assert loss.shape == (2,) and aux["T"].shape == (2, 3, 3) and m["t_loss"].shape == (2,)
+    # Each run equals the same objective run alone with its own state and key.
+    for r in range(2):
+        one = jax.tree.map(lambda a, r=r: a[r], auxs)
+        l_r, a_r, m_r = obj.loss(logits[r], batch, one, keys[r])
+        np.testing.assert_allclose(loss[r], l_r, rtol=1e-6)
+        np.testing.assert_allclose(aux["T"][r], a_r["T"], rtol=1e-6)
+        np.testing.assert_allclose(m["t_loss"][r], m_r["t_loss"], rtol=1e-6)
 
 
 def test_validate_config_errors():
@@ -405,3 +427,131 @@ def test_uses_combine_with_registry_losses():
     w = p[rows, labels] / q[rows, labels]
     per = (1 - p[rows, labels] ** 0.7) / 0.7
     np.testing.assert_allclose(loss, (w * per).sum() / w.sum(), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- regressions
+
+
+def test_invalid_T_raises_outside_jit_and_is_unchecked_when_traced():
+    from robustloss.transition import check_transition_matrix, noisy_log_posterior
+
+    logits, labels = jnp.zeros((2, 3)), jnp.array([0, 1])
+    bad = {
+        "shape": (np.eye(2), "shape"),
+        "negative": (np.array([[1.2, -0.2, 0.0], [0, 1, 0], [0, 0, 1]]), "negative"),
+        "zero row": (np.array([[1.0, 0, 0], [0, 0, 0], [0, 0, 1]]), "row sums"),
+        "unnormalised": (2 * np.eye(3), "row-stochastic"),
+        "nan": (np.full((3, 3), np.nan), "non-finite"),
+    }
+    calls = {
+        "forward": lambda T: forward_correction_loss(logits, labels, T),
+        "posterior": lambda T: noisy_log_posterior(logits, T),
+        "weights": lambda T: importance_weights(logits, labels, T),
+        "make_objective": lambda T: make_objective(default_config(), num_classes=3, true_T=T),
+    }
+    for T, needle in bad.values():
+        for fn_name, fn in calls.items():
+            with pytest.raises(ValueError, match=needle) as err:
+                fn(T)
+            assert ("true_T" if fn_name == "make_objective" else "T") in str(err.value)
+        with pytest.raises(ValueError, match=needle):
+            check_transition_matrix(T, 3)
+    check_transition_matrix(T_ASYM, 3)  # valid: no raise
+    # Traced T: no check (the contract is the caller's), the computation still runs.
+    out = jax.jit(lambda T: forward_correction_loss(logits, labels, T))(2 * jnp.eye(3))
+    assert out.shape == (2,)
+
+
+def test_transition_uses_give_nan_for_out_of_range_labels():
+    rng = np.random.default_rng(11)
+    logits = jnp.asarray(rng.normal(size=(4, 3)).astype(np.float32))
+    for bad in (-1, 3):  # -1 would wrap to class K-1, K would be clipped or filled
+        labels = jnp.array([0, bad, 2, 1])
+        assert np.isnan(np.asarray(forward_correction_loss(logits, labels, T_ASYM))[1])
+        w = np.asarray(importance_weights(logits, labels, T_ASYM))
+        assert np.isnan(w[1]) and np.isfinite(w[[0, 2, 3]]).all()
+    labels = jnp.array([0, -1, 2, 3])
+    w = np.asarray(importance_weights(logits, labels, T_ASYM))
+    key = jax.random.key(0)
+    assert np.isnan(np.asarray(dirichlet_weights(key, w, alpha=1.0, num_draws=2))).all()
+    assert np.isnan(np.asarray(rent_resample(key, w)[1])).all()
+    for use in ("forward", "reweight", "dws", "rent"):
+        obj = _objective(use)
+        loss = jax.jit(obj.loss)(logits, _batch(labels), obj.init(4, 3, key), key)[0]
+        assert np.isnan(float(loss)), use
+    # A padded row may carry any label: it is ignored.
+    mask = jnp.array([1.0, 0.0, 1.0, 0.0])
+    w = np.asarray(importance_weights(logits, labels, T_ASYM, mask))
+    assert w[1] == 0.0 and w[3] == 0.0 and np.isfinite(w).all()
+
+
+def test_dws_concentration_is_alpha_times_normalised_weights_with_M_draws():
+    """Var[mean of M draws] = mu (1 - mu) / ((alpha + 1) M) with mu = w / sum w.
+
+    Unnormalised weights (sum 8) expose alpha * w (total concentration 8 alpha: 8x smaller
+    variance); M = 4 exposes a single draw (4x larger variance)."""
+    w = jnp.array([4.0, 2.0, 1.0, 1.0, 7.0])
+    mask = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    mu = np.array([4.0, 2.0, 1.0, 1.0]) / 8.0
+    alpha, m = 3.0, 4
+    draw = jax.jit(jax.vmap(lambda kk: dirichlet_weights(kk, w, mask, alpha=alpha, num_draws=m)))
+    pis = np.asarray(draw(jax.random.split(jax.random.key(2), 20000)), np.float64)
+    np.testing.assert_allclose(pis[:, 4], 0.0)
+    np.testing.assert_allclose(pis.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(pis[:, :4].mean(0), mu, atol=0.005)
+    np.testing.assert_allclose(pis[:, :4].var(0), mu * (1 - mu) / ((alpha + 1) * m), rtol=0.08)
+
+
+def test_random_draws_follow_the_key_and_change_across_steps():
+    """Same key -> same draw; different keys -> different draws (a reused key would repeat)."""
+    w = jnp.array([3.0, 1.0, 0.5, 2.0, 1.5, 1.0])
+    k1, k2 = jax.random.key(5), jax.random.key(6)
+    a, b = (
+        dirichlet_weights(k1, w, alpha=2.0, num_draws=3),
+        dirichlet_weights(k1, w, alpha=2.0, num_draws=3),
+    )
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, dirichlet_weights(k2, w, alpha=2.0, num_draws=3))
+    np.testing.assert_array_equal(rent_resample(k1, w)[0], rent_resample(k1, w)[0])
+    assert not np.array_equal(rent_resample(k1, w)[0], rent_resample(k2, w)[0])
+    # Through the objective: the step key reaches the sampler (DWS, RENT) and the TV pairs.
+    rng = np.random.default_rng(12)
+    logits = jnp.asarray(rng.normal(size=(16, 3)).astype(np.float32))
+    labels = jnp.asarray(rng.integers(0, 3, 16))
+    for use, est in (("dws", "true"), ("rent", "true"), ("reweight", "tv")):
+        obj = _objective(use, est, true_T=T_ASYM, alpha=1.0)
+        aux = obj.init(16, 3, jax.random.key(0))
+        step = jax.jit(lambda kk, o=obj, a=aux: o.loss(logits, _batch(labels), a, kk)[0])
+        keys = jax.random.split(jax.random.key(1), 3)
+        vals = [float(step(kk)) for kk in keys]
+        assert float(step(keys[0])) == vals[0], use
+        assert len(set(vals)) == 3, (use, vals)
+
+
+def test_reweighting_gradient_treats_weights_as_constants():
+    """Dropping the stop-gradient on w changes the gradient; compare with constant weights."""
+    rng = np.random.default_rng(13)
+    logits = jnp.asarray(rng.normal(size=(8, 3)).astype(np.float32) * 2)
+    labels = jnp.asarray(rng.integers(0, 3, 8))
+    mask = jnp.ones(8)
+    obj = _objective("reweight")  # normalised: sum w l / sum w
+    aux = obj.init(8, 3, jax.random.key(0))
+    g = jax.grad(lambda z: obj.loss(z, _batch(labels, mask), aux, jax.random.key(1))[0])(logits)
+    w = jnp.asarray(np.asarray(importance_weights(logits, labels, T_ASYM)))  # constants
+    ref = jax.grad(lambda z: jnp.sum(w * np_ce_j(z, labels)) / jnp.sum(w))(logits)
+    np.testing.assert_allclose(g, ref, atol=1e-6)
+    # The weights' own gradient is not small here, so the comparison has power.
+    g_w = jax.grad(
+        lambda z: (
+            jnp.sum(
+                jnp.exp(jax.nn.log_softmax(z)[jnp.arange(8), labels])
+                / (jax.nn.softmax(z) @ T_ASYM)[jnp.arange(8), labels]
+                * jax.lax.stop_gradient(np_ce_j(z, labels))
+            )
+            / jnp.sum(w)
+        )
+    )(logits)
+    assert float(jnp.abs(g_w).max()) > 1e-2
+    # The same for the functions: importance weights have zero gradient.
+    gw = jax.grad(lambda z: importance_weights(z, labels, T_ASYM).sum())(logits)
+    assert np.all(np.asarray(gw) == 0)

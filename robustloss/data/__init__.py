@@ -19,7 +19,7 @@ import numpy as np
 
 from robustloss.table import Entry, Option
 
-from . import _sources
+from . import _mlbench, _sources
 from ._dataset import Dataset, kfold_splits, train_val_split
 from ._preprocess import (
     channel_stats,
@@ -123,7 +123,11 @@ def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
 
 
 def _letter(name: str, a: _Args) -> _sources.Raw:
-    x, y = _sources.letter_csv(a.path, a.test_rows)
+    if a.path is None:
+        x, y, src = _mlbench.letter_rda()
+    else:
+        x, y = _sources.letter_csv(a.path, a.test_rows)
+        src = os.fspath(a.path)
     if not 0 < a.test_rows < len(y):
         raise ValueError(f"test_rows must be in (0, {len(y)}), got {a.test_rows}")
     cut = len(y) - a.test_rows
@@ -134,24 +138,30 @@ def _letter(name: str, a: _Args) -> _sources.Raw:
         y[cut:],
         26,
         tuple(chr(ord("A") + i) for i in range(26)),
-        source=os.fspath(a.path),
+        source=src,
         kind="tabular",
         meta={"split": f"first {cut} rows train, last {a.test_rows} test"},
     )
 
 
 def _vowel(name: str, a: _Args) -> _sources.Raw:
-    x, y, is_test = _sources.vowel_context(a.path)
+    if a.path is None:
+        x, y, speaker, src = _mlbench.vowel_rda()
+        is_test = speaker >= _mlbench.VOWEL_TRAIN_SPEAKERS
+        split = "speakers 0-7 train, 8-14 test (mlbench Vowel.rda: 9 features)"
+    else:
+        x, y, is_test = _sources.vowel_context(a.path)
+        src, split = os.fspath(a.path), "the file's train/test flag"
     return _sources.Raw(
         x[~is_test],
         y[~is_test],
         x[is_test],
         y[is_test],
         11,
-        ("hid", "hId", "hEd", "hAd", "hYd", "had", "hOd", "hod", "hUd", "hud", "hed"),
-        source=os.fspath(a.path),
+        _mlbench.VOWEL_CLASSES,
+        source=src,
         kind="tabular",
-        meta={"split": "the file's train/test flag"},
+        meta={"split": split},
     )
 
 
@@ -185,13 +195,12 @@ def _npz(name: str, a: _Args) -> _sources.Raw:
     z = _sources.npz_file(path)
     kind = "image" if z["x"].ndim == 4 else "tabular"
     ys = [z["y"]] + [z[f"y_{p}"] for p in ("test", "val") if f"y_{p}" in z]
-    mapped, names = _remap_labels(*ys)
-    z["y"] = mapped[0]
-    i = 1
-    for p in ("test", "val"):
-        if f"y_{p}" in z:
-            z[f"y_{p}"] = mapped[i]
-            i += 1
+    # Class ids as stored (never remapped: a stray -1 or 0.5 is an error, not a new class);
+    # K is the one-hot width or the largest id + 1.
+    k = max(int(z.pop("num_classes")), max(int(y.max(initial=-1)) for y in ys) + 1)
+    for p in ["y"] + [f"y_{p}" for p in ("test", "val") if f"y_{p}" in z]:
+        z[p] = z[p].astype(np.int32)
+    names = tuple(str(i) for i in range(k))
     meta = {}
     if "x_test" in z:
         x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x_test"], z["y_test"]
@@ -224,9 +233,16 @@ DATASETS: dict[str, Entry] = {
     "cifar100": Entry(_tfds, "CIFAR-100 (fine labels) via TFDS"),
     "svhn_cropped": Entry(_tfds, "SVHN cropped digits via TFDS (train/test)"),
     "letter": Entry(
-        _letter, "UCI letter-recognition.data (path=), 20,000 rows, 26 classes, 16 features", _ROWS
+        _letter,
+        "UCI Letter, 20,000 rows, 26 classes, 16 features: mlbench file (make data) or "
+        "path=<letter-recognition.data>",
+        _ROWS,
     ),
-    "vowel": Entry(_vowel, "UCI vowel-context.data (path=), 990 rows, 11 classes, 10 features"),
+    "vowel": Entry(
+        _vowel,
+        "UCI Vowel, 990 rows, 11 classes: mlbench file (9 features, speakers 0-7 train) or "
+        "path=<vowel-context.data> (10 features)",
+    ),
     "libsvm": Entry(_libsvm, "LIBSVM/svmlight file(s) (path= file, or (train, test) tuple)"),
     "npz": Entry(_npz, ".npz with x, y (and optionally x_test/y_test, x_val/y_val) (path=)"),
 }
@@ -352,6 +368,20 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
     for where, y in (("train", y_tr), ("test", y_te)):
         if len(y) and (y.min() < 0 or y.max() >= raw.num_classes):
             raise ValueError(f"{name}: {where} label outside [0, {raw.num_classes})")
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise ValueError(
+            f"{name} ({raw.source}): train features have shape {x_tr.shape[1:]} but test features "
+            f"{x_te.shape[1:]}; the splits must have the same features"
+        )
+    for where, x in (("train", x_tr), ("test", x_te), ("val", meta.get("x_val"))):
+        if x is not None and np.asarray(x).dtype.kind in "fc":
+            bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+            if bad:
+                raise ValueError(
+                    f"{name} ({raw.source}): the {where} features hold {bad} non-finite values "
+                    "(NaN/inf); clean the file (training on them would only fail later with a "
+                    "non-finite loss)"
+                )
     if raw.kind == "image":
         div = np.float32(raw.scale_div)
         x_tr = (np.asarray(x_tr, dtype=np.float32) / div) if div != 1 else x_tr.astype(np.float32)

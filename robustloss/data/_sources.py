@@ -366,8 +366,27 @@ def _need_path(name: str, path, expected: str) -> str:
     return p
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_header(cells: list[str], width: int) -> bool:
+    """True for a first line of ``width`` column names: no cell parses as a number.
+
+    A garbled data line (some numeric cells) is *not* a header and fails row parsing instead.
+    """
+    return len(cells) == width and not any(_is_number(c) for c in cells)
+
+
 def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """UCI ``letter-recognition.data``: ``T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,8`` per line."""
+    """UCI ``letter-recognition.data``: ``T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,8`` per line.
+
+    A first line of 17 column names (no number among them) is skipped as a header.
+    """
     p = _need_path("letter", path, "UCI letter-recognition.data (letter, 16 integers per line)")
     xs, ys = [], []
     with open(p) as f:
@@ -376,6 +395,8 @@ def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
             if not line:
                 continue
             cells = [c.strip() for c in line.split(",")]
+            if not xs and _is_header(cells, 17):
+                continue  # a header line (column names), as some copies of the file have
             lab = cells[0]
             if len(cells) != 17 or len(lab) != 1 or not ("A" <= lab.upper() <= "Z"):
                 raise ValueError(
@@ -395,7 +416,8 @@ def letter_csv(path, test_rows: int) -> tuple[np.ndarray, np.ndarray]:
 def vowel_context(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UCI ``vowel-context.data``: split flag (0 train/1 test), speaker, sex, 10 features, class.
 
-    Returns ``(x [N,10], y [N], is_test [N])``.
+    A first line of 14 column names is skipped as a header. Returns ``(x [N,10], y [N],
+    is_test [N])``.
     """
     p = _need_path("vowel", path, "UCI vowel-context.data (13 numbers + class per line)")
     xs, ys, ts = [], [], []
@@ -403,6 +425,8 @@ def vowel_context(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for i, line in enumerate(f, 1):
             cells = line.replace(",", " ").split()
             if not cells:
+                continue
+            if not xs and _is_header(cells, 14):
                 continue
             if len(cells) != 14:
                 raise ValueError(
@@ -458,38 +482,91 @@ _NPZ_Y = ("y", "Y", "labels", "y_train", "label", "targets")
 
 
 def _labels_1d(y: np.ndarray, where: str) -> np.ndarray:
+    """Integer class ids ``[N]`` from ``[N]`` integer-valued or ``[N, K]`` one-hot labels.
+
+    Nothing is remapped: a float label that is not an integer (0.5), NaN/inf, a negative id or a
+    non-one-hot row raises a ``ValueError`` naming ``where`` (file and key), the value and its
+    row.
+    """
     y = np.asarray(y)
-    if y.ndim == 2:  # one-hot (the LDR npz files) or soft labels -> argmax
-        y = y.argmax(axis=1)
+    if y.ndim == 2:  # one-hot (the LDR npz files); soft labels are not argmax-ed
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: labels must be numeric, got dtype {y.dtype}")
+        ones = np.sum(y == 1, axis=1) == 1
+        zeros = np.sum(y == 0, axis=1) == y.shape[1] - 1
+        bad = np.flatnonzero(~(ones & zeros))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(
+                f"{where}: row {i} of the [N, K] labels is {y[i][:12].tolist()}, not one-hot "
+                f"({len(bad)} such rows); give [N] integer ids or one-hot rows"
+            )
+        return y.argmax(axis=1).astype(np.int64)
     if y.ndim != 1:
         raise ValueError(f"{where}: labels must be [N] ids or [N, K] one-hot, got {y.shape}")
+    if y.dtype.kind == "b":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(
+                f"{where}: label {y[i].item()!r} at row {i} is not an integer class id "
+                f"({len(bad)} such rows); labels must be integers in [0, K)"
+            )
+    elif y.dtype.kind not in "iu":
+        raise ValueError(f"{where}: labels must be integer class ids, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    neg = np.flatnonzero(y < 0)
+    if len(neg):
+        i = int(neg[0])
+        raise ValueError(
+            f"{where}: label {int(y[i])} at row {i} is negative ({len(neg)} such rows); labels "
+            "must be integers in [0, K) (they are not remapped)"
+        )
     return y
 
 
 def npz_file(path) -> dict[str, np.ndarray]:
     """An ``.npz`` with ``x``/``y`` (aliases allowed) and optional ``x_test``/``y_test``,
-    ``x_val``/``y_val``."""
+    ``x_val``/``y_val``.
+
+    Labels are class ids as stored (``[N]`` integer-valued, or ``[N, K]`` one-hot), checked by
+    `_labels_1d`; ``"num_classes"`` in the result is the one-hot width (0 for ids). All ``x``
+    arrays must share their feature shape.
+    """
     p = _need_path("npz", path, "an .npz file with arrays x and y (optionally x_test, y_test)")
     try:
         z = np.load(p, allow_pickle=False)
     except Exception as e:
         raise ValueError(f"{p!r} is not a readable .npz file: {e}") from None
+    width = 0
     with z:
         files = list(z.files)
         kx = next((k for k in _NPZ_X if k in files), None)
         ky = next((k for k in _NPZ_Y if k in files), None)
         if kx is None or ky is None:
             raise ValueError(f"{p!r} must hold arrays 'x' and 'y'; it holds {files}")
-        out = {"x": z[kx], "y": _labels_1d(z[ky], p)}
+        out = {"x": z[kx], "y": _labels_1d(z[ky], f"{p!r} array {ky!r}")}
+        if z[ky].ndim == 2:
+            width = z[ky].shape[1]
         for part in ("test", "val"):
             if f"x_{part}" in files and f"y_{part}" in files:
                 out[f"x_{part}"] = z[f"x_{part}"]
-                out[f"y_{part}"] = _labels_1d(z[f"y_{part}"], p)
+                out[f"y_{part}"] = _labels_1d(z[f"y_{part}"], f"{p!r} array 'y_{part}'")
+                if z[f"y_{part}"].ndim == 2:
+                    width = max(width, z[f"y_{part}"].shape[1])
             elif f"x_{part}" in files or f"y_{part}" in files:
                 raise ValueError(f"{p!r} has only one of x_{part}/y_{part}; it holds {files}")
     for k in list(out):
         if k.startswith("x") and len(out[k]) != len(out["y" + k[1:]]):
             raise ValueError(f"{p!r}: {k} has {len(out[k])} rows, y{k[1:]} {len(out['y' + k[1:]])}")
+        if k.startswith("x_") and out[k].shape[1:] != out["x"].shape[1:]:
+            raise ValueError(
+                f"{p!r}: {k} has feature shape {out[k].shape[1:]} but {kx!r} has "
+                f"{out['x'].shape[1:]}; every split must have the same features"
+            )
+    out["num_classes"] = np.asarray(width)
     return out
 
 

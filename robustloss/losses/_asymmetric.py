@@ -18,6 +18,7 @@ def _aul(log_p, a, q):
     return (jnp.power(a - jnp.exp(log_p), q) - jnp.power(a - 1.0, q)) / q
 
 
+@c.nan_for_invalid_int_labels
 def asymmetric_generalized_cross_entropy(
     logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 1.0, q: ArrayLike = 2.0
 ) -> jax.Array:
@@ -51,6 +52,7 @@ def asymmetric_generalized_cross_entropy(
     return c.loss_of_log_prob(logits, labels, lambda lp: _agce(lp, a, q))
 
 
+@c.nan_for_invalid_int_labels
 def asymmetric_unhinged_loss(
     logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 6.0, q: ArrayLike = 1.5
 ) -> jax.Array:
@@ -93,6 +95,7 @@ def _nce_plus(logits, labels, alpha, beta, passive):
     return alpha * ce / denom + beta * pas
 
 
+@c.nan_for_invalid_int_labels
 def nce_plus_agce(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -135,6 +138,7 @@ def nce_plus_agce(
     return _nce_plus(logits, labels, alpha, beta, lambda lp: _agce(lp, a, q))
 
 
+@c.nan_for_invalid_int_labels
 def nce_plus_aul(
     logits: ArrayLike,
     labels: ArrayLike,

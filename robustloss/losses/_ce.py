@@ -9,6 +9,7 @@ from jax.typing import ArrayLike
 from robustloss.losses import _common as c
 
 
+@c.nan_for_invalid_int_labels
 def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     r"""Softmax cross-entropy, one value per example.
 
@@ -40,6 +41,7 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return jnp.sum(labels, axis=-1) * lse - jnp.sum(labels * logits, axis=-1)
 
 
+@c.nan_for_invalid_int_labels
 def softmax_focal_loss(
     logits: ArrayLike, labels: ArrayLike, *, gamma: ArrayLike = 2.0
 ) -> jax.Array:
@@ -81,6 +83,7 @@ def softmax_focal_loss(
     return jnp.sum(labels * per_class(log_p), axis=-1)
 
 
+@c.nan_for_invalid_int_labels
 def label_smoothing_cross_entropy(
     logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 0.1
 ) -> jax.Array:
@@ -125,6 +128,7 @@ def label_smoothing_cross_entropy(
     return (1.0 - epsilon) * ce + epsilon * mass * uniform_ce
 
 
+@c.nan_for_invalid_int_labels
 def taylor_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, order: int = 2) -> jax.Array:
     r"""Taylor cross-entropy: the order-``t`` Taylor series of ``-log p_y`` around ``p_y = 1``.
 
@@ -169,6 +173,7 @@ def taylor_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, order: int = 2
     return jnp.sum(labels * per_class(log_p), axis=-1)
 
 
+@c.nan_for_invalid_int_labels
 def poly1_cross_entropy(
     logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 1.0
 ) -> jax.Array:

@@ -7,12 +7,17 @@ loss returns the expectation of the integer-label loss under the label distribut
 ``sum_y q_y * loss(f, y)`` (linear in ``q``, identical for one-hot labels) unless its docstring
 says otherwise.
 
+Integer labels outside ``[0, K)`` (including ``-1``) give a NaN loss for that example, and NaN
+in everything computed from it (losses run under jit and cannot raise; without this ``-1`` would
+silently index class ``K - 1``). The harness checks labels before training.
+
 Computation runs in at least float32 (bfloat16/float16 logits are upcast); the result has dtype
 ``jnp.promote_types(logits.dtype, jnp.float32)``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
 import jax
@@ -30,7 +35,9 @@ def canonicalize(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.A
 
     Returns:
       ``(logits, labels, is_int)`` with logits in at least float32, probability labels in the
-      same dtype as the logits.
+      same dtype as the logits. For integer labels outside ``[0, K)`` the row's logits are
+      replaced by NaN and the label by 0, so every loss of that example is NaN (never the loss
+      of another class); see `valid_int_labels`.
 
     Raises:
       ValueError: on a non-floating ``logits``, ``K < 2`` or a label shape that matches neither
@@ -50,7 +57,8 @@ def canonicalize(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.A
                 f"integer labels must have shape logits.shape[:-1] = {logits.shape[:-1]}, "
                 f"got {labels.shape}."
             )
-        return logits, labels, True
+        labels, valid = valid_int_labels(labels, logits.shape[-1])
+        return jnp.where(valid[..., None], logits, jnp.nan), labels, True
     if jnp.issubdtype(labels.dtype, jnp.floating):
         if labels.shape != logits.shape:
             raise ValueError(
@@ -62,6 +70,41 @@ def canonicalize(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.A
         f"labels must be integer class ids or floating probability vectors, got dtype "
         f"{labels.dtype}."
     )
+
+
+def valid_int_labels(labels: ArrayLike, num_classes: int) -> tuple[jax.Array, jax.Array]:
+    """``(safe, valid)``: ``valid = 0 <= y < K`` and ``safe = where(valid, y, 0)`` (int32).
+
+    Gathering with ``safe`` never wraps (``-1`` would read class ``K - 1``) or clips; callers put
+    NaN where ``valid`` is False.
+
+    Example:
+      >>> [a.tolist() for a in valid_int_labels(jnp.array([-1, 0, 2, 3]), 3)]
+      [[0, 0, 2, 0], [False, True, True, False]]
+    """
+    labels = jnp.asarray(labels)
+    valid = (labels >= 0) & (labels < num_classes)
+    return jnp.where(valid, labels, 0).astype(jnp.int32), valid
+
+
+def nan_for_invalid_int_labels(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """Wraps a loss ``fn(logits, labels, ...)`` so that integer labels outside ``[0, K)`` give NaN.
+
+    `canonicalize` already makes such rows' logits NaN, but XLA does not propagate NaN through
+    every fused reduction (on CPU ``sum(exp(nan))`` can come out as 0), so the per-example output
+    is masked as well: ``where(0 <= y < K, fn(...), nan)``. Probability labels are untouched.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(logits, labels, *args, **kwargs):
+        out = fn(logits, labels, *args, **kwargs)
+        lab = jnp.asarray(labels)
+        if not jnp.issubdtype(lab.dtype, jnp.integer):
+            return out
+        _, valid = valid_int_labels(lab, jnp.shape(logits)[-1])
+        return jnp.where(valid, out, jnp.nan)
+
+    return wrapper
 
 
 def take_label(x: jax.Array, labels: jax.Array) -> jax.Array:

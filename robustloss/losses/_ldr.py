@@ -88,6 +88,7 @@ def ldr_kl_on_scores(scores: jax.Array, labels: jax.Array, is_int: bool, lam, ma
     return expect_over_classes(lambda f, y: _ldr_int(f, y, lam, margin), scores, labels)
 
 
+@c.nan_for_invalid_int_labels
 def ldr_kl(
     logits: ArrayLike,
     labels: ArrayLike,

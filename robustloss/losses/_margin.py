@@ -37,6 +37,7 @@ def expect_over_classes(int_loss, logits: jax.Array, labels: jax.Array) -> jax.A
     return jnp.sum(labels * per_y, axis=-1)
 
 
+@c.nan_for_invalid_int_labels
 def crammer_singer_hinge(
     logits: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 1.0
 ) -> jax.Array:
@@ -79,6 +80,7 @@ def crammer_singer_hinge(
     return jnp.sum(labels * per_y, axis=-1)
 
 
+@c.nan_for_invalid_int_labels
 def weston_watkins_hinge(
     logits: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 1.0, reduction: str = "sum"
 ) -> jax.Array:

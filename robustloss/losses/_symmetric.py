@@ -15,6 +15,7 @@ from jax.typing import ArrayLike
 from robustloss.losses import _common as c
 
 
+@c.nan_for_invalid_int_labels
 def mean_absolute_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     r"""Mean absolute error between the one-hot label and the softmax probabilities.
 
@@ -47,6 +48,7 @@ def mean_absolute_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return c.loss_of_log_prob(logits, labels, lambda lp: 2.0 * c.one_minus_exp(lp))
 
 
+@c.nan_for_invalid_int_labels
 def mean_squared_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     r"""Squared error between the one-hot label and the softmax probabilities (Brier score).
 
@@ -86,6 +88,7 @@ def _lq(log_p: jax.Array, q) -> jax.Array:
     return -jnp.expm1(q * log_p) / q
 
 
+@c.nan_for_invalid_int_labels
 def generalized_cross_entropy(
     logits: ArrayLike, labels: ArrayLike, *, q: ArrayLike = 0.7
 ) -> jax.Array:
@@ -119,6 +122,7 @@ def generalized_cross_entropy(
     return c.loss_of_log_prob(logits, labels, lambda lp: _lq(lp, q))
 
 
+@c.nan_for_invalid_int_labels
 def truncated_generalized_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -166,6 +170,7 @@ def truncated_generalized_cross_entropy(
     return mask * lq + (1.0 - mask) * c.label_mass(labels, is_int, logits.dtype) * lq_k
 
 
+@c.nan_for_invalid_int_labels
 def reverse_cross_entropy(
     logits: ArrayLike, labels: ArrayLike, *, A: ArrayLike = -4.0
 ) -> jax.Array:
@@ -198,6 +203,7 @@ def reverse_cross_entropy(
     return c.loss_of_log_prob(logits, labels, lambda lp: -A * c.one_minus_exp(lp))
 
 
+@c.nan_for_invalid_int_labels
 def symmetric_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -254,6 +260,7 @@ def _nce_parts(logits: jax.Array, labels: jax.Array, is_int: bool):
     return -jnp.sum(labels * log_p, axis=-1), denom, log_p
 
 
+@c.nan_for_invalid_int_labels
 def normalized_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     r"""Normalized cross-entropy: CE divided by the sum of CE over all labels.
 
@@ -284,6 +291,7 @@ def normalized_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
     return ce / denom
 
 
+@c.nan_for_invalid_int_labels
 def nce_plus_rce(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -331,6 +339,7 @@ def nce_plus_rce(
     return alpha * ce / denom + beta * rce
 
 
+@c.nan_for_invalid_int_labels
 def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 1.0) -> jax.Array:
     r"""Robust log loss (RLL), the symmetric form of Patel and Sastry.
 
@@ -374,6 +383,7 @@ def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 
     return jnp.sum(labels, axis=-1) * const - scale * jnp.sum(labels * log_ap, axis=-1)
 
 
+@c.nan_for_invalid_int_labels
 def jensen_shannon(logits: ArrayLike, labels: ArrayLike, *, pi1: ArrayLike = 0.5) -> jax.Array:
     r"""Jensen-Shannon divergence loss between the one-hot label and the prediction.
 

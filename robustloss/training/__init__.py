@@ -18,7 +18,7 @@ Entry points:
 * `objective_from_loss`: adapts a ``Loss`` or ``StatefulLoss`` to the `Objective` contract.
 * `default_config` / `validate_config`: the config schema and its up-front checks.
 * `make_optimizer` / `make_schedule`, `classification_metrics`, `topk_accuracy`,
-  `balanced_accuracy`.
+  `balanced_accuracy`, `nonfinite_rows`.
 
 See ``docs/training.md``.
 """
@@ -49,6 +49,7 @@ from robustloss.training.metrics import (
     balanced_accuracy,
     classification_metrics,
     label_rank,
+    nonfinite_rows,
     topk_accuracy,
 )
 from robustloss.training.optim import make_optimizer, make_schedule
@@ -78,6 +79,7 @@ __all__ = [
     "default_config",
     "init_state",
     "label_rank",
+    "nonfinite_rows",
     "load_run_data",
     "make_mesh",
     "make_optimizer",

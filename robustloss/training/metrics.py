@@ -1,4 +1,8 @@
-"""Classification metrics computed on device: top-k accuracy and balanced accuracy."""
+"""Classification metrics computed on device: top-k accuracy, balanced accuracy, non-finite rows.
+
+Ties never favour the label, and NaN/inf logits or out-of-range labels are never a hit (see
+`label_rank`), so a broken model cannot score a high accuracy.
+"""
 
 from __future__ import annotations
 
@@ -14,26 +18,53 @@ def _mask(labels: jax.Array, mask: ArrayLike | None) -> jax.Array:
 
 
 def label_rank(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
-    """Rank of the labelled class: the number of classes with a strictly larger logit.
+    """Rank of the labelled class, with ties counted against the label.
 
-    ``rank_i = #{k : f_ik > f_{i,y_i}}``; the label is in the top-k iff ``rank_i < k`` (ties are
-    resolved in the label's favour).
+    ``rank_i = #{k : f_ik > f_{i,y_i}} + #{k != y_i : f_ik = f_{i,y_i}}``; the label is in the
+    top-k iff ``rank_i < k``. A tie never favours the label: all-equal logits give rank
+    ``K - 1`` (top-1 is then 0, not 1). A row with a non-finite logit (NaN or +-inf) and a label
+    outside ``[0, K)`` get rank ``K``, so they are never a hit for any k (count such rows with
+    `nonfinite_rows`).
 
     Args:
         logits: ``[B, K]`` scores.
         labels: ``[B]`` int class ids in ``[0, K)``.
 
     Returns:
-        ``[B]`` int32 ranks in ``[0, K)``.
+        ``[B]`` int32 ranks in ``[0, K]`` (``K``: not rankable).
 
     Example:
         >>> label_rank(jnp.array([[0.1, 0.5, 0.2]]), jnp.array([2])).tolist()
         [1]
+        >>> tied_and_nan = jnp.array([[0.0, 0.0, 0.0], [jnp.nan, 1.0, 0.0]])
+        >>> label_rank(tied_and_nan, jnp.array([0, 1])).tolist()
+        [2, 3]
     """
     logits = jnp.asarray(logits)
-    labels = jnp.asarray(labels)
-    own = jnp.take_along_axis(logits, labels[:, None], axis=-1)
-    return jnp.sum(logits > own, axis=-1).astype(jnp.int32)
+    labels = jnp.asarray(labels).astype(jnp.int32)
+    k = logits.shape[-1]
+    in_range = (labels >= 0) & (labels < k)
+    safe = jnp.where(in_range, labels, 0)
+    own = jnp.take_along_axis(logits, safe[:, None], axis=-1)
+    others = jnp.arange(k)[None, :] != safe[:, None]
+    rank = jnp.sum((logits > own) | ((logits == own) & others), axis=-1)
+    ok = in_range & jnp.all(jnp.isfinite(logits), axis=-1)
+    return jnp.where(ok, rank, k).astype(jnp.int32)
+
+
+def nonfinite_rows(logits: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
+    """Number of (unmasked) rows with a NaN or infinite logit: ``sum_i m_i [any_k !isfinite f_ik]``.
+
+    Such rows are never counted as hits by `label_rank`; a positive count means the evaluation
+    is not trustworthy and should be reported or raised by the caller.
+
+    Example:
+        >>> float(nonfinite_rows(jnp.array([[0.0, jnp.nan], [1.0, 0.0], [jnp.inf, 0.0]])))
+        2.0
+    """
+    logits = jnp.asarray(logits)
+    bad = (~jnp.all(jnp.isfinite(logits), axis=-1)).astype(jnp.float32)
+    return jnp.sum(bad * _mask(bad, mask))
 
 
 def topk_accuracy(
@@ -96,11 +127,14 @@ def balanced_accuracy(
 def classification_metrics(
     logits: ArrayLike, labels: ArrayLike, num_classes: int, mask: ArrayLike | None = None
 ) -> dict[str, jax.Array]:
-    """``top1`` .. ``top{min(5, K)}`` accuracies and ``balanced_acc`` as a dict of scalars.
+    """``top1`` .. ``top{min(5, K)}``, ``balanced_acc`` and ``nonfinite`` as a dict of scalars.
+
+    ``nonfinite`` is the number of (unmasked) rows with a NaN/inf logit (`nonfinite_rows`); those
+    rows, and rows whose label is outside ``[0, K)``, are never hits (`label_rank`).
 
     Example:
         >>> sorted(classification_metrics(jnp.eye(3), jnp.arange(3), 3))
-        ['balanced_acc', 'top1', 'top2', 'top3']
+        ['balanced_acc', 'nonfinite', 'top1', 'top2', 'top3']
     """
     labels = jnp.asarray(labels)
     m = _mask(labels, mask)
@@ -111,4 +145,5 @@ def classification_metrics(
         for k in range(1, min(5, num_classes) + 1)
     }
     out["balanced_acc"] = balanced_accuracy(logits, labels, num_classes, m)
+    out["nonfinite"] = nonfinite_rows(logits, m)
     return out

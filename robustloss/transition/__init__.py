@@ -6,7 +6,9 @@ fixed-T code use the transpose (``T_paper[noisy, clean]``, columns sum to 1): pa
 
 Uses (per-example losses / weights; combine with any registry loss):
   ``forward_correction_loss``, ``importance_weights``, ``dirichlet_weights`` (DWS),
-  ``rent_resample`` (RENT).
+  ``rent_resample`` (RENT). A concrete invalid T (wrong shape, negative entries, rows not
+  summing to 1) raises ``ValueError`` via ``check_transition_matrix``; a traced T is not
+  checked (the caller's contract under jit).
 Estimators (row-stochastic ``[K, K]``):
   ``anchor_transition``, ``dualt_transition``, learnable ``volminnet_matrix`` / ``tv_matrix``
   (+ Cycle's pair of VolMinNet matrices) trained inside the objective, and the true T.
@@ -46,6 +48,7 @@ from robustloss.transition._methods import (
 from robustloss.transition._objective import make_objective
 from robustloss.transition._options import TransitionOptions
 from robustloss.transition._utilise import (
+    check_transition_matrix,
     cross_entropy,
     dirichlet_weights,
     effective_sample_fraction,
@@ -77,6 +80,7 @@ __all__ = [
     "TransitionOptions",
     "UseInputs",
     "anchor_transition",
+    "check_transition_matrix",
     "cross_entropy",
     "cycle_backward_loss",
     "cycle_consistency_loss",

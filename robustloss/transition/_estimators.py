@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from robustloss.losses._common import valid_int_labels
 from robustloss.objective import masked_mean
 from robustloss.transition._utilise import CODE_EPS
 
@@ -184,11 +185,15 @@ def tv_matrix(w: ArrayLike) -> jax.Array:
 
 
 def forward_nll(probs: ArrayLike, labels: ArrayLike, T: ArrayLike, mask: ArrayLike) -> jax.Array:
-    """Masked mean of ``-log((p T)_{y~} + 1e-12)``: the T-fitting loss of the learnable methods."""
+    """Masked mean of ``-log((p T)_{y~} + 1e-12)``: the T-fitting loss of the learnable methods.
+
+    A real row with a label outside ``[0, K)`` makes the result NaN.
+    """
     probs, T = jnp.asarray(probs), jnp.asarray(T)
     noisy = probs @ T
-    lab = jnp.asarray(labels).astype(jnp.int32)
+    lab, valid = valid_int_labels(labels, probs.shape[1])
     nll = -jnp.log(noisy[jnp.arange(noisy.shape[0]), lab] + CODE_EPS)
+    nll = jnp.where(valid | (jnp.asarray(mask) <= 0), nll, jnp.nan)
     return masked_mean(nll, jnp.asarray(mask, probs.dtype))
 
 
@@ -211,11 +216,14 @@ def cycle_backward_loss(
     """Cycle l2 = ``K * mean_{i,c}(-p_ic log((e_{y~_i} T_inv)_c + 1e-12))`` over real rows.
 
     ``code_softmax=True`` replaces the one-hot ``e_{y~}`` by ``softmax(e_{y~})`` as the RENT
-    code does.
+    code does. A real row with a label outside ``[0, K)`` makes the result NaN.
     """
     probs = jnp.asarray(probs)
     k = probs.shape[1]
-    onehot = jax.nn.one_hot(jnp.asarray(labels).astype(jnp.int32), k, dtype=probs.dtype)
+    mask = jnp.asarray(mask, probs.dtype)
+    lab, valid = valid_int_labels(labels, k)
+    onehot = jax.nn.one_hot(lab, k, dtype=probs.dtype)
+    onehot = jnp.where((valid | (mask <= 0))[:, None], onehot, jnp.nan)
     if code_softmax:
         onehot = jax.nn.softmax(onehot, axis=-1)
     back = onehot @ jnp.asarray(T_inv)

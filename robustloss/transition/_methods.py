@@ -63,7 +63,7 @@ def _use_none(x: UseInputs, o: Any) -> tuple[jax.Array, None]:
 
 def _use_forward(x: UseInputs, o: Any) -> tuple[jax.Array, None]:
     eps = ut.CODE_EPS if o.paper_code_compat else 0.0
-    fwd = ut.forward_correction_loss(x.logits, x.labels, x.T, base_loss=x.base_loss, eps=eps)
+    fwd = ut._forward_correction_loss(x.logits, x.labels, x.T, base_loss=x.base_loss, eps=eps)
     return masked_mean(fwd, x.mask), None
 
 

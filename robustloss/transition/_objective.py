@@ -26,16 +26,8 @@ from robustloss.transition._options import TransitionOptions
 def _check_true_T(true_T: Any, num_classes: int) -> jax.Array | None:
     if true_T is None:
         return None
-    T = np.asarray(true_T, np.float64)
-    if T.shape != (num_classes, num_classes):
-        raise ValueError(f"true_T has shape {T.shape}; expected ({num_classes}, {num_classes})")
-    if (T < -1e-6).any() or not np.allclose(T.sum(1), 1.0, atol=1e-4):
-        raise ValueError(
-            "true_T must be row-stochastic T[clean, noisy] (non-negative, rows sum to 1); "
-            f"row sums are {T.sum(1).round(4).tolist()} (pass the transpose of a column-"
-            "stochastic paper matrix)"
-        )
-    return jnp.asarray(T, jnp.float32)
+    ut.check_transition_matrix(np.asarray(true_T, np.float64), num_classes, name="true_T")
+    return jnp.asarray(true_T, jnp.float32)
 
 
 def _t_optimizer(o: TransitionOptions) -> optax.GradientTransformation:
@@ -193,7 +185,7 @@ def make_objective(
         w = None
         if use.meta["weighted"]:
             T_w = T.T if transpose_weights else T
-            w = ut.importance_weights(logits, labels, T_w, mask, eps_num=eps_num, eps_den=eps_den)
+            w = ut._importance_weights(logits, labels, T_w, mask, eps_num=eps_num, eps_den=eps_den)
         inputs = UseInputs(logits, labels, mask, per_example, T, w, key_sample, base_loss)
         main, eff = use.factory(inputs, o)
         if eff is not None:

@@ -11,7 +11,10 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
+
+from robustloss.losses._common import valid_int_labels
 
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -21,11 +24,70 @@ CODE_EPS = 1e-12
 _MIN_CONCENTRATION = 1e-30
 
 
+def check_transition_matrix(
+    T: ArrayLike, num_classes: int | None = None, *, name: str = "T", atol: float = 1e-4
+) -> ArrayLike:
+    """Raises ``ValueError`` unless a concrete ``T`` is a row-stochastic ``[K, K]`` matrix.
+
+    Checks: shape ``[K, K]`` (``K = num_classes`` when given), finite, non-negative (to
+    ``-1e-6``), every row summing to 1 within ``atol`` (a zero row fails). A traced ``T`` (inside
+    ``jit``/``vmap``/``grad``) cannot be inspected and is returned unchecked: under a transform
+    the caller guarantees the contract (the transition objective builds its T row-stochastic
+    by construction). The message names ``name``, the bad values and the convention.
+
+    Args:
+      T: the matrix ``T[clean, noisy]``.
+      num_classes: expected K (None: any square shape).
+      name: what to call it in the message.
+      atol: tolerance on the row sums.
+
+    Returns:
+      ``T`` unchanged.
+
+    Example:
+      >>> check_transition_matrix(jnp.eye(2)).shape
+      (2, 2)
+      >>> check_transition_matrix(jnp.array([[0.5, 0.5], [0.0, 0.0]]))  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: T must be row-stochastic T[clean, noisy] ...
+    """
+    if isinstance(T, jax.core.Tracer):
+        return T
+    try:
+        arr = np.asarray(T, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a [K, K] array of probabilities, got {T!r}") from None
+    k = arr.shape[0] if num_classes is None and arr.ndim == 2 else num_classes
+    if arr.ndim != 2 or arr.shape != (k, k):
+        want = "[K, K]" if num_classes is None else f"({num_classes}, {num_classes})"
+        raise ValueError(f"{name} has shape {arr.shape}; expected a square matrix {want}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0].tolist()
+        raise ValueError(f"{name} has non-finite entries (first at {bad}); it must be finite")
+    if (arr < -1e-6).any():
+        i, j = np.argwhere(arr < -1e-6)[0].tolist()
+        raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]:.4g} is negative; entries must be >= 0")
+    sums = arr.sum(1)
+    if not np.allclose(sums, 1.0, atol=atol):
+        raise ValueError(
+            f"{name} must be row-stochastic T[clean, noisy] (non-negative, rows sum to 1); "
+            f"row sums are {sums.round(4).tolist()} (pass the transpose of a column-"
+            "stochastic paper matrix)"
+        )
+    return T
+
+
 def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
-    """Per-example cross-entropy ``-log softmax(logits)[y]`` for integer labels ``[B]``."""
+    """Per-example cross-entropy ``-log softmax(logits)[y]`` for integer labels ``[B]``.
+
+    A label outside ``[0, K)`` (e.g. ``-1``) gives NaN, like every registry loss.
+    """
     logits = jnp.asarray(logits)
     logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.take_along_axis(logp, jnp.asarray(labels)[..., None].astype(jnp.int32), -1)[..., 0]
+    safe, valid = valid_int_labels(labels, logits.shape[-1])
+    ce = -jnp.take_along_axis(logp, safe[..., None], -1)[..., 0]
+    return jnp.where(valid, ce, jnp.nan)
 
 
 def _mask_or_ones(mask: ArrayLike | None, n: int) -> jax.Array:
@@ -44,7 +106,16 @@ def noisy_log_posterior(logits: ArrayLike, T: ArrayLike) -> jax.Array:
 
     Returns:
       ``[B, K]`` log-probabilities of the noisy labels.
+
+    Raises:
+      ValueError: for a concrete T that is not row-stochastic ``[K, K]``
+        (`check_transition_matrix`; a traced T is not checked).
     """
+    check_transition_matrix(T, jnp.shape(logits)[-1])
+    return _noisy_log_posterior(logits, T)
+
+
+def _noisy_log_posterior(logits: ArrayLike, T: ArrayLike) -> jax.Array:
     logp = jax.nn.log_softmax(jnp.asarray(logits), axis=-1)
     logT = jnp.log(jnp.asarray(T, logp.dtype))
     return jax.nn.logsumexp(logp[:, :, None] + logT[None, :, :], axis=1)
@@ -79,17 +150,27 @@ def forward_correction_loss(
       >>> forward_correction_loss(jnp.zeros((1, 2)), jnp.array([0]), jnp.eye(2))  # log 2
       Array([0.6931472], dtype=float32)
 
+    Raises:
+      ValueError: for a concrete T that is not row-stochastic ``[K, K]``
+        (`check_transition_matrix`; a traced T is not checked).
+
     References:
       G. Patrini, A. Rozza, A. K. Menon, R. Nock, L. Qu, "Making deep neural networks robust to
       label noise: a loss correction approach", CVPR 2017.
     """
+    check_transition_matrix(T, jnp.shape(logits)[-1])
+    return _forward_correction_loss(logits, labels, T, base_loss=base_loss, eps=eps)
+
+
+def _forward_correction_loss(logits, labels, T, *, base_loss=None, eps=0.0) -> jax.Array:
+    """`forward_correction_loss` without the check on T (T may be non-stochastic in compat)."""
     base_loss = cross_entropy if base_loss is None else base_loss
     T = jax.lax.stop_gradient(jnp.asarray(T))
     if eps > 0:
         p = jax.nn.softmax(jnp.asarray(logits), axis=-1)
         corrected = jnp.log(p @ T + eps)
     else:
-        corrected = noisy_log_posterior(logits, T)
+        corrected = _noisy_log_posterior(logits, T)
     return base_loss(corrected, labels)
 
 
@@ -114,20 +195,30 @@ def importance_log_weights(
       eps_num, eps_den: constants added to numerator / denominator (probability space).
 
     Returns:
-      ``[B]`` log-weights (``-inf`` for a weight that is exactly 0).
+      ``[B]`` log-weights (``-inf`` for a weight that is exactly 0, NaN for a label outside
+      ``[0, K)``).
+
+    Raises:
+      ValueError: for a concrete T that is not row-stochastic ``[K, K]``
+        (`check_transition_matrix`; a traced T is not checked).
     """
+    check_transition_matrix(T, jnp.shape(logits)[-1])
+    return _importance_log_weights(logits, labels, T, eps_num=eps_num, eps_den=eps_den)
+
+
+def _importance_log_weights(logits, labels, T, *, eps_num=0.0, eps_den=0.0) -> jax.Array:
     logits = jax.lax.stop_gradient(jnp.asarray(logits))
     T = jax.lax.stop_gradient(jnp.asarray(T, logits.dtype))
-    labels = jnp.asarray(labels).astype(jnp.int32)
+    labels, valid = valid_int_labels(labels, logits.shape[-1])
     rows = jnp.arange(logits.shape[0])
     if eps_num > 0 or eps_den > 0:
         p = jax.nn.softmax(logits, axis=-1)
         num = p[rows, labels] + eps_num
         den = jnp.sum(p * T[:, labels].T, axis=-1) + eps_den
-        return jnp.log(num) - jnp.log(den)
+        return jnp.where(valid, jnp.log(num) - jnp.log(den), jnp.nan)
     logp = jax.nn.log_softmax(logits, axis=-1)
     log_den = jax.nn.logsumexp(logp + jnp.log(T[:, labels].T), axis=-1)
-    return logp[rows, labels] - log_den
+    return jnp.where(valid, logp[rows, labels] - log_den, jnp.nan)
 
 
 def importance_weights(
@@ -145,7 +236,9 @@ def importance_weights(
     The reweighted risk ``(1/N) sum_i w_i l(f(x_i), y~_i)`` is an unbiased estimate of the
     clean risk when ``p`` is the true clean posterior and T the true matrix (Liu & Tao 2016).
     Weights are constants (stop-gradient). Non-finite weights (a zero column of T) become 0;
-    masked rows get weight 0.
+    masked rows get weight 0; a real row whose label is outside ``[0, K)`` gets NaN (and with
+    ``normalize`` every weight is NaN), so the reweighted loss is NaN rather than silently
+    dropping the row.
 
     Args:
       logits: ``[B, K]`` logits.
@@ -162,15 +255,31 @@ def importance_weights(
       >>> importance_weights(jnp.zeros((2, 2)), jnp.array([0, 1]), jnp.eye(2))
       Array([1., 1.], dtype=float32)
 
+    Raises:
+      ValueError: for a concrete T that is not row-stochastic ``[K, K]``
+        (`check_transition_matrix`; a traced T is not checked).
+
     References:
       T. Liu, D. Tao, "Classification with noisy labels by importance reweighting", IEEE TPAMI
       2016. X. Xia et al., "Are anchor points really indispensable in label-noise learning?",
       NeurIPS 2019 (the T-Revision form used by the RENT code).
     """
+    check_transition_matrix(T, jnp.shape(logits)[-1])
+    return _importance_weights(
+        logits, labels, T, mask, normalize=normalize, eps_num=eps_num, eps_den=eps_den
+    )
+
+
+def _importance_weights(
+    logits, labels, T, mask=None, *, normalize=False, eps_num=0.0, eps_den=0.0
+) -> jax.Array:
+    """`importance_weights` without the check on T (T may be non-stochastic in compat)."""
     logits = jnp.asarray(logits)
     mask = _mask_or_ones(mask, logits.shape[0])
-    w = jnp.exp(importance_log_weights(logits, labels, T, eps_num=eps_num, eps_den=eps_den))
+    w = jnp.exp(_importance_log_weights(logits, labels, T, eps_num=eps_num, eps_den=eps_den))
+    _, valid = valid_int_labels(labels, logits.shape[-1])
     w = jnp.where(jnp.isfinite(w) & (mask > 0), w, 0.0)
+    w = jnp.where(valid | (mask <= 0), w, jnp.nan)
     if normalize:
         w = w / jnp.maximum(jnp.sum(w), jnp.finfo(w.dtype).tiny)
     return w
@@ -191,7 +300,9 @@ def dirichlet_weights(
     ``num_draws`` examples (RENT). Sampled in log space, ``log pi = log_softmax(log G)`` with
     ``log G ~ loggamma(alpha * mu)``, so tiny ``alpha * mu`` never gives NaN; concentrations
     below 1e-30 are raised to 1e-30 (float32 log-gamma draws are ``-inf`` below ~1e-38).
-    Masked rows and zero weights get exactly 0. The loss is ``sum_i pi_bar_i l_i``.
+    Masked rows and zero weights get exactly 0. The loss is ``sum_i pi_bar_i l_i``. A NaN
+    weight on a real row (an out-of-range label, see `importance_weights`) makes every output
+    weight NaN.
 
     Args:
       key: PRNG key.
@@ -223,7 +334,8 @@ def dirichlet_weights(
     log_g = jnp.where(valid[None, :], log_g, -jnp.inf)
     log_pi = jax.nn.log_softmax(log_g, axis=-1)
     pi = jnp.where(valid[None, :], jnp.exp(log_pi), 0.0)
-    return jnp.where(jnp.any(valid), jnp.mean(pi, axis=0), 0.0)
+    out = jnp.where(jnp.any(valid), jnp.mean(pi, axis=0), 0.0)
+    return jnp.where(jnp.any((mask > 0) & jnp.isnan(w)), jnp.nan, out)
 
 
 def rent_resample(
@@ -237,7 +349,9 @@ def rent_resample(
 
     The padded batch size B is static, so ``int(ratio * B)`` indices are always drawn and the
     first ``int(ratio * n_real)`` are marked valid (i.i.d. draws, so this is the multinomial
-    with the real batch's budget). Masked rows are never drawn.
+    with the real batch's budget). Masked rows are never drawn. A NaN weight on a real row (an
+    out-of-range label, see `importance_weights`) makes ``valid`` NaN, so the resampled loss is
+    NaN rather than silently skipping the row.
 
     Args:
       key: PRNG key.
@@ -266,7 +380,7 @@ def rent_resample(
     idx = jax.random.categorical(key, logw, shape=(m_max,))
     m_real = jnp.floor(ratio * jnp.sum(mask))
     valid = (jnp.arange(m_max) < m_real).astype(jnp.float32)
-    return idx, valid
+    return idx, jnp.where(jnp.any((mask > 0) & jnp.isnan(w)), jnp.nan, valid)
 
 
 def effective_sample_fraction(weights: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:

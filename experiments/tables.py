@@ -1,0 +1,117 @@
+"""Paper-style tables (and plots) from any sweep's results table.
+
+Usage::
+
+    python -m experiments.tables --sweep DIR [--table ldr] [--select val|last|best|lastk:K] \
+        [--hp_select mean|per_fold] [--format md|tex|csv] [--metric test/top1] [--out FILE] \
+        [--paper results/paper_numbers.csv] [--plots]
+
+Rows × columns as the papers lay them out (``--table ldr``: losses × noise settings, datasets
+stacked; ``--table rent``: transition methods × noise settings), mean ± std over folds/seeds,
+n runs shown, best per column in bold, and the selection rules in the caption (see
+`robustloss.tables`). ``--plots`` writes, next to ``--out`` (or into DIR): accuracy vs noise rate
+per loss and learning curves with the noisy-label train accuracy for every noise setting.
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import app, flags
+
+from robustloss import tables
+
+# Table layouts: which config column (or columns, joined by "/") names the rows.
+LAYOUTS = {
+    "ldr": {"rows": ("loss.name",), "stack": "dataset.name"},
+    "rent": {"rows": ("transition.use", "transition.estimator"), "stack": "dataset.name"},
+}
+
+_SWEEP = flags.DEFINE_string("sweep", None, "Sweep directory (holds results.parquet).")
+_TABLE = flags.DEFINE_enum("table", "ldr", list(LAYOUTS), "Table layout.")
+_SELECT = flags.DEFINE_string("select", "val", "Epoch rule: last | best | val | lastk:K.")
+_HP = flags.DEFINE_enum("hp_select", "mean", list(tables.HP_RULES), "Hyperparameter rule.")
+_FORMAT = flags.DEFINE_enum("format", "md", ["md", "tex", "csv"], "Output format.")
+_METRIC = flags.DEFINE_string("metric", "test/top1", "Reported metric column.")
+_VAL = flags.DEFINE_string("val_metric", "val/top1", "Validation metric column.")
+_OUT = flags.DEFINE_string("out", None, "Write the table here (default: print it).")
+_PAPER = flags.DEFINE_string("paper", None, "CSV of the papers' own numbers (with sources).")
+_PLOTS = flags.DEFINE_bool("plots", False, "Also write the plots next to the table.")
+_WHERE = flags.DEFINE_string("where", None, "DuckDB WHERE clause to filter the rows first.")
+flags.mark_flags_as_required(["sweep"])
+
+
+def load_rows(sweep: str, layout: str, where: str | None = None):
+    """The sweep's results with the layout's ``row`` column added (optionally filtered)."""
+    from robustloss import results
+
+    if where:
+        df = results.query(sweep, f"SELECT * FROM results WHERE {where}")
+    else:
+        df = results.load(sweep)
+    if df.empty:
+        raise ValueError(f"sweep {sweep!r} has no finished cells (results.parquet is empty)")
+    cols = LAYOUTS[layout]["rows"]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"table {layout!r} needs columns {missing}, absent from {sweep!r}")
+    df = df.copy()
+    df["row"] = df[list(cols)].astype(str).agg("/".join, axis=1) if len(cols) > 1 else df[cols[0]]
+    return df
+
+
+def make_table(df, layout: str, **kw) -> tables.Table:
+    """`robustloss.tables.paper_table` with the layout's row/stack columns."""
+    return tables.paper_table(df, rows="row", stack=LAYOUTS[layout]["stack"], **kw)
+
+
+def write_plots(df, select: str, out_dir: str, metric: str, val_metric: str) -> list[str]:
+    """Accuracy vs noise rate, and learning curves per noise setting; returns the paths."""
+    from experiments import plots
+
+    os.makedirs(out_dir, exist_ok=True)
+    runs = tables.run_scores(df, select, metric=metric, val_metric=val_metric)
+    runs = runs.rename(columns={"row": "loss.name"}) if "loss.name" not in runs else runs
+    paths = [os.path.join(out_dir, "accuracy_vs_noise.png")]
+    plots.accuracy_vs_noise(runs, paths[0], loss_names=tables.LOSS_NAMES)
+    for (kind, rate), part in df.groupby(["noise.kind", "noise.rate"], sort=True):
+        label = tables.noise_setting(kind, rate).replace(" ", "_")
+        path = os.path.join(out_dir, f"curves_{label}.png")
+        plots.learning_curves(part, path, title=tables.noise_setting(kind, rate))
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    df = load_rows(_SWEEP.value, _TABLE.value, _WHERE.value)
+    paper = tables.read_paper_numbers(_PAPER.value) if _PAPER.value else None
+    table = make_table(
+        df,
+        _TABLE.value,
+        select=_SELECT.value,
+        hp_select=_HP.value,
+        metric=_METRIC.value,
+        val_metric=_VAL.value,
+        paper=paper,
+    )
+    text = {"md": tables.to_markdown, "tex": tables.to_latex, "csv": tables.to_csv}[_FORMAT.value](
+        table
+    )
+    if _OUT.value:
+        tmp = f"{_OUT.value}.tmp.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, _OUT.value)
+        print(f"wrote {_OUT.value}")
+    else:
+        print(text, end="")
+    if _PLOTS.value:
+        out_dir = os.path.dirname(os.path.abspath(_OUT.value)) if _OUT.value else _SWEEP.value
+        for p in write_plots(df, _SELECT.value, out_dir, _METRIC.value, _VAL.value):
+            print(f"wrote {p}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,472 @@
+"""Mutation pass: apply one plausible bug at a time, run the tests that should catch it, restore.
+
+Each mutation is a textual replacement ``old -> new`` in one source file (``old`` must occur
+exactly once) and a pytest selection (test files and an optional ``-k`` expression). A mutation
+is *caught* when pytest fails. The source file is restored after every run, also on Ctrl-C or
+an exception; a backup ``<file>.mutate-backup`` is written first, and a run that was killed
+(``kill -9``) is repaired by the next start, which restores any backup it finds.
+
+Not part of ``make test`` (it runs the selected tests once per mutation). Usage, from the
+repository root::
+
+    PYTHONPATH=$PWD python tools/mutate.py                 # all mutations
+    PYTHONPATH=$PWD python tools/mutate.py -m dws tv       # names containing "dws" or "tv"
+    PYTHONPATH=$PWD python tools/mutate.py --list
+
+Prints a Markdown table (mutation, file, tests, caught/missed, seconds) and exits with status 1
+if any mutation was missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKUP = ".mutate-backup"
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    k: str = ""
+
+
+U = "robustloss/transition/_utilise.py"
+E = "robustloss/transition/_estimators.py"
+O = "robustloss/transition/_objective.py"  # noqa: E741
+N = "robustloss/noise.py"
+M = "robustloss/training/metrics.py"
+C = "robustloss/losses/_common.py"
+DS = "robustloss/data/_sources.py"
+DI = "robustloss/data/__init__.py"
+TT = ("tests/test_transition.py",)
+TE = ("tests/test_transition_estimators.py",)
+TN = ("tests/test_noise.py",)
+TM = ("tests/test_training.py",)
+TR = ("tests/test_registry.py",)
+TD = ("tests/test_data.py",)
+
+MUTATIONS = [
+    # --- DWS / RENT (randomness, concentration, draws)
+    Mutation(
+        "dws: concentration alpha*w instead of alpha*w/sum(w)",
+        U,
+        "jnp.log(jnp.asarray(alpha, jnp.float32)) + log_mu)",
+        "jnp.log(jnp.asarray(alpha, jnp.float32)) + logw)",
+        TT,
+        "dws",
+    ),
+    Mutation(
+        "dws: one Dirichlet draw instead of M",
+        U,
+        "jnp.broadcast_to(conc, (num_draws, w.shape[0]))",
+        "jnp.broadcast_to(conc, (1, w.shape[0]))",
+        TT,
+        "dws",
+    ),
+    Mutation(
+        "dws: fixed PRNG key in the sampler (same draw every step)",
+        U,
+        "jax.random.loggamma(key, ",
+        "jax.random.loggamma(jax.random.key(0), ",
+        TT,
+        "dws or key",
+    ),
+    Mutation(
+        "rent: fixed PRNG key in the resampler",
+        U,
+        "jax.random.categorical(key, logw",
+        "jax.random.categorical(jax.random.key(0), logw",
+        TT,
+        "rent or key",
+    ),
+    Mutation(
+        "objective: step key reused (a constant key every step)",
+        O,
+        "key_sample, key_tv = jax.random.split(key)",
+        "key_sample, key_tv = jax.random.split(jax.random.key(0))",
+        TT,
+        "key",
+    ),
+    # --- importance weights and T orientation
+    Mutation(
+        "weights: stop-gradient dropped",
+        U,
+        "    logits = jax.lax.stop_gradient(jnp.asarray(logits))\n    T = jax.lax.stop_gradient",
+        "    logits = jnp.asarray(logits)\n    T = jax.lax.stop_gradient",
+        TT,
+        "constants or gradient",
+    ),
+    Mutation(
+        "weights: T transposed in the denominator",
+        U,
+        "log_den = jax.nn.logsumexp(logp + jnp.log(T[:, labels].T), axis=-1)",
+        "log_den = jax.nn.logsumexp(logp + jnp.log(T[labels, :]), axis=-1)",
+        TT,
+        "importance or unbiased",
+    ),
+    Mutation(
+        "forward: T transposed in log(p T)",
+        U,
+        "logp[:, :, None] + logT[None, :, :]",
+        "logp[:, :, None] + logT.T[None, :, :]",
+        TT,
+        "forward",
+    ),
+    Mutation(
+        "weights: invalid label row silently weight 0 (NaN contract dropped)",
+        U,
+        "    w = jnp.where(valid | (mask <= 0), w, jnp.nan)\n",
+        "",
+        TT,
+        "out_of_range",
+    ),
+    # --- learnable-T regularisers
+    Mutation(
+        "volminnet: log-det sign flipped",
+        O,
+        "loss = loss + cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]",
+        "loss = loss - cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]",
+        TE,
+        "volminnet or volume",
+    ),
+    Mutation(
+        "volminnet: log-det term dropped",
+        O,
+        "loss = loss + cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]",
+        "loss = loss",
+        TE,
+        "volminnet or volume",
+    ),
+    Mutation(
+        "tv: regulariser sign flipped",
+        E,
+        "return -0.5 * jnp.sum(dist * pair_mask)",
+        "return 0.5 * jnp.sum(dist * pair_mask)",
+        TE,
+        "regularisers",
+    ),
+    Mutation(
+        "tv: pairs with themselves (no permutation)",
+        E,
+        "dist = jnp.sum(jnp.abs(probs - probs[perm]), axis=-1)",
+        "dist = jnp.sum(jnp.abs(probs - probs), axis=-1)",
+        TE,
+        "regularisers",
+    ),
+    Mutation(
+        "cycle: backward term uses T_inv transposed",
+        E,
+        "back = onehot @ jnp.asarray(T_inv)",
+        "back = onehot @ jnp.asarray(T_inv).T",
+        TE,
+        "regularisers",
+    ),
+    Mutation(
+        "cycle: code softmax ignored",
+        E,
+        "        onehot = jax.nn.softmax(onehot, axis=-1)\n",
+        "        pass\n",
+        TE,
+        "regularisers",
+    ),
+    Mutation(
+        "cycle: consistency term T_inv @ T order",
+        E,
+        "cyc = probs @ jnp.asarray(T) @ jnp.asarray(T_inv)",
+        "cyc = probs @ jnp.asarray(T_inv) @ jnp.asarray(T)",
+        TE,
+        "regularisers",
+    ),
+    Mutation(
+        "forward_nll: eps inside the log dropped to a large constant",
+        E,
+        "nll = -jnp.log(noisy[jnp.arange(noisy.shape[0]), lab] + CODE_EPS)",
+        "nll = -jnp.log(noisy[jnp.arange(noisy.shape[0]), lab] + 1e-2)",
+        TE,
+        "regularisers",
+    ),
+    # --- T validation
+    Mutation(
+        "check_transition_matrix: row sums not checked",
+        U,
+        "if not np.allclose(sums, 1.0, atol=atol):",
+        "if False:",
+        TT,
+        "invalid",
+    ),
+    Mutation(
+        "check_transition_matrix: negative entries not checked",
+        U,
+        "if (arr < -1e-6).any():",
+        "if False:",
+        TT,
+        "invalid",
+    ),
+    # --- noise
+    Mutation(
+        "rent_code: project's float order int(n*rate*K/(K-1))",
+        N,
+        "count = int(n * (rate * (num_classes / (num_classes - 1))))",
+        "count = int(n * rate * num_classes / (num_classes - 1))",
+        TN,
+        "rent_code",
+    ),
+    Mutation(
+        "ldr_code: default seed 0 instead of 123",
+        N,
+        '_legacy_seed(seed, 123, "ldr_code")',
+        '_legacy_seed(seed, 0, "ldr_code")',
+        TN,
+        "ldr_code",
+    ),
+    Mutation(
+        "idn: normalised features by default",
+        N,
+        "    normalize: bool = False,\n    return_probs",
+        "    normalize: bool = True,\n    return_probs",
+        TN,
+        "instance",
+    ),
+    Mutation(
+        "idn: NaN features accepted",
+        N,
+        "    bad = ~np.isfinite(x)\n    if bad.any():",
+        "    bad = ~np.isfinite(x)\n    if False:",
+        TN,
+        "instance",
+    ),
+    Mutation(
+        "idn: flip mass not scaled by q",
+        N,
+        "p = q[idx, None] * e / e.sum(axis=1, keepdims=True)",
+        "p = e / e.sum(axis=1, keepdims=True)",
+        TN,
+        "instance",
+    ),
+    Mutation(
+        "symmetric T: rate/K off-diagonal (off by one)",
+        N,
+        "(1.0 - rate) * np.eye(k) + rate / (k - 1) * (1.0 - np.eye(k))",
+        "(1.0 - rate) * np.eye(k) + rate / k * (1.0 - np.eye(k))",
+        TN,
+        "",
+    ),
+    Mutation(
+        "exact sampling: floor instead of round",
+        N,
+        "count = int(np.floor(rate * len(idx) + 0.5))",
+        "count = int(np.floor(rate * len(idx)))",
+        TN,
+        "",
+    ),
+    Mutation(
+        "label file: [N, C] flattened",
+        N,
+        "if arr.shape[1] == 1:\n                return arr[:, 0]",
+        "if arr.shape[1] >= 1:\n                return arr.reshape(-1)",
+        TN,
+        "label_file or from_labels",
+    ),
+    Mutation(
+        "label file: any non-integer first line taken as a header",
+        N,
+        "elif all(_NAME.match(c) for c in cells):",
+        "elif not all(_is_int(c) for c in cells):",
+        TN,
+        "label_file or from_labels",
+    ),
+    Mutation(
+        "label file: longer than the dataset accepted",
+        N,
+        "if n != int(expected_rows):",
+        "if n < int(expected_rows):",
+        TN,
+        "label_file or from_labels",
+    ),
+    Mutation(
+        "from_labels: float 0.5 truncated to an id",
+        N,
+        "bad = np.flatnonzero(~np.isfinite(f) | (f != np.round(f)))",
+        "bad = np.flatnonzero(~np.isfinite(f))",
+        TN,
+        "label_file or from_labels",
+    ),
+    Mutation(
+        "from_labels: longer noisy array accepted",
+        N,
+        'if len(z) != len(y):\n        raise ValueError(f"{source}:',
+        'if len(z) < len(y):\n        raise ValueError(f"{source}:',
+        TN,
+        "label_file or from_labels",
+    ),
+    # --- metrics
+    Mutation(
+        "metrics: ties resolved in the label's favour",
+        M,
+        "(logits > own) | ((logits == own) & others)",
+        "(logits > own)",
+        TM,
+        "metrics",
+    ),
+    Mutation(
+        "metrics: NaN rows can be hits",
+        M,
+        "ok = in_range & jnp.all(jnp.isfinite(logits), axis=-1)",
+        "ok = in_range",
+        TM,
+        "metrics",
+    ),
+    Mutation(
+        "metrics: out-of-range labels can be hits",
+        M,
+        "ok = in_range & jnp.all(jnp.isfinite(logits), axis=-1)",
+        "ok = jnp.all(jnp.isfinite(logits), axis=-1)",
+        TM,
+        "metrics",
+    ),
+    Mutation(
+        "metrics: nonfinite counts NaN only (misses inf)",
+        M,
+        "bad = (~jnp.all(jnp.isfinite(logits), axis=-1))",
+        "bad = (~jnp.all(~jnp.isnan(logits), axis=-1))",
+        TM,
+        "metrics",
+    ),
+    Mutation(
+        "metrics: nonfinite ignores the mask",
+        M,
+        "return jnp.sum(bad * _mask(bad, mask))",
+        "return jnp.sum(bad)",
+        TM,
+        "metrics",
+    ),
+    Mutation(
+        "metrics: balanced accuracy averages over absent classes",
+        M,
+        "present = count > 0",
+        "present = count >= 0",
+        TM,
+        "metrics",
+    ),
+    # --- losses
+    Mutation(
+        "losses: output NaN mask dropped (label -1 reads class K-1)",
+        C,
+        "        return jnp.where(valid, out, jnp.nan)\n",
+        "        return out\n",
+        TR,
+        "out_of_range",
+    ),
+    Mutation(
+        "losses: -1 counted as valid",
+        C,
+        "valid = (labels >= 0) & (labels < num_classes)",
+        "valid = labels < num_classes",
+        TR,
+        "out_of_range",
+    ),
+    # --- data
+    Mutation(
+        "npz: float labels truncated",
+        DS,
+        "bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))",
+        "bad = np.flatnonzero(~np.isfinite(y))",
+        TD,
+        "npz",
+    ),
+    Mutation(
+        "npz: soft [N, K] labels argmax-ed",
+        DS,
+        "bad = np.flatnonzero(~(ones & zeros))",
+        "bad = np.flatnonzero(~(ones | ~ones))",
+        TD,
+        "npz",
+    ),
+    Mutation(
+        "data: NaN features accepted",
+        DI,
+        "            if bad:\n                raise ValueError(\n",
+        "            if False:\n                raise ValueError(\n",
+        TD,
+        "npz",
+    ),
+]
+
+
+def _restore_leftovers() -> None:
+    for backup in glob.glob(os.path.join(ROOT, "robustloss", "**", "*" + BACKUP), recursive=True):
+        target = backup[: -len(BACKUP)]
+        shutil.copyfile(backup, target)
+        os.remove(backup)
+        print(f"restored {os.path.relpath(target, ROOT)} from a killed run", file=sys.stderr)
+
+
+def run_one(mut: Mutation, timeout: float) -> tuple[str, float]:
+    path = os.path.join(ROOT, mut.path)
+    with open(path) as f:
+        original = f.read()
+    count = original.count(mut.old)
+    if count != 1:
+        return f"stale ({count} matches)", 0.0
+    backup = path + BACKUP
+    shutil.copyfile(path, backup)
+    try:
+        with open(path, "w") as f:
+            f.write(original.replace(mut.old, mut.new))
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mut.tests]
+        if mut.k:
+            cmd += ["-k", mut.k]
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=timeout)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            rc = -1
+        dt = time.perf_counter() - t0
+        if rc == 5:
+            return "no tests selected", dt
+        return ("caught" if rc != 0 else "MISSED"), dt
+    finally:
+        with open(path, "w") as f:
+            f.write(original)
+        os.remove(backup)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-m", "--match", nargs="*", default=[], help="substrings of mutation names")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--timeout", type=float, default=600.0)
+    args = ap.parse_args(argv)
+    _restore_leftovers()
+    muts = [m for m in MUTATIONS if not args.match or any(s in m.name for s in args.match)]
+    if args.list:
+        for m in muts:
+            print(f"{m.name}  [{m.path}; {' '.join(m.tests)} -k {m.k!r}]")
+        return 0
+    print("| mutation | file | tests (-k) | result | s |\n|---|---|---|---|---|", flush=True)
+    missed = 0
+    for m in muts:
+        result, dt = run_one(m, args.timeout)
+        missed += result != "caught"
+        sel = " ".join(os.path.basename(t) for t in m.tests) + (f" -k '{m.k}'" if m.k else "")
+        print(f"| {m.name} | {m.path} | {sel} | {result} | {dt:.0f} |", flush=True)
+    print(f"\n{len(muts) - missed}/{len(muts)} caught", flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
