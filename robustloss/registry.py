@@ -15,7 +15,6 @@ function::
 
 from __future__ import annotations
 
-import dataclasses
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,56 +26,103 @@ from jax.typing import ArrayLike
 from robustloss import losses as L
 from robustloss import stateful as S
 from robustloss.stateful import StatefulLoss
+from robustloss.table import Entry, Option, describe
 
 
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    fn: Callable[..., Any]
-    defaults: Mapping[str, Any]
-    static: frozenset[str] = frozenset()
-    stateful: bool = False
+def _entry(fn: Callable[..., Any], description: str, defaults: dict, **kw: Any) -> Entry:
+    """A loss entry; ranges are the loss function's own checks (run by `get_loss`)."""
+    return Entry(fn, description, {k: Option(v) for k, v in defaults.items()}, **kw)
 
 
-_REGISTRY: dict[str, _Spec] = {
-    "ce": _Spec(L.cross_entropy, {}),
-    "mae": _Spec(L.mean_absolute_error, {}),
-    "mse": _Spec(L.mean_squared_error, {}),
-    "gce": _Spec(L.generalized_cross_entropy, {"q": 0.7}),
-    "sce": _Spec(L.symmetric_cross_entropy, {"alpha": 0.1, "beta": 1.0, "A": -4.0}),
-    "rce": _Spec(L.reverse_cross_entropy, {"A": -4.0}),
-    "nce": _Spec(L.normalized_cross_entropy, {}),
-    "nce_rce": _Spec(L.nce_plus_rce, {"alpha": 1.0, "beta": 1.0, "A": -4.0}),
-    "agce": _Spec(L.asymmetric_generalized_cross_entropy, {"a": 1.0, "q": 2.0}),
-    "aul": _Spec(L.asymmetric_unhinged_loss, {"a": 6.0, "q": 1.5}),
-    "nce_agce": _Spec(L.nce_plus_agce, {"alpha": 1.0, "beta": 1.0, "a": 3.0, "q": 1.5}),
-    "nce_aul": _Spec(L.nce_plus_aul, {"alpha": 1.0, "beta": 1.0, "a": 6.0, "q": 1.5}),
-    "js": _Spec(L.jensen_shannon, {"pi1": 0.5}),
-    "rll": _Spec(L.robust_log_loss, {"alpha": 1.0}),
-    "cs": _Spec(L.crammer_singer_hinge, {"margin": 1.0}),
-    "ww": _Spec(
-        L.weston_watkins_hinge, {"margin": 1.0, "reduction": "sum"}, frozenset({"reduction"})
+# The losses: name -> Entry(function, description, options = hyperparameters with defaults).
+# meta: "static" (options that are not traced: strings, the Taylor order), "stateful".
+LOSSES: dict[str, Entry] = {
+    "ce": _entry(L.cross_entropy, "cross-entropy -log p_y", {}),
+    "mae": _entry(L.mean_absolute_error, "mean absolute error 2(1 - p_y) (Ghosh et al. 2017)", {}),
+    "mse": _entry(L.mean_squared_error, "squared error sum_k (e_yk - p_k)^2", {}),
+    "gce": _entry(
+        L.generalized_cross_entropy,
+        "generalized cross-entropy (1 - p_y^q)/q (Zhang & Sabuncu 2018)",
+        {"q": 0.7},
     ),
-    "ldr_kl": _Spec(
+    "sce": _entry(
+        L.symmetric_cross_entropy,
+        "symmetric cross-entropy alpha CE + beta RCE (Wang et al. 2019)",
+        {"alpha": 0.1, "beta": 1.0, "A": -4.0},
+    ),
+    "rce": _entry(L.reverse_cross_entropy, "reverse cross-entropy -A(1 - p_y)", {"A": -4.0}),
+    "nce": _entry(
+        L.normalized_cross_entropy,
+        "normalized cross-entropy log p_y / sum_k log p_k (Ma et al. 2020)",
+        {},
+    ),
+    "nce_rce": _entry(
+        L.nce_plus_rce,
+        "NCE + RCE active-passive loss (Ma et al. 2020)",
+        {"alpha": 1.0, "beta": 1.0, "A": -4.0},
+    ),
+    "agce": _entry(
+        L.asymmetric_generalized_cross_entropy,
+        "asymmetric GCE (Zhou et al. 2021)",
+        {"a": 1.0, "q": 2.0},
+    ),
+    "aul": _entry(
+        L.asymmetric_unhinged_loss,
+        "asymmetric unhinged loss (Zhou et al. 2021)",
+        {"a": 6.0, "q": 1.5},
+    ),
+    "nce_agce": _entry(
+        L.nce_plus_agce,
+        "NCE + AGCE (Zhou et al. 2021)",
+        {"alpha": 1.0, "beta": 1.0, "a": 3.0, "q": 1.5},
+    ),
+    "nce_aul": _entry(
+        L.nce_plus_aul,
+        "NCE + AUL (Zhou et al. 2021)",
+        {"alpha": 1.0, "beta": 1.0, "a": 6.0, "q": 1.5},
+    ),
+    "js": _entry(
+        L.jensen_shannon,
+        "generalized Jensen-Shannon divergence, scaled (Englesson & Azizpour 2021)",
+        {"pi1": 0.5},
+    ),
+    "rll": _entry(L.robust_log_loss, "robust log loss (Kumar & Sastry 2018)", {"alpha": 1.0}),
+    "cs": _entry(L.crammer_singer_hinge, "Crammer-Singer multiclass hinge", {"margin": 1.0}),
+    "ww": _entry(
+        L.weston_watkins_hinge,
+        "Weston-Watkins multiclass hinge",
+        {"margin": 1.0, "reduction": "sum"},
+        meta={"static": frozenset({"reduction"})},
+    ),
+    "ldr_kl": _entry(
         L.ldr_kl,
+        "LDR-KL: label-distributionally robust KL loss (Zhu et al. 2023)",
         {"lam": 1.0, "margin": 0.1, "score_norm": "none"},
-        frozenset({"score_norm"}),
+        meta={"static": frozenset({"score_norm"})},
     ),
-    "aldr_kl": _Spec(
+    "aldr_kl": _entry(
         S.aldr_kl,
+        "ALDR-KL: adaptive per-example temperature (stateful, Zhu et al. 2023)",
         {"alpha": 2.0, "lam0": 1.0, "margin": 0.1, "score_norm": "none", "update": "paper"},
-        frozenset({"score_norm", "update"}),
-        stateful=True,
+        meta={"static": frozenset({"score_norm", "update"}), "stateful": True},
     ),
-    "tgce": _Spec(
+    "tgce": _entry(
         S.tgce,
+        "truncated GCE with periodic pruning (stateful, Zhang & Sabuncu 2018)",
         {"q": 0.7, "k": 0.5, "schedule": "paper", "prune_start": 40, "prune_every": 10},
-        frozenset({"schedule", "prune_start", "prune_every"}),
-        stateful=True,
+        meta={"static": frozenset({"schedule", "prune_start", "prune_every"}), "stateful": True},
     ),
-    "focal": _Spec(L.softmax_focal_loss, {"gamma": 2.0}),
-    "ls": _Spec(L.label_smoothing_cross_entropy, {"epsilon": 0.1}),
-    "taylor_ce": _Spec(L.taylor_cross_entropy, {"order": 2}, frozenset({"order"})),
-    "poly1": _Spec(L.poly1_cross_entropy, {"epsilon": 1.0}),
+    "focal": _entry(L.softmax_focal_loss, "softmax focal loss (Lin et al. 2017)", {"gamma": 2.0}),
+    "ls": _entry(L.label_smoothing_cross_entropy, "label-smoothed cross-entropy", {"epsilon": 0.1}),
+    "taylor_ce": _entry(
+        L.taylor_cross_entropy,
+        "Taylor cross-entropy of the given order (Feng et al. 2020)",
+        {"order": 2},
+        meta={"static": frozenset({"order"})},
+    ),
+    "poly1": _entry(
+        L.poly1_cross_entropy, "Poly-1 cross-entropy (Leng et al. 2022)", {"epsilon": 1.0}
+    ),
 }
 
 
@@ -133,26 +179,31 @@ class Loss:
 
 def list_losses() -> list[str]:
     """All registry names, stateless and stateful, in the order of DESIGN §2's table."""
-    return list(_REGISTRY)
+    return list(LOSSES)
+
+
+def describe_losses() -> dict[str, str]:
+    """``{name: one-line description}`` of every loss."""
+    return describe(LOSSES)
 
 
 def is_stateful(name: str) -> bool:
     """True if ``get_loss(name)`` returns a :class:`StatefulLoss`."""
-    return _spec(name).stateful
+    return bool(_spec(name).meta.get("stateful", False))
 
 
 def loss_hparams(name: str) -> dict[str, Any]:
     """The hyperparameters of ``name`` and their defaults (a fresh dict)."""
-    return dict(_spec(name).defaults)
+    return {k: o.default for k, o in _spec(name).options.items()}
 
 
-def _spec(name: str) -> _Spec:
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(_REGISTRY)}.")
-    return _REGISTRY[name]
+def _spec(name: str) -> Entry:
+    if not isinstance(name, str) or name not in LOSSES:
+        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(LOSSES)}.")
+    return LOSSES[name]
 
 
-def _validate_stateless(spec: _Spec, hparams: Mapping[str, Any]) -> None:
+def _validate_stateless(spec: Entry, hparams: Mapping[str, Any]) -> None:
     """Runs the function's own argument checks by tracing it on a tiny abstract input.
 
     The abstract batch takes the shape of the largest array-valued hyperparameter (e.g. a
@@ -165,7 +216,7 @@ def _validate_stateless(spec: _Spec, hparams: Mapping[str, Any]) -> None:
             batch = shape or batch
     logits = jax.ShapeDtypeStruct((*batch, 3), jnp.float32)
     labels = jax.ShapeDtypeStruct(batch, jnp.int32)
-    jax.eval_shape(lambda f, y: spec.fn(f, y, **hparams), logits, labels)
+    jax.eval_shape(lambda f, y: spec.factory(f, y, **hparams), logits, labels)
 
 
 def get_loss(name: str, **hparams: Any) -> Loss | StatefulLoss:
@@ -192,15 +243,24 @@ def get_loss(name: str, **hparams: Any) -> Loss | StatefulLoss:
       (1,)
     """
     spec = _spec(name)
-    unknown = sorted(set(hparams) - set(spec.defaults))
+    unknown = sorted(set(hparams) - set(spec.options))
     if unknown:
-        valid = ", ".join(spec.defaults) if spec.defaults else "(none)"
+        valid = ", ".join(spec.options) if spec.options else "(none)"
         raise ValueError(f"Unknown hyperparameter(s) {unknown} for loss {name!r}. Valid: {valid}.")
-    full = {**spec.defaults, **hparams}
-    if spec.stateful:
-        return spec.fn(**full)
+    full = {**loss_hparams(name), **hparams}
+    if is_stateful(name):
+        return spec.factory(**full)
     _validate_stateless(spec, full)
-    return Loss(name, spec.fn, full, spec.static)
+    return Loss(name, spec.factory, full, spec.meta.get("static", frozenset()))
 
 
-__all__ = ["Loss", "StatefulLoss", "get_loss", "is_stateful", "list_losses", "loss_hparams"]
+__all__ = [
+    "LOSSES",
+    "Loss",
+    "StatefulLoss",
+    "describe_losses",
+    "get_loss",
+    "is_stateful",
+    "list_losses",
+    "loss_hparams",
+]
