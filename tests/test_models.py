@@ -1,11 +1,10 @@
 """Tests of robustloss.models: architectures (parameter counts), initialisation, BatchNorm."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import flax.linen as nn
 
 from robustloss.models import (
     PatchConv,

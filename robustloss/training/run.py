@@ -228,7 +228,7 @@ def build_trainer(
     kw = {"hidden": m.hidden} if m.name == "ffnn" else {}
     if m.name.startswith("resnet"):
         kw = {"width": m.width, "stem": m.stem}
-    model = get_model(m.name, data.num_classes, **kw)
+    model = get_model(m.name, data.num_classes, dtype=m.dtype, **kw)
     objective = build_objective(config, data.num_classes, data.true_T)
     n = data.x_train.shape[0]
     if config.drop_last:
