@@ -201,8 +201,8 @@ def conv2d_cnhw(x: jax.Array, kernel: jax.Array, bias: jax.Array, padding: int =
     backward pass is written out (custom VJP): the kernel gradient is ``dY @ patchesᵀ``, the
     input gradient is ``kernel @ dY`` folded back (col2im) by a 5-iteration loop over kernel
     rows, which keeps XLA from re-computing the fold inside its consumers. On XLA:CPU this
-    trains LeNet-5 about twice as fast as NHWC im2col (`PatchConv`) and far faster than
-    ``lax.conv`` for its tiny channel counts (docs/training.md).
+    trains LeNet-5 more than twice as fast as NHWC im2col (`PatchConv`), and ``lax.conv`` is
+    slower still for its tiny channel counts (results/bench.json, docs/training.md).
 
     Args:
         x: ``[C, B, H, W]`` input.
@@ -264,7 +264,7 @@ class PatchConv(nn.Module):
     ``y[b, i, j, f] = bias[f] + sum_{u, v, c} x[b, i + u, j + v, c] * kernel[u, v, c, f]`` over
     the (zero-padded) input. ``layout="NHWC"``: the patches are ``kh*kw`` shifted slices
     concatenated on the channel axis, so forward and backward passes are slices, pads and a
-    single GEMM (1.8x faster than ``lax.conv_general_dilated`` for LeNet on XLA:CPU).
+    single GEMM (faster than ``lax.conv_general_dilated`` for LeNet on XLA:CPU).
     ``layout="CNHW"``: input and output are ``[C, B, H, W]`` and the work is `conv2d_cnhw`
     (contiguous im2col, hand-written backward pass), faster again (docs/training.md).
 
@@ -477,11 +477,11 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet34": _resnet34,
 }
 
-# How the training loop runs an epoch on CPU, measured on 2 cores (docs/training.md): a whole
-# epoch under `lax.scan` removes per-step dispatch; it is 2.1x faster for the tabular net and,
-# with LeNet's im2col convolutions (PatchConv), 1.7x faster for LeNet too. The ResNets use
-# `nn.Conv`, whose XLA:CPU convolutions run 2.7-3x slower inside loops (jax-ml/jax#12868), so
-# they use a Python loop of jitted steps.
+# How the training loop runs an epoch on CPU, measured on 2 cores (results/bench.json,
+# docs/training.md): a whole epoch under `lax.scan` removes per-step dispatch and is faster
+# for the tabular net and for LeNet (im2col convolutions). The ResNets use `nn.Conv`, whose
+# XLA:CPU convolutions ran 2.7-3x slower inside loops (DESIGN §7), so they use a Python loop
+# of jitted steps.
 _EPOCH_MODE = {"ffnn": "scan", "lenet": "scan", "resnet18": "loop", "resnet34": "loop"}
 
 
