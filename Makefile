@@ -59,11 +59,16 @@ test: $(STAMP) data
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
+# Writes results/bench.json (one section per script). BENCH_FLAGS=--quick: smaller LeNet/ResNet
+# cases (~3 min instead of ~8 on 2 cores).
+BENCH_JSON ?= results/bench.json
+BENCH_FLAGS ?=
 bench: $(STAMP) data
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) bench/losses.py
-	$(PY) bench/data_load.py
-	$(PY) bench/train_speed.py
+	$(PY) bench/train_speed.py --json $(BENCH_JSON) $(BENCH_FLAGS)
+	$(PY) bench/end_to_end.py --json $(BENCH_JSON)
+	$(PY) bench/losses.py --json $(BENCH_JSON) --rounds 4
+	$(PY) bench/data_load.py --json $(BENCH_JSON)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 
@@ -29,13 +30,13 @@ import numpy as np
 from robustloss import data
 
 
-def _time(fn, repeats: int) -> tuple[float, float]:
+def _time(fn, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+    return times
 
 
 def _tfds_copy(root: str) -> None:
@@ -56,7 +57,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--tfds-copy", action="store_true")
+    ap.add_argument("--json", default="", help="write the 'data_load' section of this file")
     args = ap.parse_args()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _record import machine, stats, update_section
+
+    record = {}
     print(f"# {platform.node()} {os.cpu_count()} CPUs, numpy {np.__version__}")
     rows = []
     d = data._sources.DEBIAN_FASHION_MNIST
@@ -76,8 +82,12 @@ def main() -> None:
         rows.append(("  tfds_order(60000)", lambda: data.tfds_order(60000, "train")))
     rows.append(("digits", lambda: data.load_dataset("digits")))
     for name, fn in rows:
-        med, best = _time(fn, args.repeats)
-        print(f"{name:45s} median {med:7.3f} s   min {best:7.3f} s")
+        times = _time(fn, args.repeats)
+        record[name.strip()] = stats(times)
+        print(
+            f"{name:45s} median {statistics.median(times):7.3f} s   "
+            f"min-max {min(times):.3f}-{max(times):.3f} s"
+        )
     if args.tfds_copy:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -86,14 +96,24 @@ def main() -> None:
                 f"{'  write TFDS copy (array_record, 70k)':45s} {time.perf_counter() - t0:7.3f} s"
             )
             kw = {"data_dir": os.path.join(tmp, "tfds")}
-            med, _ = _time(lambda: data.load_dataset("fashion_mnist", cache_dir="", **kw), 1)
+            med = _time(lambda: data.load_dataset("fashion_mnist", cache_dir="", **kw), 1)[0]
             print(f"{'fashion_mnist (TFDS copy, no cache)':45s} {med:7.3f} s")
             cache = os.path.join(tmp, "cache")
             data.load_dataset("fashion_mnist", cache_dir=cache, **kw)  # fills the cache
-            med, best = _time(
+            times = _time(
                 lambda: data.load_dataset("fashion_mnist", cache_dir=cache, **kw), args.repeats
             )
-            print(f"{'fashion_mnist (TFDS copy, .npy cache)':45s} median {med:7.3f} s")
+            record["fashion_mnist (TFDS copy, .npy cache)"] = stats(times)
+            print(
+                f"{'fashion_mnist (TFDS copy, .npy cache)':45s} {statistics.median(times):7.3f} s"
+            )
+    if args.json:
+        payload = {
+            "machine": machine(),
+            "command": " ".join(["bench/data_load.py"] + sys.argv[1:]),
+            "seconds": record,
+        }
+        update_section(args.json, "data_load", payload)
 
 
 if __name__ == "__main__":

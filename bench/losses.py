@@ -19,7 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import platform
 import statistics
 import sys
@@ -113,10 +113,12 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=20, help="timed calls per round")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="whole sweeps; medians of the per-sweep ratios"
+        "--repeat", type=int, default=5, help="whole sweeps; medians of the per-sweep ratios"
     )
     parser.add_argument("--losses", default="all", help="comma-separated names, or 'all'")
-    parser.add_argument("--json", default=None, help="also write the rows to this file")
+    parser.add_argument(
+        "--json", default=None, help="also write the rows to the 'losses' section of this file"
+    )
     args = parser.parse_args(argv)
 
     names = robustloss.list_losses() if args.losses == "all" else args.losses.split(",")
@@ -144,8 +146,22 @@ def main(argv=None) -> int:
     worst = max(max(r["fwd_ratio"], r["fwd_bwd_ratio"]) for r in stateless) if stateless else 0
     print(f"\nworst stateless ratio: {worst:.2f}x (target <= 2x)")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"batch": args.batch, "classes": args.classes, "rows": rows}, fh, indent=1)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from _record import machine, update_section
+
+        payload = {
+            "machine": machine(),
+            "command": " ".join(["bench/losses.py"] + (argv or sys.argv[1:])),
+            "method": (
+                f"{args.repeat} sweeps, each {args.rounds * args.reps} alternating loss/optax "
+                "calls; ms are medians over sweeps of per-sweep medians, ratios medians "
+                "(min-max) of per-sweep ratios"
+            ),
+            "batch": args.batch,
+            "classes": args.classes,
+            "rows": rows,
+        }
+        update_section(args.json, "losses", payload)
     return 0
 
 

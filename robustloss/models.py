@@ -32,6 +32,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,6 +48,8 @@ __all__ = [
     "LeNet5",
     "PatchConv",
     "ResNet",
+    "conv2d_cnhw",
+    "max_pool_2x2",
     "get_model",
     "list_models",
     "default_epoch_mode",
@@ -77,40 +80,205 @@ class FFNN(nn.Module):
     Attributes:
         num_classes: K >= 2, the number of logits.
         hidden: hidden width H; 0 means ``min(d, K)``.
+        dtype: computation dtype (``float32`` or ``bfloat16``); parameters stay float32 and the
+            logits are returned in float32.
     """
 
     num_classes: int
     hidden: int = 0
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         del train
-        x = x.reshape((x.shape[0], -1))
+        x = x.reshape((x.shape[0], -1)).astype(self.dtype)
         d = x.shape[-1]
         h = self.hidden or min(d, self.num_classes)
-        xavier = nn.initializers.xavier_normal()
-        x = nn.Dense(h, kernel_init=xavier, bias_init=_torch_default_bias(d))(x)
-        x = jnp.tanh(x)
-        x = nn.Dense(h, kernel_init=xavier, bias_init=_torch_default_bias(h))(x)
-        x = jnp.tanh(x)
-        return nn.Dense(self.num_classes, kernel_init=xavier, bias_init=_torch_default_bias(h))(x)
+        dense = lambda n, fan_in: nn.Dense(
+            n,
+            kernel_init=nn.initializers.xavier_normal(),
+            bias_init=_torch_default_bias(fan_in),
+            dtype=self.dtype,
+        )
+        x = jnp.tanh(dense(h, d)(x))
+        x = jnp.tanh(dense(h, h)(x))
+        return dense(self.num_classes, h)(x).astype(jnp.float32)
+
+
+def _canonical_dtype(dtype: Any) -> jnp.dtype:
+    """``"float32"`` / ``"bfloat16"`` (or the dtype objects) -> a NumPy dtype; else ValueError."""
+    try:
+        d = jnp.dtype(dtype)
+    except TypeError:
+        d = None
+    if d not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.bfloat16)):
+        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+    return d
+
+
+def _split_windows(x: jax.Array, axis: int) -> jax.Array:
+    """``[..., H, W, ...] -> [..., H/2, 2, W/2, 2, ...]`` (H at ``axis``, W at ``axis + 1``)."""
+    s = x.shape
+    return x.reshape(s[:axis] + (s[axis] // 2, 2, s[axis + 1] // 2, 2) + s[axis + 2 :])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def max_pool_2x2(x: jax.Array, axis: int = 1) -> jax.Array:
+    """2×2 max pooling with stride 2 over axes ``(axis, axis + 1)``; same values and gradients as
+    ``nn.max_pool(x, (2, 2), strides=(2, 2))``.
+
+    ``y[..., i, j, ...] = max(x[..., 2i + a, 2j + b, ...] for a, b in {0, 1}²)``. The backward
+    pass routes the cotangent to the *first* maximum of each window in row-major order, as
+    XLA's ``select_and_scatter`` (the gradient of ``nn.max_pool``) and PyTorch's ``MaxPool2d``
+    do, so ties (constant image regions, ReLU zeros) get the same gradient. It is written as a
+    reshape + reduce-max forward and an elementwise select backward, which XLA:CPU runs much
+    faster than ``select_and_scatter``. H and W must be even.
+
+    Args:
+        x: an array with the two pooled axes at ``axis`` and ``axis + 1`` (NHWC: ``axis=1``;
+            the CNHW layout of `LeNet5`: ``axis=2``).
+        axis: the first of the two pooled axes (non-negative).
+
+    Returns:
+        ``x`` with both pooled axes halved.
+
+    Example:
+        >>> x = jnp.arange(16.0).reshape(1, 4, 4, 1)
+        >>> max_pool_2x2(x)[0, :, :, 0].tolist()
+        [[5.0, 7.0], [13.0, 15.0]]
+    """
+    return _max_pool_fwd(x, axis)[0]
+
+
+def _max_pool_fwd(x: jax.Array, axis: int) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    if x.shape[axis] % 2 or x.shape[axis + 1] % 2:
+        raise ValueError(f"max_pool_2x2 needs even sizes on axes {axis}, {axis + 1}: {x.shape}")
+    y = jnp.max(_split_windows(x, axis), axis=(axis + 1, axis + 3))
+    return y, (x, y)
+
+
+def _max_pool_bwd(axis: int, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
+    x, y = res
+    x6 = _split_windows(x, axis)
+
+    def window(a: int, b: int) -> jax.Array:  # x[..., 2i + a, 2j + b, ...]
+        t = jax.lax.index_in_dim(x6, b, axis + 3, keepdims=False)
+        return jax.lax.index_in_dim(t, a, axis + 1, keepdims=False)
+
+    # Index (0..3, row-major) of the first maximum of each window.
+    first = jnp.where(
+        window(0, 0) == y,
+        0,
+        jnp.where(window(0, 1) == y, 1, jnp.where(window(1, 0) == y, 2, 3)),
+    ).astype(jnp.int8)
+    shape = [1] * x6.ndim
+    shape[axis + 1] = shape[axis + 3] = 2
+    pos = 2 * jax.lax.broadcasted_iota(jnp.int8, shape, axis + 1) + jax.lax.broadcasted_iota(
+        jnp.int8, shape, axis + 3
+    )
+    spread = lambda t: jnp.expand_dims(t, (axis + 1, axis + 3))
+    dx6 = jnp.where(pos == spread(first), spread(g), jnp.zeros((), g.dtype))
+    return (dx6.reshape(x.shape),)
+
+
+max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def _patches_cnhw(x: jax.Array, kh: int, kw: int) -> jax.Array:
+    """im2col of ``x [C, B, H, W]``: ``[kh*kw*C, B*h*w]``, row ``(u*kw + v)*C + c``."""
+    c, b = x.shape[:2]
+    h, w = x.shape[2] - kh + 1, x.shape[3] - kw + 1
+    p = jnp.stack([x[:, :, u : u + h, v : v + w] for u in range(kh) for v in range(kw)])
+    return p.reshape(kh * kw * c, b * h * w)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def conv2d_cnhw(x: jax.Array, kernel: jax.Array, bias: jax.Array, padding: int = 0) -> jax.Array:
+    """Stride-1 2-D convolution of a ``[C, B, H, W]`` array as im2col + one GEMM per pass.
+
+    ``y[f, b, i, j] = bias[f] + sum_{u, v, c} xp[c, b, i + u, j + v] * kernel[u, v, c, f]``
+    with ``xp`` the input zero-padded by ``padding`` on each spatial side: the same function as
+    ``lax.conv_general_dilated`` with ``("CNHW", "HWIO", "CNHW")`` dimension numbers. With the
+    channels outermost, every im2col slice and every GEMM operand is a contiguous block, and the
+    backward pass is written out (custom VJP): the kernel gradient is ``dY @ patchesᵀ``, the
+    input gradient is ``kernel @ dY`` folded back (col2im) by a 5-iteration loop over kernel
+    rows, which keeps XLA from re-computing the fold inside its consumers. On XLA:CPU this
+    trains LeNet-5 more than twice as fast as NHWC im2col (`PatchConv`), and ``lax.conv`` is
+    slower still for its tiny channel counts (results/bench.json, docs/training.md).
+
+    Args:
+        x: ``[C, B, H, W]`` input.
+        kernel: ``[kh, kw, C, F]`` (``nn.Conv``'s layout).
+        bias: ``[F]``.
+        padding: zero padding on each spatial side (static).
+
+    Returns:
+        ``[F, B, H + 2p - kh + 1, W + 2p - kw + 1]``.
+
+    Example:
+        >>> x = jnp.ones((1, 2, 4, 4)); k = jnp.ones((3, 3, 1, 5))
+        >>> conv2d_cnhw(x, k, jnp.zeros(5), 1)[0, 0].tolist()[0]
+        [4.0, 6.0, 6.0, 4.0]
+    """
+    return _conv_cnhw_fwd(x, kernel, bias, padding)[0]
+
+
+def _conv_cnhw_fwd(x, kernel, bias, padding):
+    kh, kw, c, f = kernel.shape
+    if padding:
+        x = jnp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    b, h, w = x.shape[1], x.shape[2] - kh + 1, x.shape[3] - kw + 1
+    patches = _patches_cnhw(x, kh, kw)
+    y = kernel.reshape(kh * kw * c, f).T @ patches + bias[:, None]
+    return y.reshape(f, b, h, w), (patches, kernel)
+
+
+def _conv_cnhw_bwd(padding, res, g):
+    patches, kernel = res
+    kh, kw, c, f = kernel.shape
+    _, b, h, w = g.shape
+    g2 = g.reshape(f, b * h * w)
+    d_kernel = (g2 @ patches.T).T.reshape(kernel.shape)
+    d_bias = jnp.sum(g2, axis=1)
+    # Input gradient: dpatches = kernel @ dY, then col2im. XLA drops it when x is not
+    # differentiated (LeNet's first layer).
+    d_patches = (kernel.reshape(kh * kw * c, f) @ g2).reshape(kh, kw, c, b, h, w)
+    hp, wp = h + kh - 1, w + kw - 1
+
+    def add_row(u, acc):
+        row = jax.lax.dynamic_index_in_dim(d_patches, u, 0, keepdims=False)  # [kw, C, B, h, w]
+        shifted = sum(jnp.pad(row[v], ((0, 0), (0, 0), (0, 0), (v, wp - w - v))) for v in range(kw))
+        cur = jax.lax.dynamic_slice(acc, (0, 0, u, 0), (c, b, h, wp))
+        return jax.lax.dynamic_update_slice(acc, cur + shifted, (0, 0, u, 0))
+
+    dx = jax.lax.fori_loop(0, kh, add_row, jnp.zeros((c, b, hp, wp), g.dtype))
+    if padding:
+        dx = dx[:, :, padding : hp - padding, padding : wp - padding]
+    return dx, d_kernel, d_bias
+
+
+conv2d_cnhw.defvjp(_conv_cnhw_fwd, _conv_cnhw_bwd)
 
 
 class PatchConv(nn.Module):
     """A stride-1 2-D convolution computed as im2col + one matmul (same maths as ``nn.Conv``).
 
     ``y[b, i, j, f] = bias[f] + sum_{u, v, c} x[b, i + u, j + v, c] * kernel[u, v, c, f]`` over
-    the (zero-padded) input. The patches are ``kh*kw`` shifted slices concatenated on the
-    channel axis, so forward and backward passes are slices, pads and a single GEMM. On XLA:CPU
-    this trains LeNet-5 ~1.8x faster than ``lax.conv_general_dilated`` (measured in
-    ``docs/training.md``), whose backward convolutions are slow for tiny channel counts.
+    the (zero-padded) input. ``layout="NHWC"``: the patches are ``kh*kw`` shifted slices
+    concatenated on the channel axis, so forward and backward passes are slices, pads and a
+    single GEMM (faster than ``lax.conv_general_dilated`` for LeNet on XLA:CPU).
+    ``layout="CNHW"``: input and output are ``[C, B, H, W]`` and the work is `conv2d_cnhw`
+    (contiguous im2col, hand-written backward pass), faster again (docs/training.md).
 
     Attributes:
         features: output channels.
         kernel_size: ``(kh, kw)``.
         padding: zero padding on each spatial side.
         kernel_init, bias_init: initialisers; the kernel has ``nn.Conv``'s shape
-            ``(kh, kw, C_in, features)``.
+            ``(kh, kw, C_in, features)`` in both layouts.
+        layout: ``"NHWC"`` or ``"CNHW"``.
+        dtype: computation dtype (the input and float32 parameters are cast to it).
+        param_dtype: parameter dtype (float32).
     """
 
     features: int
@@ -118,14 +286,24 @@ class PatchConv(nn.Module):
     padding: int = 0
     kernel_init: Callable[..., jax.Array] = nn.initializers.lecun_normal()
     bias_init: Callable[..., jax.Array] = nn.initializers.zeros
+    layout: str = "NHWC"
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        if self.layout not in ("NHWC", "CNHW"):
+            raise ValueError(f"layout must be 'NHWC' or 'CNHW', got {self.layout!r}")
         kh, kw = self.kernel_size
-        c_in = x.shape[-1]
-        kernel = self.param("kernel", self.kernel_init, (kh, kw, c_in, self.features))
-        bias = self.param("bias", self.bias_init, (self.features,))
+        c_in = x.shape[-1] if self.layout == "NHWC" else x.shape[0]
+        kernel = self.param(
+            "kernel", self.kernel_init, (kh, kw, c_in, self.features), self.param_dtype
+        )
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+        x, kernel, bias = (a.astype(self.dtype) for a in (x, kernel, bias))
         p = self.padding
+        if self.layout == "CNHW":
+            return conv2d_cnhw(x, kernel, bias, p)
         if p:
             x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
         h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
@@ -140,14 +318,20 @@ class LeNet5(nn.Module):
 
     conv(6, 5×5, pad 2)-ReLU-maxpool2-conv(16, 5×5, valid)-ReLU-maxpool2-FC120-ReLU-FC84-ReLU-FC K.
     Convolutions use Kaiming-normal (fan_out, ReLU) weights as in the RENT code; dense layers and
-    all biases use the PyTorch defaults. The convolutions are `PatchConv` (im2col + GEMM), the
-    faster formulation on CPU.
+    all biases use the PyTorch defaults. Inputs are NHWC; internally the convolutional part runs
+    in the CNHW layout (`PatchConv` with ``layout="CNHW"``, i.e. `conv2d_cnhw`, and
+    `max_pool_2x2`), the fastest formulation measured on XLA:CPU, and is transposed back to NHWC
+    before flattening, so the function, the parameters (names, shapes) and the flattening order
+    are those of the plain NHWC ``nn.Conv`` + ``nn.max_pool`` network (tested).
 
     Attributes:
         num_classes: K >= 2.
+        dtype: computation dtype (``float32`` or ``bfloat16``); parameters stay float32 and the
+            logits are returned in float32.
     """
 
     num_classes: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -156,27 +340,37 @@ class LeNet5(nn.Module):
             x = x[..., None]
         kaiming_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
         c_in = x.shape[-1]
-        x = PatchConv(
-            6, (5, 5), padding=2, kernel_init=kaiming_out, bias_init=_torch_default_bias(25 * c_in)
-        )(x)
-        x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
-        x = PatchConv(
-            16, (5, 5), padding=0, kernel_init=kaiming_out, bias_init=_torch_default_bias(150)
-        )(x)
-        x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+        x = jnp.transpose(x.astype(self.dtype), (3, 0, 1, 2))  # NHWC -> CNHW
+        for features, pad, fan_in in ((6, 2, 25 * c_in), (16, 0, 150)):
+            x = PatchConv(
+                features,
+                (5, 5),
+                padding=pad,
+                kernel_init=kaiming_out,
+                bias_init=_torch_default_bias(fan_in),
+                layout="CNHW",
+                dtype=self.dtype,
+            )(x)
+            x = max_pool_2x2(nn.relu(x), 2)
+        x = jnp.transpose(x, (1, 2, 3, 0))  # CNHW -> NHWC, so flattening is (h, w, c)
         x = x.reshape((x.shape[0], -1))
         for width in (120, 84):
             fan_in = x.shape[-1]
             x = nn.Dense(
-                width, kernel_init=_torch_default_kernel, bias_init=_torch_default_bias(fan_in)
+                width,
+                kernel_init=_torch_default_kernel,
+                bias_init=_torch_default_bias(fan_in),
+                dtype=self.dtype,
             )(x)
             x = nn.relu(x)
         fan_in = x.shape[-1]
-        return nn.Dense(
+        logits = nn.Dense(
             self.num_classes,
             kernel_init=_torch_default_kernel,
             bias_init=_torch_default_bias(fan_in),
+            dtype=self.dtype,
         )(x)
+        return logits.astype(jnp.float32)
 
 
 class _BasicBlock(nn.Module):
@@ -184,12 +378,21 @@ class _BasicBlock(nn.Module):
 
     features: int
     stride: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+        norm = lambda: nn.BatchNorm(
+            use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+        )
         conv = lambda f, k, s, p: nn.Conv(
-            f, (k, k), strides=(s, s), padding=p, use_bias=False, kernel_init=_torch_default_kernel
+            f,
+            (k, k),
+            strides=(s, s),
+            padding=p,
+            use_bias=False,
+            kernel_init=_torch_default_kernel,
+            dtype=self.dtype,
         )
         y = nn.relu(norm()(conv(self.features, 3, self.stride, 1)(x)))
         y = norm()(conv(self.features, 3, 1, 1)(y))
@@ -213,12 +416,16 @@ class ResNet(nn.Module):
         stage_sizes: blocks per stage, (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-34.
         width: channels of the first stage (64 in the papers; smaller for tests).
         stem: ``"cifar"`` or ``"imagenet"``.
+        dtype: computation dtype (``float32`` or ``bfloat16``); parameters and BatchNorm
+            statistics stay float32 (Flax computes the batch statistics in float32) and the
+            logits are returned in float32.
     """
 
     num_classes: int
     stage_sizes: Sequence[int] = (2, 2, 2, 2)
     width: int = 64
     stem: str = "cifar"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -234,22 +441,27 @@ class ResNet(nn.Module):
             padding=3 if big else 1,
             use_bias=False,
             kernel_init=_torch_default_kernel,
+            dtype=self.dtype,
+        )(x.astype(self.dtype))
+        x = nn.BatchNorm(
+            use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
         )(x)
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
         x = nn.relu(x)
         if big:
             x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         for stage, num_blocks in enumerate(self.stage_sizes):
             for block in range(num_blocks):
                 stride = 2 if stage > 0 and block == 0 else 1
-                x = _BasicBlock(self.width * 2**stage, stride)(x, train)
+                x = _BasicBlock(self.width * 2**stage, stride, dtype=self.dtype)(x, train)
         x = jnp.mean(x, axis=(1, 2))
         fan_in = x.shape[-1]
-        return nn.Dense(
+        logits = nn.Dense(
             self.num_classes,
             kernel_init=_torch_default_kernel,
             bias_init=_torch_default_bias(fan_in),
+            dtype=self.dtype,
         )(x)
+        return logits.astype(jnp.float32)
 
 
 def _resnet18(num_classes: int, **kw: Any) -> ResNet:
@@ -274,7 +486,17 @@ def _needs_images(shape: tuple) -> str | None:
     return None
 
 
+def _dtype_problem(value: Any) -> str | None:
+    try:
+        _canonical_dtype(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+_DTYPE = {"dtype": Option("float32", check=_dtype_problem)}
 _RESNET_OPTIONS = {
+    **_DTYPE,
     "width": Option(64, low=1, integer=True),
     "stem": Option("cifar", choices=("cifar", "imagenet")),
 }
@@ -290,11 +512,14 @@ MODELS: dict[str, Entry] = {
     "ffnn": Entry(
         FFNN,
         "one-hidden-layer ReLU net (LDR tabular protocol); hidden 0 = min(d, K)",
-        {"hidden": Option(0, low=0, integer=True)},
+        {**_DTYPE, "hidden": Option(0, low=0, integer=True)},
         meta={"epoch_mode": "scan"},
     ),
     "lenet": Entry(
-        LeNet5, "LeNet-5 for 28x28 images", meta={"epoch_mode": "scan", "check_input": _needs_28x28}
+        LeNet5,
+        "LeNet-5 for 28x28 images",
+        _DTYPE,
+        meta={"epoch_mode": "scan", "check_input": _needs_28x28},
     ),
     "resnet18": Entry(
         _resnet18,
@@ -339,7 +564,8 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
         name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
         num_classes: number of logits K >= 2.
         **kw: model options (`model_options`: ``hidden`` for ``ffnn``; ``width`` and ``stem``
-            (``"cifar"`` or ``"imagenet"``) for the ResNets).
+            (``"cifar"`` or ``"imagenet"``) for the ResNets; ``dtype`` for all: the computation
+            dtype, ``"float32"`` (default) or ``"bfloat16"``, with float32 parameters and logits).
 
     Returns:
         A Linen module; call ``init(key, x, train=False)`` and ``apply(variables, x, train=...)``.
@@ -359,7 +585,9 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
         raise ValueError(
             f"unknown keyword(s) {bad} for model {name!r}; valid keywords: {sorted(entry.options)}"
         )
-    return entry.factory(num_classes=num_classes, **resolve(entry, kw, f"model {name!r}"))
+    options = resolve(entry, kw, f"model {name!r}")
+    options["dtype"] = _canonical_dtype(options["dtype"])
+    return entry.factory(num_classes=num_classes, **options)
 
 
 def check_model_input(name: str, shape: tuple) -> None:

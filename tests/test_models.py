@@ -1,11 +1,20 @@
 """Tests of robustloss.models: architectures (parameter counts), initialisation, BatchNorm."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from robustloss.models import PatchConv, ResNet, default_epoch_mode, get_model, list_models
+from robustloss.models import (
+    PatchConv,
+    ResNet,
+    conv2d_cnhw,
+    default_epoch_mode,
+    get_model,
+    list_models,
+    max_pool_2x2,
+)
 
 
 def _num_params(model, x_shape):
@@ -113,3 +122,115 @@ def test_patch_conv_equals_lax_convolution():
             + v["params"]["bias"]
         )
         np.testing.assert_allclose(conv.apply(v, x), ref, rtol=1e-5, atol=1e-5)
+
+
+def _ties_input(key, shape):
+    """Random values with constant blocks (ties inside pooling windows) and exact zeros."""
+    x = jax.random.normal(key, shape)
+    x = x.at[:, : shape[1] // 2, : shape[2] // 2].set(0.5)  # a constant region
+    return jnp.where(jnp.abs(x) < 0.3, 0.0, x)  # zeros as after a ReLU
+
+
+def test_max_pool_2x2_equals_flax_max_pool_values_and_gradients():
+    x = _ties_input(jax.random.PRNGKey(0), (3, 8, 6, 4))
+    w = jax.random.normal(jax.random.PRNGKey(1), (3, 4, 3, 4))
+    ref = lambda x: jnp.sum(nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2)) * w)
+    new = lambda x: jnp.sum(max_pool_2x2(nn.relu(x), 1) * w)
+    np.testing.assert_array_equal(max_pool_2x2(x, 1), nn.max_pool(x, (2, 2), strides=(2, 2)))
+    np.testing.assert_array_equal(ref(x), new(x))
+    # Ties go to the first maximum of each window (select_and_scatter), bit for bit.
+    np.testing.assert_array_equal(jax.grad(new)(x), jax.grad(ref)(x))
+    # The CNHW layout of LeNet5 (pooled axes 2, 3) gives the same numbers.
+    to_cnhw = lambda t: jnp.transpose(t, (3, 0, 1, 2))
+    new_cnhw = lambda xc: jnp.sum(max_pool_2x2(nn.relu(xc), 2) * to_cnhw(w))
+    np.testing.assert_array_equal(jax.grad(new_cnhw)(to_cnhw(x)), to_cnhw(jax.grad(ref)(x)))
+    with pytest.raises(ValueError, match="even"):
+        max_pool_2x2(jnp.zeros((1, 5, 4, 1)), 1)
+
+
+def test_conv2d_cnhw_equals_lax_convolution_values_and_gradients():
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 2, 9, 8))  # [C, B, H, W]
+    k = jax.random.normal(jax.random.PRNGKey(1), (5, 3, 3, 4))  # non-square kernel
+    b = jax.random.normal(jax.random.PRNGKey(2), (4,))
+    for pad in (0, 2):
+        out_shape = (4, 2, 9 + 2 * pad - 4, 8 + 2 * pad - 2)
+        r = jax.random.normal(jax.random.PRNGKey(3), out_shape)
+
+        def ref(x, k, b, pad=pad, r=r):
+            y = jax.lax.conv_general_dilated(
+                x, k, (1, 1), ((pad, pad), (pad, pad)), dimension_numbers=("CNHW", "HWIO", "CNHW")
+            )
+            return jnp.sum((y + b[:, None, None, None]) * r)
+
+        new = lambda x, k, b, pad=pad, r=r: jnp.sum(conv2d_cnhw(x, k, b, pad) * r)
+        np.testing.assert_allclose(new(x, k, b), ref(x, k, b), rtol=1e-5)
+        for g_new, g_ref in zip(
+            jax.grad(new, (0, 1, 2))(x, k, b), jax.grad(ref, (0, 1, 2))(x, k, b), strict=True
+        ):
+            np.testing.assert_allclose(g_new, g_ref, rtol=1e-4, atol=1e-4)
+
+
+class _PlainLeNet(nn.Module):
+    """The textbook Flax LeNet-5 (NHWC nn.Conv + nn.max_pool), the reference for LeNet5."""
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.max_pool(
+            nn.relu(nn.Conv(6, (5, 5), padding=2, name="PatchConv_0")(x)), (2, 2), (2, 2)
+        )
+        x = nn.max_pool(
+            nn.relu(nn.Conv(16, (5, 5), padding="VALID", name="PatchConv_1")(x)), (2, 2), (2, 2)
+        )
+        x = x.reshape((x.shape[0], -1))
+        x = nn.relu(nn.Dense(120, name="Dense_0")(x))
+        x = nn.relu(nn.Dense(84, name="Dense_1")(x))
+        return nn.Dense(10, name="Dense_2")(x)
+
+
+def test_lenet_equals_plain_flax_lenet_values_and_gradients():
+    model = get_model("lenet", 10)
+    # Fashion-MNIST-like: a zero background (ties in every pooling window there) + strokes.
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    x = jnp.where(x > 0.6, x, 0.0)
+    y = jnp.array([0, 3, 7, 9])
+    params = model.init(jax.random.PRNGKey(1), x)["params"]
+    ref_params = _PlainLeNet().init(jax.random.PRNGKey(1), x)["params"]
+    assert jax.tree.map(jnp.shape, ref_params) == jax.tree.map(jnp.shape, params)
+
+    def loss(apply, p):
+        logits = apply({"params": p}, x)
+        return jnp.mean(-jax.nn.log_softmax(logits)[jnp.arange(4), y])
+
+    f_new = lambda p: loss(model.apply, p)
+    f_ref = lambda p: loss(_PlainLeNet().apply, p)
+    np.testing.assert_allclose(
+        model.apply({"params": params}, x),
+        _PlainLeNet().apply({"params": params}, x),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    g_new, g_ref = jax.jit(jax.grad(f_new))(params), jax.jit(jax.grad(f_ref))(params)
+    for (path, a), b in zip(
+        jax.tree_util.tree_leaves_with_path(g_new), jax.tree.leaves(g_ref), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=str(path))
+
+
+def test_bfloat16_models_keep_float32_params_and_logits():
+    for name, shape, kw in (
+        ("ffnn", (2, 5), {}),
+        ("lenet", (2, 28, 28, 1), {}),
+        ("resnet18", (2, 8, 8, 3), {"width": 2}),
+    ):
+        model = get_model(name, 3, dtype="bfloat16", **kw)
+        x = jnp.ones(shape)
+        v = jax.jit(model.init)(jax.random.PRNGKey(0), x)
+        assert {a.dtype for a in jax.tree.leaves(v)} == {jnp.dtype(jnp.float32)}, name
+        out = jax.jit(lambda v, x, m=model: m.apply(v, x, train=False))(v, x)
+        assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out))), name
+        # The computation is bfloat16: differs from the float32 model by more than f32 rounding.
+        out32 = get_model(name, 3, **kw).apply(v, x, train=False)
+        assert not np.array_equal(out, out32), name
+        np.testing.assert_allclose(out, out32, rtol=0.1, atol=0.1)
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'bfloat16'.*float16"):
+        get_model("lenet", 10, dtype="float16")

@@ -46,7 +46,9 @@ def default_config() -> ml_collections.ConfigDict:
         one program (with ``seeds`` of the same length, or all runs from ``seed``).
       model.name: ``ffnn``, ``lenet``, ``resnet18`` or ``resnet34``; ``hidden`` (ffnn, 0 = the
         paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
-        ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code).
+        ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code);
+        ``dtype``: ``float32`` or ``bfloat16`` compute (mixed precision: parameters, optimizer
+        state, BatchNorm statistics, logits and the loss stay float32).
       optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
         ``weight_decay`` (coupled L2 for sgd/adam); ``schedule`` ``constant`` | ``step`` |
         ``cosine``; ``decay_epochs``/``decay_factor`` for ``step``; ``clip_norm`` (0 = off);
@@ -109,6 +111,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.hidden = 0
     c.model.width = 64
     c.model.stem = "cifar"
+    c.model.dtype = "float32"
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
