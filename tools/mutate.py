@@ -453,6 +453,22 @@ MUTATIONS = [
         "real_noise",
     ),
     Mutation(
+        "build: real-noise label values checked without naming the file",
+        BLD,
+        "file_labels = _check_label_values(file_labels, k, where)",
+        "file_labels = np.asarray(file_labels)",
+        TTR,
+        "real_noise",
+    ),
+    Mutation(
+        "progress: notes printed with progress='none'",
+        "robustloss/training/progress.py",
+        '``mode="none"``."""\n        if self.mode == "none":\n            return\n',
+        '``mode="none"``."""\n',
+        TTR,
+        "progress",
+    ),
+    Mutation(
         "configs: reversed seed range accepted (empty seeds)",
         CB,
         "        if hi < lo:\n",
