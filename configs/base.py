@@ -7,7 +7,7 @@ follows the colon on the command line::
 
 Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
 (kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
-``transition`` (``transition.use``), ``seeds`` (``0-3`` or ``0/1/2``), ``sweep``
+``transition`` (``transition.use``), ``seeds`` (``0-3``, ``0/1/2`` or ``5``; ints >= 0, ranges not reversed), ``sweep``
 (``q:0.3/0.5/0.7``: one vmapped run per value of a loss hyperparameter). A top-level field name
 (``augment=True``) or dotted key (``optimizer.momentum=0.8``) sets that field. Any other key is a hyperparameter of the chosen loss
 (``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers or
@@ -82,11 +82,41 @@ def _set_path(config: ml_collections.ConfigDict, path: str, value: Any) -> None:
     node[leaf] = value
 
 
+SEEDS_FORMS = "seeds=A-B (a range, A <= B, e.g. 0-3), seeds=A/B/C (e.g. 3/4/5) or seeds=A"
+
+
+def _seed_int(text: str, whole: str) -> int:
+    t = text.strip()
+    if not t.isdigit():  # rejects "", "-1", "a", "1.5"
+        raise ValueError(
+            f"seeds={whole!r}: {t!r} is not a seed (an int >= 0); accepted forms: {SEEDS_FORMS}"
+        )
+    return int(t)
+
+
 def _seeds(text: str) -> tuple[int, ...]:
-    if "-" in text:
-        lo, hi = text.split("-")
-        return tuple(range(int(lo), int(hi) + 1))
-    return tuple(int(s) for s in text.split("/") if s)
+    """``"0-3"`` -> (0, 1, 2, 3), ``"3/4/5"`` -> (3, 4, 5), ``"7"`` -> (7,).
+
+    Raises:
+        ValueError: a reversed range, a negative or non-integer seed, or an empty list, with
+            the accepted forms in the message (repeated seeds are rejected by
+            `robustloss.training.validate_config`).
+    """
+    whole = text
+    text = text.strip()
+    if "-" in text and "/" not in text and not text.startswith("-"):
+        lo_text, _, hi_text = text.partition("-")
+        lo, hi = _seed_int(lo_text, whole), _seed_int(hi_text, whole)
+        if hi < lo:
+            raise ValueError(
+                f"seeds={whole!r} is a reversed range ({lo} > {hi}: no seeds); "
+                f"accepted forms: {SEEDS_FORMS}"
+            )
+        return tuple(range(lo, hi + 1))
+    parts = text.split("/")
+    if text.endswith("/"):  # "3/" is a one-seed list
+        parts = parts[:-1]
+    return tuple(_seed_int(s, whole) for s in parts)
 
 
 def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:

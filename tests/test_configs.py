@@ -122,3 +122,39 @@ def test_apply_arg_on_default():
         3,
         128,
     )
+
+
+@pytest.mark.parametrize(
+    "arg, match",
+    [
+        ("seeds=3-1", r"seeds='3-1' is a reversed range \(3 > 1: no seeds\)"),
+        ("seeds=-1", r"seeds='-1': '-1' is not a seed"),
+        ("seeds=0-a", r"seeds='0-a': 'a' is not a seed"),
+        ("seeds=", r"seeds='': '' is not a seed"),
+        ("seeds=0-", r"seeds='0-': '' is not a seed"),
+        ("seeds=1.5/2", r"'1.5' is not a seed"),
+        ("seeds=0//2", r"'' is not a seed"),
+    ],
+)
+def test_bad_seeds_fail_with_the_accepted_forms(arg, match):
+    from configs import test
+
+    with pytest.raises(ValueError, match=match + r".*accepted forms: seeds=A-B .*A/B/C"):
+        test.get_config(arg)
+
+
+def test_seed_forms_and_validated_seeds():
+    from configs import test
+
+    assert test.get_config("seeds=2-4").seeds == (2, 3, 4)
+    assert test.get_config("seeds=3-3").seeds == (3,)
+    assert test.get_config("seeds=3/4/5").seeds == (3, 4, 5)
+    assert test.get_config("seeds=7").seeds == (7,)
+    for bad in ((0, 0), (1, -1), (True,), (0.5,)):
+        c = test.get_config()
+        with c.unlocked():
+            c.seeds = bad
+        with pytest.raises(ValueError, match=r"config.seeds=.*distinct ints >= 0"):
+            validate_config(c)
+    # A sweep may give several values one seed.
+    validate_config(test.get_config("loss=gce,sweep=q:0.3/0.7,seeds=1/1"))

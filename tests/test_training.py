@@ -381,3 +381,96 @@ def test_schedule_is_a_constructor_argument(digits):
     tr = _trainer(len(y), schedule=sched)
     assert tr.schedule is sched
     assert _trainer(len(y)).schedule is None
+
+
+# --------------------------------------------------------------------------- randomness over time
+def _recording_objective(n, steps):
+    """CE, plus a record in ``aux`` of what each step saw: the step at which every example was
+    drawn (``seen``), one uniform draw from the objective's key (``obj``), the augmented batch's
+    first pixel (``aug``, the augmentation below writes uniform(k_aug) into the batch) and the
+    same-shaped uniform draw from the objective's key (``same``: equals ``aug`` iff the two
+    keys are equal)."""
+
+    def init(num, k, key):
+        return {
+            "t": jnp.zeros((), jnp.int32),
+            "seen": jnp.full((num + 1,), -1, jnp.int32),
+            "obj": jnp.zeros((steps,)),
+            "aug": jnp.zeros((steps,)),
+            "same": jnp.zeros((steps,)),
+        }
+
+    def loss(logits, batch, aux, key):
+        t = aux["t"]
+        x = batch.get("x", jnp.zeros((1,)))  # absent when the trainer only traces shapes
+        aux = {
+            "t": t + 1,
+            "seen": aux["seen"].at[batch["index"]].set(t, mode="drop"),
+            "obj": aux["obj"].at[t].set(jax.random.uniform(key)),
+            "aug": aux["aug"].at[t].set(x.reshape(-1)[0]),
+            "same": aux["same"].at[t].set(jax.random.uniform(key, x.shape).reshape(-1)[0]),
+        }
+        aux = jax.lax.stop_gradient(aux)
+        return masked_mean(CE(logits, batch["label"]), batch["mask"]), aux, {}
+
+    return Objective(init=init, loss=loss, refresh_due=never, refresh=no_refresh)
+
+
+def test_shuffle_and_step_keys_change_over_time_and_repeat_on_resume(digits):
+    """Catches one shuffle reused every epoch, one PRNG key reused every step (objective draws,
+    augmentation), the augmentation and objective sharing a key, the epoch counter not
+    advancing, and runs of different seeds sharing a shuffle; and a resumed run (state saved
+    after epoch 1, restored into a fresh trainer) sees exactly the orders and keys of an
+    uninterrupted one."""
+    x, y = digits[0][:256], digits[1][:256]
+    steps_per_epoch, epochs = 4, 3
+    obj = _recording_objective(256, steps_per_epoch * epochs)
+    aug = lambda key, xb: jax.random.uniform(key, xb.shape)  # noqa: E731
+
+    def make(runs=None):
+        return _trainer(256, mode="loop", objective=obj, augment=aug, runs=runs)
+
+    tr = make()
+    data = tr.prepare_train_data(x, y)
+    state = tr.init(0, x)
+    snapshots = []
+    for _ in range(epochs):
+        state, _ = tr.train_epoch(state, data)
+        snapshots.append(jax.device_get(state))
+    assert int(state.epoch) == epochs and int(state.step) == epochs * steps_per_epoch
+    aux = snapshots[-1].aux
+    # Orders: epoch e's order is the examples sorted by the step that drew them (each example
+    # once per epoch); after epoch e, ``seen`` holds steps of epoch e only.
+    orders = []
+    for snap in snapshots:
+        seen = np.asarray(snap.aux["seen"][:256])
+        orders.append(np.argsort(seen, kind="stable"))
+        counts = np.bincount(seen - seen.min(), minlength=steps_per_epoch)
+        assert counts.tolist() == [64] * steps_per_epoch  # a permutation, 64 per step
+    for a, b in ((0, 1), (1, 2), (0, 2)):
+        batches_a = [set(o) for o in np.split(orders[a], steps_per_epoch)]
+        batches_b = [set(o) for o in np.split(orders[b], steps_per_epoch)]
+        assert batches_a != batches_b, f"epochs {a} and {b} drew the same batches"
+    # Keys: every step's objective and augmentation draws differ, and from each other.
+    for name in ("obj", "aug"):
+        v = np.asarray(aux[name])
+        assert len(np.unique(v)) == len(v), f"a {name} key was reused across steps: {v}"
+    assert not np.any(np.asarray(aux["aug"]) == np.asarray(aux["same"])), "k_aug == k_obj"
+    # Resume after epoch 1: a fresh trainer restarts from the saved state.
+    tr2 = make()
+    resumed = tr2.put(snapshots[0])
+    for _ in range(epochs - 1):
+        resumed, _ = tr2.train_epoch(resumed, tr2.prepare_train_data(x, y))
+    for a, b in zip(
+        jax.tree.leaves(jax.device_get(resumed)), jax.tree.leaves(snapshots[-1]), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    # Runs of different seeds: different shuffles and keys (one vmapped program).
+    trr = make(runs=2)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in (0, 1)])
+    st, _ = trr.train_epoch(trr.init(keys, x), trr.prepare_train_data(x, np.stack([y, y])))
+    seen = np.asarray(jax.device_get(st.aux["seen"]))[:, :256]
+    assert not np.array_equal(seen[0], seen[1]), "two seeds drew the same batches"
+    np.testing.assert_array_equal(seen[0], np.asarray(snapshots[0].aux["seen"][:256]))
+    draws = np.asarray(jax.device_get(st.aux["obj"]))[:, :steps_per_epoch]
+    assert not np.any(draws[0] == draws[1])

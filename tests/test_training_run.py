@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from robustloss.training import train
+from robustloss.training import NonFiniteEvaluationError, train
+from robustloss.training.build import source_rows
 
 
 def _strip(history):
@@ -75,7 +76,15 @@ def test_progress_bar_and_lines(capsys):
     with cfg.unlocked():
         cfg.progress = "lines"
     train(cfg, None, log=lines.append)
-    assert [x.split()[1] for x in lines] == ["1/2", "2/2"]
+    epochs = [x for x in lines if x.startswith("epoch ")]
+    assert [x.split()[1] for x in epochs] == ["1/2", "2/2"]
+    # Before the first epoch (5-20 s of loading and compiling on real data) it says so.
+    assert lines[:2] == ["loading data (digits)…", "compiling…"] and len(lines) == 4
+    quiet = []
+    with cfg.unlocked():
+        cfg.progress = "none"
+    train(cfg, None, log=quiet.append)
+    assert quiet == [] and capsys.readouterr().out == ""
 
 
 def test_real_noisy_labels_from_a_file_follow_the_source_rows(tmp_path):
@@ -84,7 +93,8 @@ def test_real_noisy_labels_from_a_file_follow_the_source_rows(tmp_path):
 
     config = test_config.get_config("epochs=1")
     ds = load_dataset(config.dataset.name, val_fraction=config.dataset.val_fraction)
-    n_source = int(max(ds.train_index.max(), ds.val_index.max(initial=0))) + 1
+    n_source = 1797  # rows of sklearn's load_digits: train_index numbers them (test rows too)
+    assert source_rows(ds) == n_source
     file_labels = (np.arange(n_source) * 7) % 10  # a deterministic "annotator", source order
     np.save(tmp_path / "noisy.npy", file_labels)
     config.noise.kind = "real"
@@ -105,3 +115,116 @@ def test_real_noise_without_a_file_is_a_config_error():
     config = test_config.get_config("noise=real")
     with pytest.raises(ValueError, match="labels_path"):
         train(config, workdir=None, log=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def digits_source():
+    from robustloss.data import load_dataset
+
+    config = test_config.get_config("epochs=1")
+    ds = load_dataset(config.dataset.name, val_fraction=config.dataset.val_fraction)
+    return config, ds
+
+
+def _real(config, path, **fields):
+    c = test_config.get_config("epochs=1")
+    c.noise.kind = "real"
+    c.noise.labels_path = str(path)
+    for k, v in fields.items():
+        c.noise[k] = v
+    return c
+
+
+def test_real_noise_file_of_the_wrong_length_or_shape_is_refused(tmp_path, digits_source):
+    """A label file must hold exactly one label per source row (1797 for digits); a 2-D file is
+    never flattened (noise.labels_column picks a column); every error names the file."""
+    from robustloss.training import load_run_data, validate_config
+
+    _, ds = digits_source
+    n = source_rows(ds)
+    good = (np.arange(n) * 3) % 10
+    for rows, word in ((n + 1, "more"), (n - 1, "fewer")):
+        f = tmp_path / f"y{rows}.npy"
+        np.save(f, np.resize(good, rows))
+        with pytest.raises(
+            ValueError, match=rf"{f.name}.* holds {rows} labels .* {n} source rows \({word}"
+        ):
+            load_run_data(_real(None, f))
+    two = tmp_path / "two.npy"
+    np.save(two, np.stack([good, (good + 1) % 10], 1))  # [N, 2]: flattening would give 2N labels
+    with pytest.raises(ValueError, match=r"two.npy.*shape \(1797, 2\).*column="):
+        load_run_data(_real(None, two))
+    data = load_run_data(_real(None, two, labels_column=1))
+    rows = ds.train_index[: len(data.y_train)]
+    np.testing.assert_array_equal(data.y_train, (good[rows] + 1) % 10)
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.where(np.arange(n) == 5, 10, good))  # label 10 with K = 10, at file row 5
+    with pytest.raises(ValueError, match=r"bad.npy.*label 10 at row 5 is outside \[0, 10\)"):
+        load_run_data(_real(None, bad))
+    with pytest.raises(ValueError, match=r"config.noise.labels_column=-2 .* -1 .* >= 0"):
+        validate_config(_real(None, two, labels_column=-2))
+
+
+def _with_nan_inputs(split, monkeypatch):
+    from robustloss.training import run as run_mod
+
+    real = run_mod.load_run_data
+
+    def patched(config):
+        data = real(config)
+        x = getattr(data, f"x_{split}").copy()
+        x[:3] = np.nan
+        setattr(data, f"x_{split}", x)
+        return data
+
+    monkeypatch.setattr(run_mod, "load_run_data", patched)
+
+
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_nan_evaluation_inputs_stop_the_run_naming_the_split(split, monkeypatch, tmp_path):
+    """NaN inputs give NaN logits; the run must not report an accuracy for them (before the
+    metrics counted NaN as a hit, a model with NaN test inputs scored 100%)."""
+    _with_nan_inputs(split, monkeypatch)
+    cfg = test_config.get_config("epochs=1")
+    with pytest.raises(
+        NonFiniteEvaluationError,
+        match=rf"non-finite {split} evaluation after epoch 1: 3 of \d+ {split} rows",
+    ):
+        train(cfg, str(tmp_path), log=lambda s: None)
+    assert not (tmp_path / "summary.json").exists()
+    assert (tmp_path / "metrics.jsonl").read_text() == ""  # the epoch's line is not written
+
+
+def test_select_metric_is_validated_and_the_oracle_is_explicit(tmp_path):
+    from robustloss.training import validate_config
+    from robustloss.training.build import RunData
+    from robustloss.training.run import _check_select_metric
+
+    for typo in ("val/top9", "val/acc", "top1", "test/loss"):
+        cfg = test_config.get_config()
+        with cfg.unlocked():
+            cfg.select_metric = typo
+        with pytest.raises(
+            ValueError, match=rf"config.select_metric='{typo}' is not valid.*'val/top1'"
+        ):
+            validate_config(cfg)
+    clean = test_config.get_config("rate=0.0")
+    clean.select_metric = "val/clean_top1"
+    with pytest.raises(ValueError, match=r"val/clean_top1.*noisy validation labels"):
+        validate_config(clean)
+    # top-k beyond K (3 classes here) is never logged: refused once K is known.
+    three = RunData(*([np.zeros((2, 1))] * 8), num_classes=3, true_T=np.eye(3), source="")
+    cfg = test_config.get_config()
+    cfg.select_metric = "val/top5"
+    with pytest.raises(ValueError, match=r"'val/top5' is never logged.*K=3.*'val/top3'"):
+        _check_select_metric(cfg, three)
+    # An explicit test metric is an oracle and says so; without a validation split a val/
+    # metric selects no epoch (no silent fallback to the test set) and the run says so.
+    s = train(test_config.get_config("epochs=2,select_metric=test/top1"), None, log=lambda s: None)
+    assert s["best"]["oracle"] is True and s["best"]["metric"] == "test/top1"
+    assert s["best"]["test/top1"] == max(r["test/top1"] for r in s["history"])
+    lines = []
+    s = train(test_config.get_config("epochs=1,dataset.val_fraction=0.0"), None, log=lines.append)
+    assert s["best"]["epoch"] is None and s["best"]["oracle"] is False
+    assert "test/top1" not in s["best"] and "no validation split" in s["best"]["note"]
+    assert any("no validation split" in x for x in lines)

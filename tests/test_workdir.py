@@ -76,3 +76,61 @@ def test_lost_log_with_checkpoints_is_an_error(tmp_path):
     (tmp_path / "metrics.jsonl").unlink()
     with pytest.raises(ValueError, match="metrics.jsonl holds the lines of epochs 1..0"):
         train(cfg, str(tmp_path), **QUIET)
+
+
+def test_workdir_lock_second_open_and_second_process(tmp_path):
+    """One run per workdir: a second `Workdir` (in this process or another) fails at once,
+    naming the workdir; the lock goes away on close, on an error and when its process dies."""
+    import subprocess
+    import sys
+
+    from robustloss.training import Workdir, WorkdirLockedError
+
+    cfg = test_config.get_config("epochs=1")
+    work = tmp_path / "w"
+    first = Workdir(str(work), cfg)
+    with pytest.raises(WorkdirLockedError, match=rf"workdir {work} is in use: another run"):
+        Workdir(str(work), cfg)
+    with pytest.raises(WorkdirLockedError):  # before any data is loaded or compiled
+        train(cfg, str(work), **QUIET)
+    first.close()
+    Workdir(str(work), cfg).close()
+    # A run that fails (here: a different config) releases the lock.
+    (work / "config.json").write_text(json.dumps({"seed": 99}))
+    with pytest.raises(ValueError, match="different config"):
+        Workdir(str(work), cfg)
+    (work / "config.json").unlink()
+    Workdir(str(work), cfg).close()
+    # Another process holding the lock; killing it releases it.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(work)!r}, os.O_RDONLY)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(WorkdirLockedError):
+            Workdir(str(work), cfg)
+    finally:
+        holder.kill()
+        holder.wait()
+    Workdir(str(work), cfg).close()
+
+
+def test_checkpoints_without_their_config_are_refused(tmp_path):
+    """config.json deleted: a different config must not resume the old checkpoint."""
+    cfg = test_config.get_config("epochs=2")
+    train(cfg, str(tmp_path), stop_after=1, **QUIET)
+    (tmp_path / "config.json").unlink()
+    other = test_config.get_config("epochs=2,lr=0.5")
+    for c in (other, cfg):  # the config they were trained with cannot be checked either
+        with pytest.raises(ValueError, match=r"holds checkpoints .* but no config.json"):
+            train(c, str(tmp_path), **QUIET)

@@ -56,6 +56,15 @@ TN = ("tests/test_noise.py",)
 TM = ("tests/test_training.py",)
 TR = ("tests/test_registry.py",)
 TD = ("tests/test_data.py",)
+TRN = "robustloss/training/trainer.py"
+RUN = "robustloss/training/run.py"
+BLD = "robustloss/training/build.py"
+WD = "robustloss/training/workdir.py"
+CFG = "robustloss/training/config.py"
+CB = "configs/base.py"
+TTR = ("tests/test_training_run.py",)
+TW = ("tests/test_workdir.py",)
+TC = ("tests/test_configs.py",)
 
 MUTATIONS = [
     # --- DWS / RENT (randomness, concentration, draws)
@@ -377,6 +386,154 @@ MUTATIONS = [
         TR,
         "out_of_range",
     ),
+    # --- training harness: randomness over time (test_training.py -k shuffle_and_step)
+    Mutation(
+        "trainer: one shuffle for every epoch",
+        TRN,
+        "np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]",
+        "np.asarray(rng, np.uint32).reshape(-1)] + [0]",
+        TM,
+        "shuffle_and_step",
+    ),
+    Mutation(
+        "trainer: shuffle ignores the run key (every seed one order)",
+        TRN,
+        "seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]",
+        "seed = [int(epoch)]",
+        TM,
+        "shuffle_and_step",
+    ),
+    Mutation(
+        "trainer: one PRNG key for every step (objective draws, augmentation)",
+        TRN,
+        "key = jax.random.fold_in(jax.random.fold_in(state.rng, 2), state.step)",
+        "key = jax.random.fold_in(state.rng, 2)",
+        TM,
+        "shuffle_and_step",
+    ),
+    Mutation(
+        "trainer: augmentation and objective share one key",
+        TRN,
+        "k_aug, k_obj = jax.random.split(key)",
+        "k_aug = k_obj = key",
+        TM,
+        "shuffle_and_step",
+    ),
+    Mutation(
+        "trainer: epoch counter never advances (same shuffle every epoch)",
+        TRN,
+        "epoch=state.epoch + last.astype(jnp.int32),",
+        "epoch=state.epoch,",
+        TM,
+        "shuffle_and_step",
+    ),
+    # --- training harness: inputs and workdir (issue 9 items 1, 2, 5, 6, 13)
+    Mutation(
+        "run: non-finite evaluation not reported",
+        RUN,
+        "            if (bad > 0).any():\n",
+        "            if False:\n",
+        TTR,
+        "nan_evaluation",
+    ),
+    Mutation(
+        "build: real-noise file length not checked against the source rows",
+        BLD,
+        "expected_rows=num_source_rows",
+        "expected_rows=None",
+        TTR,
+        "real_noise",
+    ),
+    Mutation(
+        "build: real-noise labels_column ignored",
+        BLD,
+        "column = None if n.labels_column < 0 else int(n.labels_column)",
+        "column = None",
+        TTR,
+        "real_noise",
+    ),
+    Mutation(
+        "build: real-noise label values checked without naming the file",
+        BLD,
+        "file_labels = _check_label_values(file_labels, k, where)",
+        "file_labels = np.asarray(file_labels)",
+        TTR,
+        "real_noise",
+    ),
+    Mutation(
+        "progress: notes printed with progress='none'",
+        "robustloss/training/progress.py",
+        '``mode="none"``."""\n        if self.mode == "none":\n            return\n',
+        '``mode="none"``."""\n',
+        TTR,
+        "progress",
+    ),
+    Mutation(
+        "configs: reversed seed range accepted (empty seeds)",
+        CB,
+        "        if hi < lo:\n",
+        "        if False:\n",
+        TC,
+        "seeds",
+    ),
+    Mutation(
+        "configs: negative seed parsed",
+        CB,
+        "    if not t.isdigit():",
+        "    if not t.lstrip('-').isdigit():",
+        TC,
+        "seeds",
+    ),
+    Mutation(
+        "config: repeated seeds accepted",
+        CFG,
+        "    if len(set(c.seeds)) != len(c.seeds) and not c.loss.sweep_values:",
+        "    if False:",
+        TC,
+        "seeds",
+    ),
+    Mutation(
+        "config: select_metric typo accepted",
+        CFG,
+        '    _choice("select_metric", c.select_metric, SELECT_METRICS)\n',
+        "",
+        TTR,
+        "select_metric",
+    ),
+    Mutation(
+        "workdir: silent test-set fallback for a missing select metric",
+        WD,
+        "    scored = [r for r in history if select in r]\n",
+        "    scored = [r for r in history if select in r] or [\n"
+        '        {**r, select: r["test/top1"]} for r in history if "test/top1" in r\n'
+        "    ]\n",
+        TTR,
+        "select_metric",
+    ),
+    Mutation(
+        "workdir: shared (not exclusive) lock",
+        WD,
+        "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+        "fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)",
+        TW,
+        "lock",
+    ),
+    Mutation(
+        "workdir: lock kept after a failed config check",
+        WD,
+        "        except BaseException:\n            self._unlock()\n            raise\n",
+        "        except BaseException:\n            raise\n",
+        TW,
+        "lock",
+    ),
+    Mutation(
+        "workdir: checkpoints without config.json resumed",
+        WD,
+        "        if found:\n",
+        "        if False:\n",
+        TW,
+        "without_their",
+    ),
     # --- data
     Mutation(
         "npz: float labels truncated",
@@ -406,7 +563,12 @@ MUTATIONS = [
 
 
 def _restore_leftovers() -> None:
-    for backup in glob.glob(os.path.join(ROOT, "robustloss", "**", "*" + BACKUP), recursive=True):
+    found = [
+        b
+        for top in ("robustloss", "configs")
+        for b in glob.glob(os.path.join(ROOT, top, "**", "*" + BACKUP), recursive=True)
+    ]
+    for backup in found:
         target = backup[: -len(BACKUP)]
         shutil.copyfile(backup, target)
         os.remove(backup)

@@ -54,17 +54,18 @@ from robustloss.training.metrics import (
 )
 from robustloss.training.optim import make_optimizer, make_schedule
 from robustloss.training.progress import Progress
-from robustloss.training.run import train, train_many
+from robustloss.training.run import NonFiniteEvaluationError, train, train_many
 from robustloss.training.trainer import (
     NonFiniteLossError,
     Trainer,
     TrainState,
     make_mesh,
 )
-from robustloss.training.workdir import Workdir, restore_state, summarize
+from robustloss.training.workdir import Workdir, WorkdirLockedError, restore_state, summarize
 
 __all__ = [
     "EpochStats",
+    "NonFiniteEvaluationError",
     "NonFiniteLossError",
     "Objective",
     "Progress",
@@ -72,6 +73,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "Workdir",
+    "WorkdirLockedError",
     "balanced_accuracy",
     "build_objective",
     "build_trainer",

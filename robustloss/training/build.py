@@ -17,7 +17,14 @@ import numpy as np
 from robustloss import get_loss
 from robustloss.data import dataset_options, load_dataset, random_crop_flip
 from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
-from robustloss.noise import NOISE_KINDS, add_noise, from_labels, noise_kind, read_label_file
+from robustloss.noise import (
+    NOISE_KINDS,
+    _check_label_values,
+    add_noise,
+    from_labels,
+    noise_kind,
+    read_label_file,
+)
 from robustloss.objective import Objective, objective_from_loss, objective_hparam_sweep
 from robustloss.training.config import transition_options
 from robustloss.training.optim import make_optimizer, make_schedule
@@ -31,6 +38,7 @@ __all__ = [
     "init_state",
     "load_run_data",
     "num_runs",
+    "source_rows",
 ]
 
 
@@ -64,6 +72,22 @@ class RunData:
     source: str
 
 
+def source_rows(ds: Any) -> int:
+    """How many rows the dataset's source order has (what a real-noise label file must hold).
+
+    ``train_index``/``val_index`` number the training rows in the publisher's order. When they
+    are a permutation of ``0..n-1`` (CIFAR, MNIST-format files, npz/csv files) the source is
+    those ``n`` rows; when they index one source that also holds the test rows (``digits``:
+    rows of ``load_digits``) it is all of that source, train + validation + test.
+    """
+    idx = np.concatenate([np.asarray(ds.train_index), np.asarray(ds.val_index)])
+    n = len(idx)
+    test = ds.meta.get("index_test") if isinstance(ds.meta, dict) else None
+    if n and int(idx.max()) >= n and test is not None:
+        n += len(test)
+    return n
+
+
 def _noise(
     config: ml_collections.ConfigDict,
     labels: np.ndarray,
@@ -71,16 +95,28 @@ def _noise(
     k: int,
     seed: int,
     rows: np.ndarray | None = None,
+    num_source_rows: int | None = None,
 ):
     n = config.noise
     if noise_kind(n.kind) == "real":
         # The file is in the dataset's source order; `rows` maps our examples to source rows.
-        file_labels = np.asarray(read_label_file(n.labels_path, n.labels_key or None)).reshape(-1)
+        # read_label_file names the file in every error (shape, header, row count).
+        path = n.labels_path
+        column = None if n.labels_column < 0 else int(n.labels_column)
+        try:
+            file_labels = read_label_file(
+                path, n.labels_key or None, column=column, expected_rows=num_source_rows
+            )
+        except ValueError as e:
+            raise ValueError(f"config.noise.labels_path: {e}") from e
+        file_labels = np.asarray(file_labels)
         if rows is None or rows.max(initial=-1) >= len(file_labels):
             raise ValueError(
-                f"config.noise.labels_path={n.labels_path!r} holds {len(file_labels)} labels, "
-                "fewer than the training examples' source rows need"
+                f"config.noise.labels_path={path!r} holds {len(file_labels)} labels, fewer than "
+                f"the training examples' source rows need (largest row {rows.max(initial=-1)})"
             )
+        where = f"config.noise.labels_path={path!r}"
+        file_labels = _check_label_values(file_labels, k, where)  # file rows, file named
         return from_labels(labels, file_labels[rows], num_classes=k)
     kw: dict[str, Any] = {"sampling": n.sampling, "mode": n.mode}
     if n.class_map:
@@ -113,6 +149,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         **extra,
     )
     x_train, y_clean, rows = ds.x_train, ds.y_train, ds.train_index
+    n_source = source_rows(ds)
     if d.max_train:
         x_train, y_clean = x_train[: d.max_train], y_clean[: d.max_train]
         rows = rows[: d.max_train]
@@ -123,12 +160,13 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     runs = num_runs(config) or 0
     if config.noise.per_run and runs:
         draws = [
-            _noise(config, y_clean, x_train, k, config.noise.seed + r, rows) for r in range(runs)
+            _noise(config, y_clean, x_train, k, config.noise.seed + r, rows, n_source)
+            for r in range(runs)
         ]
         y_train = np.stack([dr.labels for dr in draws])
         true_T = draws[0].T
     else:
-        draw = _noise(config, y_clean, x_train, k, config.noise.seed, rows)
+        draw = _noise(config, y_clean, x_train, k, config.noise.seed, rows, n_source)
         y_train, true_T = draw.labels, draw.T
         if runs:
             y_train = np.broadcast_to(y_train, (runs,) + y_train.shape).copy()
@@ -136,7 +174,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     y_val = y_val_clean
     if config.noise.noisy_val and len(y_val):
         y_val = _noise(
-            config, y_val_clean, ds.x_val, k, config.noise.seed + 100_003, ds.val_index
+            config, y_val_clean, ds.x_val, k, config.noise.seed + 100_003, ds.val_index, n_source
         ).labels
     return RunData(
         x_train=np.asarray(x_train, np.float32),

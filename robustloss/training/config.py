@@ -23,6 +23,14 @@ from robustloss.training.optim import OPTIMIZERS, SCHEDULES
 from robustloss.transition import TransitionOptions
 
 EPOCH_MODES = ("auto", "scan", "loop")
+_ACCURACIES = ("top1", "top2", "top3", "top4", "top5", "balanced_acc")
+# What `select_metric` may name: accuracies the evaluation logs (maximised). top-k needs K >= k
+# and val/* a validation split; both are checked once the data is loaded (run.py).
+SELECT_METRICS = (
+    *(f"val/{m}" for m in _ACCURACIES),
+    "val/clean_top1",
+    *(f"test/{m}" for m in _ACCURACIES),
+)
 PROGRESS = ("auto", "bar", "lines", "none")
 
 
@@ -41,6 +49,10 @@ def default_config() -> ml_collections.ConfigDict:
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
         ``per_run`` gives run ``r`` of ``seeds`` the noise seed ``noise.seed + r``.
+        ``kind="real"``: ``labels_path`` is a file with one noisy label per row of the
+        dataset's source order (``robustloss.noise.read_label_file``; it must hold exactly that
+        many rows, see ``build.source_rows``); ``labels_key`` names the npz array or CSV header
+        column, ``labels_column`` (>= 0; -1 = none) the 0-based column of a 2-D array or CSV.
       loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``. ``sweep_field`` /
         ``sweep_values``: train one run per value of that numeric hyperparameter, vmapped into
         one program (with ``seeds`` of the same length, or all runs from ``seed``).
@@ -62,8 +74,10 @@ def default_config() -> ml_collections.ConfigDict:
       sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
-      select_metric: metric for the best-epoch summary (``val/top1``; falls back to
-        ``test/top1`` flagged as an oracle when there is no validation split).
+      select_metric: the metric whose maximum picks the best epoch of ``summary.json``; one
+        of `SELECT_METRICS` (default ``val/top1``). A ``test/`` metric is an explicit test-set
+        oracle (the summary says ``oracle: true``); there is no fallback: without a validation
+        split a ``val/`` metric selects no epoch (``best.epoch`` is None, with a note).
       progress: ``auto`` (a live line on a terminal, one line per epoch otherwise), ``bar``,
         ``lines`` or ``none``.
       transition: the fields of ``robustloss.transition.TransitionOptions`` (see
@@ -99,6 +113,9 @@ def default_config() -> ml_collections.ConfigDict:
     # CIFAR-10N .npy/.npz/.csv file); labels_key picks the array/column (CIFAR-N: aggre, worst..).
     c.noise.labels_path = ""
     c.noise.labels_key = ""
+    # labels_column >= 0 picks that 0-based column of a 2-D array or text file (-1: none; a 2-D
+    # file then needs labels_key or fails, it is never flattened).
+    c.noise.labels_column = -1
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "ce"
@@ -224,8 +241,16 @@ def _check_component_options(group: str, table: dict, fields: Any) -> None:
 def _check_seeds(c: ml_collections.ConfigDict) -> None:
     """``seed`` and ``seeds``."""
     _range("seed", c.seed, 0)
-    if not all(isinstance(s, int) and s >= 0 for s in c.seeds):
-        raise ValueError(f"config.seeds={c.seeds!r} must be a tuple of ints >= 0")
+    accepted = "a tuple of distinct ints >= 0, e.g. (0, 1, 2) (command line: seeds=0-2 or 0/1/2)"
+    if not isinstance(c.seeds, tuple | list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in c.seeds
+    ):
+        raise ValueError(f"config.seeds={c.seeds!r} is not valid; it must be {accepted}")
+    if len(set(c.seeds)) != len(c.seeds) and not c.loss.sweep_values:
+        raise ValueError(
+            f"config.seeds={tuple(c.seeds)!r} repeats a seed (those runs would be identical); "
+            f"it must be {accepted}"
+        )
 
 
 def _check_dataset(c: ml_collections.ConfigDict) -> None:
@@ -250,6 +275,13 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.noise.kind={c.noise.kind!r} needs config.noise.labels_path: a file with one "
             "noisy label per training example (.npy, .npz with noise.labels_key, .csv)"
+        )
+    col = c.noise.labels_column
+    if isinstance(col, bool) or not isinstance(col, int) or col < -1:
+        raise ValueError(
+            f"config.noise.labels_column={col!r} is not valid; it must be -1 (no column: a 1-D "
+            "file, or an npz array / CSV header column named by noise.labels_key) or a 0-based "
+            "column index >= 0"
         )
     _range("noise.rate", c.noise.rate, 0.0, 1.0)
     if c.noise.rate >= 1.0:
@@ -335,6 +367,17 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{name}={c[name]!r} must be True or False")
 
 
+def _check_select(c: ml_collections.ConfigDict) -> None:
+    """``select_metric``: a metric the evaluation logs (a typo must not select on test)."""
+    _choice("select_metric", c.select_metric, SELECT_METRICS)
+    if c.select_metric == "val/clean_top1" and not (c.noise.noisy_val and c.noise.rate > 0):
+        raise ValueError(
+            "config.select_metric='val/clean_top1' is logged only with noisy validation labels "
+            f"(noise.noisy_val=True and noise.rate > 0; got {c.noise.noisy_val!r} and "
+            f"{c.noise.rate!r}); use 'val/top1'"
+        )
+
+
 def _check_devices(c: ml_collections.ConfigDict) -> None:
     """``num_devices`` and the batch split over them."""
     ndev = c.num_devices or jax.device_count()
@@ -388,6 +431,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         _check_model,
         _check_optimizer,
         _check_loop,
+        _check_select,
         _check_devices,
         _check_transition,
     ):

@@ -22,6 +22,8 @@ class Progress:
 
     Example:
         >>> p = Progress("lines", 2, log=print)
+        >>> p.note("compiling…")
+        compiling…
         >>> p.update({"epoch": 1, "train/loss": [0.5, 0.7], "time": 1.0})  # doctest: +ELLIPSIS
         epoch 1/2  train/loss=0.6000  1.0s ETA ...s
     """
@@ -34,6 +36,16 @@ class Progress:
         self.log = log or (lambda s: print(s, flush=True))
         self.t0 = time.time()
         self.done0: int | None = None
+
+    def note(self, message: str) -> None:
+        """A status line (``loading data…``, ``compiling…``); nothing with ``mode="none"``."""
+        if self.mode == "none":
+            return
+        if self.mode == "bar":  # only before the first epoch's bar, so no carriage return
+            sys.stdout.write(message + "\n")
+            sys.stdout.flush()
+        else:
+            self.log(message)
 
     def update(self, record: dict) -> None:
         if self.mode == "none":

@@ -38,7 +38,42 @@ from robustloss.training.progress import Progress
 from robustloss.training.trainer import Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
 
-__all__ = ["load_run_data", "train", "train_many"]
+__all__ = ["NonFiniteEvaluationError", "load_run_data", "train", "train_many"]
+
+
+class NonFiniteEvaluationError(FloatingPointError):
+    """An evaluation produced NaN/inf logits: its accuracy would be meaningless, so the run stops.
+
+    The message names the split (``val``/``test``), the epoch, the run and how many rows.
+    """
+
+
+def _check_select_metric(config: ml_collections.ConfigDict, data: RunData) -> str | None:
+    """``config.select_metric`` against what this dataset's evaluation logs (after loading).
+
+    Returns a note when it is a ``val/`` metric and there is no validation split (no epoch is
+    then selected; `summarize` says so), else None.
+
+    Raises:
+        ValueError: ``top{k}`` with ``k > min(5, K)`` (never logged).
+    """
+    metric = config.select_metric
+    split, name = metric.split("/", 1)
+    k_max = min(5, data.num_classes)
+    if name.startswith("top") and int(name[3:]) > k_max:
+        valid = [f"{split}/top{k}" for k in range(1, k_max + 1)] + [f"{split}/balanced_acc"]
+        raise ValueError(
+            f"config.select_metric={metric!r} is never logged: dataset {config.dataset.name!r} "
+            f"has K={data.num_classes} classes, so top-k is logged for k <= {k_max}; choose "
+            f"one of {valid}"
+        )
+    if split == "val" and not len(data.y_val):
+        return (
+            f"note: select_metric={metric!r} but there is no validation split, so summary.json "
+            "selects no best epoch (set dataset.val_fraction > 0, or select_metric='test/top1' "
+            "for an explicit test-set oracle)"
+        )
+    return None
 
 
 class _Evaluation:
@@ -59,7 +94,28 @@ class _Evaluation:
         done = epoch + 1
         return done == self.config.num_epochs or done % self.config.eval_every == 0
 
-    def __call__(self, state: TrainState) -> dict:
+    def __call__(self, state: TrainState, epoch: int) -> dict:
+        """The metrics after ``epoch`` (counted from 1).
+
+        Raises:
+            NonFiniteEvaluationError: a split had rows with NaN/inf logits.
+        """
+        record = self._metrics(state)
+        for split in ("val", "test"):
+            bad = np.asarray(record.get(f"{split}/nonfinite", 0.0), np.float64).reshape(-1)
+            if (bad > 0).any():
+                run = int(np.flatnonzero(bad > 0)[0])
+                rows = self.y_val_clean.shape[-1] if split == "val" else len(self.y_test)
+                where = f" of run {run} (seed index)" if bad.size > 1 else ""
+                raise NonFiniteEvaluationError(
+                    f"non-finite {split} evaluation after epoch {epoch}{where}: {int(bad[run])} "
+                    f"of {rows} {split} rows have NaN/inf logits, so its accuracy means nothing "
+                    f"(those rows count as misses). Check the {split} inputs for NaN/inf, and "
+                    "the model (e.g. BatchNorm running statistics); the training loss was finite"
+                )
+        return record
+
+    def _metrics(self, state: TrainState) -> dict:
         t = self.trainer
         record = {f"test/{k}": v for k, v in t.evaluate(state, self.x_test, self.y_test).items()}
         if self.has_val:
@@ -95,8 +151,11 @@ def train(
 
     Raises:
         ValueError: bad config (before anything is compiled), or ``workdir`` holds a run with a
-            different config.
+            different config (or checkpoints without their ``config.json``).
+        robustloss.training.WorkdirLockedError: another run is using ``workdir``.
         robustloss.training.NonFiniteLossError: the loss became NaN/inf (epoch and step given).
+        NonFiniteEvaluationError: an evaluation had NaN/inf logits (split, epoch, rows given);
+            the epoch's line is not written, so a rerun retrains it.
 
     Example:
         >>> from configs import test as test_config
@@ -104,41 +163,48 @@ def train(
         >>> summary["final"]["test/top1"]  # doctest: +SKIP
     """
     validate_config(config)
-    wd = None if workdir is None else Workdir(workdir, config)
-    data = load_run_data(config)
-    trainer = build_trainer(config, data, devices=devices)
-    state, history = init_state(config, trainer, data), []
-    if wd is not None:
-        wd.open(config.keep_checkpoints)
-        state, history = wd.resume(state)
-    train_data = trainer.prepare_train_data(data.x_train, data.y_train, data.y_train_clean)
-    evaluation = _Evaluation(config, trainer, data)
     progress = Progress(config.progress, config.num_epochs, log)
-    first = len(history)
-    elapsed = history[-1]["elapsed"] if history else 0.0
-    for epoch in range(first, config.num_epochs):
-        if stop_after is not None and epoch - first >= stop_after:
-            break
-        t0 = time.time()
-        state, stats = trainer.train_epoch(state, train_data)
-        if trainer.objective.refresh_due(epoch, config.num_epochs):
-            state = trainer.refresh(state, train_data["x"][:-1], data.y_train)
-        record: dict[str, Any] = {"epoch": epoch + 1}
-        record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
-        if evaluation.due(epoch):
-            record.update(evaluation(state))
-        step = int(np.asarray(jax.device_get(state.step)).flat[0])
-        record["lr"] = float(trainer.schedule(max(0, step - 1)))
-        record["time"] = time.time() - t0
-        elapsed = record["elapsed"] = elapsed + record["time"]
-        history.append(record)
+    wd = None if workdir is None else Workdir(workdir, config)  # takes the workdir's lock
+    try:
+        progress.note(f"loading data ({config.dataset.name})…")
+        data = load_run_data(config)
+        note = _check_select_metric(config, data)
+        if note:
+            progress.note(note)
+        progress.note("compiling…")
+        trainer = build_trainer(config, data, devices=devices)
+        state, history = init_state(config, trainer, data), []
         if wd is not None:
-            wd.append(record)  # the line first: a checkpoint never gets ahead of the log
-            if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.num_epochs:
-                wd.save(epoch + 1, state)
-        progress.update(record)
-    if wd is not None:
-        wd.close()
+            wd.open(config.keep_checkpoints)
+            state, history = wd.resume(state)
+        train_data = trainer.prepare_train_data(data.x_train, data.y_train, data.y_train_clean)
+        evaluation = _Evaluation(config, trainer, data)
+        first = len(history)
+        elapsed = history[-1]["elapsed"] if history else 0.0
+        for epoch in range(first, config.num_epochs):
+            if stop_after is not None and epoch - first >= stop_after:
+                break
+            t0 = time.time()
+            state, stats = trainer.train_epoch(state, train_data)
+            if trainer.objective.refresh_due(epoch, config.num_epochs):
+                state = trainer.refresh(state, train_data["x"][:-1], data.y_train)
+            record: dict[str, Any] = {"epoch": epoch + 1}
+            record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
+            if evaluation.due(epoch):
+                record.update(evaluation(state, epoch + 1))
+            step = int(np.asarray(jax.device_get(state.step)).flat[0])
+            record["lr"] = float(trainer.schedule(max(0, step - 1)))
+            record["time"] = time.time() - t0
+            elapsed = record["elapsed"] = elapsed + record["time"]
+            history.append(record)
+            if wd is not None:
+                wd.append(record)  # the line first: a checkpoint never gets ahead of the log
+                if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.num_epochs:
+                    wd.save(epoch + 1, state)
+            progress.update(record)
+    finally:
+        if wd is not None:
+            wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
     summary = summarize(history, config.select_metric, num_runs(config), config.num_epochs)

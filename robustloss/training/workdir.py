@@ -14,10 +14,20 @@ checkpoint, or a half-written last line, is dropped and that epoch is trained ag
 any kill every epoch 1..n has exactly one line and a summary can only say ``complete`` when it
 does. JSON files other than the log are written atomically (temporary file + rename); Orbax
 finalises checkpoints by renaming as well.
+
+One run at a time: `Workdir` takes an exclusive ``fcntl.flock`` on the workdir directory itself
+(no lock file is left behind) and holds it until `Workdir.close`; the kernel releases it when
+the process exits or is killed, so a crashed run never leaves a stale lock. A second run in the
+same workdir fails at once with `WorkdirLockedError` instead of an Orbax error mid-run.
+
+``config.json`` is what ties the checkpoints to their config: a workdir with checkpoints but no
+``config.json`` is refused (a different config would otherwise resume the old checkpoint).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 from typing import Any
@@ -29,7 +39,12 @@ import orbax.checkpoint as ocp
 
 from robustloss.training.trainer import TrainState
 
-__all__ = ["Workdir", "mean_value", "restore_state", "summarize"]
+__all__ = ["Workdir", "WorkdirLockedError", "mean_value", "restore_state", "summarize"]
+
+
+class WorkdirLockedError(RuntimeError):
+    """Another run (another process, or another `Workdir` in this one) holds the workdir."""
+
 
 METRICS = "metrics.jsonl"
 
@@ -83,21 +98,55 @@ def restore_state(mgr: ocp.CheckpointManager, like: TrainState, step: int | None
 class Workdir:
     """The output directory of one run (see the module docstring).
 
-    Construction only checks ``config.json`` against ``config`` (before any data is loaded);
-    `open` creates the directory, writes ``config.json`` and opens the checkpoint manager.
+    Construction takes the workdir's lock (creating the directory) and checks ``config.json``
+    against ``config`` (before any data is loaded); `open` writes ``config.json`` and opens the
+    checkpoint manager; `close` waits for checkpoint writes and releases the lock.
 
     Args:
         path: the directory (made absolute).
         config: the run config.
 
     Raises:
-        ValueError: ``path`` holds a run with a different config (the differing fields named).
+        WorkdirLockedError: another run holds the workdir.
+        ValueError: ``path`` holds a run with a different config (the differing fields named),
+            or checkpoints without the ``config.json`` they were trained with.
     """
 
     def __init__(self, path: str, config: ml_collections.ConfigDict):
         self.path = os.path.abspath(path)
         self.config_json = json.loads(config.to_json_best_effort())
         self.mgr: ocp.CheckpointManager | None = None
+        self._lock_fd: int | None = None
+        self._lock()
+        try:
+            self._check_config()
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _lock(self) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise WorkdirLockedError(
+                    f"workdir {self.path} is in use: another run (another process, or a run "
+                    "still open in this one) holds its lock; wait for it to finish, or use a "
+                    "different --workdir"
+                ) from None
+            raise
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _check_config(self) -> None:
         old_path = os.path.join(self.path, "config.json")
         if os.path.exists(old_path):
             with open(old_path) as f:
@@ -108,6 +157,16 @@ class Workdir:
                     f"workdir {self.path} holds a run with a different config (fields {diff}); "
                     "use a new --workdir or delete it"
                 )
+            return
+        ckpt = os.path.join(self.path, "checkpoints")
+        found = sorted(os.listdir(ckpt)) if os.path.isdir(ckpt) else []
+        if found:
+            raise ValueError(
+                f"workdir {self.path} holds checkpoints ({ckpt}: {found[:5]}) but no "
+                "config.json, so the config they were trained with cannot be checked and a "
+                "different config could resume them; put the run's config.json back, or delete "
+                "the workdir (or use a new one) to train again"
+            )
 
     @property
     def metrics_path(self) -> str:
@@ -175,10 +234,14 @@ class Workdir:
         _write_json(os.path.join(self.path, "summary.json"), summary)
 
     def close(self) -> None:
-        """Waits for pending checkpoint writes and closes the manager."""
-        if self.mgr is not None:
-            self.mgr.wait_until_finished()
-            self.mgr.close()
+        """Waits for pending checkpoint writes, closes the manager and releases the lock."""
+        try:
+            if self.mgr is not None:
+                mgr, self.mgr = self.mgr, None
+                mgr.wait_until_finished()
+                mgr.close()
+        finally:
+            self._unlock()
 
 
 def mean_value(v: Any) -> float:
@@ -189,25 +252,42 @@ def mean_value(v: Any) -> float:
 def summarize(history: list[dict], select: str, runs: int | None, num_epochs: int) -> dict:
     """The summary of a run: final metrics, the best epoch by ``select``, completeness.
 
-    The best epoch falls back to ``test/top1`` (flagged ``oracle``) when no record has
-    ``select``. ``complete`` is true only when the history holds exactly epochs
-    ``1..num_epochs``; with runs, ``final_mean``/``final_std`` aggregate over them.
+    ``best`` is the epoch maximising ``select`` (the mean over runs), with ``oracle: true`` iff
+    ``select`` is a ``test/`` metric (an explicit test-set oracle). There is no fallback to the
+    test set: when no epoch logged ``select`` (a ``val/`` metric without a validation split)
+    ``best`` holds ``epoch: None`` and a ``note``. ``complete`` is true only when the history
+    holds exactly epochs ``1..num_epochs``; with runs, ``final_mean``/``final_std`` aggregate
+    over them.
 
     Example:
         >>> h = [{"epoch": 1, "val/top1": 0.5}, {"epoch": 2, "val/top1": 0.4}]
         >>> s = summarize(h, "val/top1", None, 2)
-        >>> s["best"]["epoch"], s["complete"]
-        (1, True)
+        >>> s["best"]["epoch"], s["best"]["oracle"], s["complete"]
+        (1, False, True)
+        >>> summarize(h, "val/top5", None, 2)["best"]["epoch"] is None
+        True
     """
     final = history[-1]
-    metric, oracle = select, False
-    if not any(metric in r for r in history):
-        metric, oracle = "test/top1", True
-    scored = [r for r in history if metric in r]
-    best = max(scored, key=lambda r: mean_value(r[metric])) if scored else final
+    oracle = select.startswith("test/")
+    scored = [r for r in history if select in r]
+    if scored:
+        best = {
+            "metric": select,
+            "oracle": oracle,
+            **max(scored, key=lambda r: mean_value(r[select])),
+        }
+    else:
+        best = {
+            "metric": select,
+            "oracle": oracle,
+            "epoch": None,
+            "note": f"no epoch logged {select!r} (no validation split?), so no epoch is selected; "
+            "set dataset.val_fraction > 0, or select_metric='test/top1' for an explicit "
+            "test-set oracle",
+        }
     out: dict[str, Any] = {
         "final": final,
-        "best": {"metric": metric, "oracle": oracle, **best},
+        "best": best,
         "num_epochs": final["epoch"],
         "complete": [r["epoch"] for r in history] == list(range(1, num_epochs + 1)),
     }
