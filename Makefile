@@ -59,8 +59,8 @@ test: $(STAMP) data
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-# Writes results/bench.json (one section per script). BENCH_FLAGS=--quick: smaller LeNet/ResNet
-# cases (~3 min instead of ~8 on 2 cores).
+# Writes results/bench.json (one section per script). BENCH_FLAGS=--quick: LeNet on 12k images,
+# ResNet-18 at batch 8 (the full run takes tens of minutes on 2 loaded cores).
 BENCH_JSON ?= results/bench.json
 BENCH_FLAGS ?=
 bench: $(STAMP) data
