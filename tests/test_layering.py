@@ -1,7 +1,8 @@
 """The import graph is layered (DESIGN §1): no module imports one from a higher layer.
 
 Layers, bottom to top: ``losses`` -> ``objective``/``table`` -> ``stateful`` -> ``registry`` ->
-``noise``, ``data``, ``models``, ``transition`` -> ``training`` -> ``experiments``/``configs``.
+``noise``, ``data``, ``models``, ``transition`` -> ``training`` -> ``sweep``, ``results``,
+``tables`` -> ``experiments``/``configs``.
 """
 
 import ast
@@ -27,7 +28,14 @@ LAYERS = {
     "robustloss.models": 4,
     "robustloss.transition": 4,
     "robustloss.training": 5,
+    "robustloss.sweep": 6,
+    "robustloss.results": 6,
+    "robustloss.tables": 6,
 }
+# Parts whose function-local imports are deliberate, not cycle breakers: the sweep driver must not
+# import JAX (or the harness, which does), because its worker processes set XLA/thread variables
+# before their first JAX import and Ray tasks import JAX inside the task (docs/sweeps.md).
+LAZY_IMPORTS_OK = {"robustloss.sweep"}
 # Which of the layer-4 parts may import which (same layer, but a fixed direction).
 SAME_LAYER_OK = {("robustloss.data", "robustloss.noise")}
 
@@ -108,7 +116,9 @@ def test_no_function_local_imports_of_the_package():
         f"{path.relative_to(ROOT)}:{line} imports {mod}"
         for path in _package_files()
         for mod, line, local in _imports(path)
-        if local and mod.startswith("robustloss")
+        if local
+        and mod.startswith("robustloss")
+        and _part(_module_name(path)) not in LAZY_IMPORTS_OK
     ]
     assert not bad, "\n".join(bad)
 
