@@ -135,33 +135,60 @@ class PatchConv(nn.Module):
         return patches @ kernel.reshape(kh * kw * c_in, self.features) + bias
 
 
+LENET_INITS = ("kaiming_fan_out", "torch")
+
+
+def lenet_conv_kernel_init(init: str) -> Callable[..., jax.Array]:
+    """The LeNet convolution weights' initialiser for ``init`` in `LENET_INITS`.
+
+    ``"torch"``: PyTorch's default for ``nn.Conv2d`` (kaiming-uniform with a = √5), i.e.
+    U(±√(6/((1+a²)·fan_in))) = U(±1/√fan_in) -- what the RENT code's LeNet uses (it applies
+    Kaiming-normal only in its ResNets). ``"kaiming_fan_out"``: Kaiming-normal, fan_out, ReLU gain,
+    N(0, 2/fan_out) (this library's earlier default). Biases are U(±1/√fan_in) in both.
+
+    Example:
+        >>> w = lenet_conv_kernel_init("torch")(jax.random.PRNGKey(0), (5, 5, 1, 6))
+        >>> bool(abs(w).max() <= 1 / 5)
+        True
+    """
+    if init == "torch":
+        return _torch_default_kernel
+    if init == "kaiming_fan_out":
+        return nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+    raise ValueError(f"LeNet init {init!r} is not valid; choose one of {list(LENET_INITS)}")
+
+
 class LeNet5(nn.Module):
     """The RENT paper's LeNet-5 for 28×28 inputs.
 
     conv(6, 5×5, pad 2)-ReLU-maxpool2-conv(16, 5×5, valid)-ReLU-maxpool2-FC120-ReLU-FC84-ReLU-FC K.
-    Convolutions use Kaiming-normal (fan_out, ReLU) weights as in the RENT code; dense layers and
-    all biases use the PyTorch defaults. The convolutions are `PatchConv` (im2col + GEMM), the
-    faster formulation on CPU.
+    Convolution weights follow ``conv_init`` (`lenet_conv_kernel_init`): ``"torch"`` is PyTorch's
+    default, as the RENT code's LeNet; ``"kaiming_fan_out"`` is Kaiming-normal (fan_out), which
+    the RENT code applies to its ResNets only. Dense layers and all biases use the PyTorch
+    defaults. The convolutions are `PatchConv` (im2col + GEMM), the faster formulation on CPU.
 
     Attributes:
         num_classes: K >= 2.
+        conv_init: ``"kaiming_fan_out"`` (default) or ``"torch"`` (the registry option
+            ``init``: ``get_model("lenet", K, init="torch")``).
     """
 
     num_classes: int
+    conv_init: str = "kaiming_fan_out"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         del train
         if x.ndim == 3:
             x = x[..., None]
-        kaiming_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+        conv_init = lenet_conv_kernel_init(self.conv_init)
         c_in = x.shape[-1]
         x = PatchConv(
-            6, (5, 5), padding=2, kernel_init=kaiming_out, bias_init=_torch_default_bias(25 * c_in)
+            6, (5, 5), padding=2, kernel_init=conv_init, bias_init=_torch_default_bias(25 * c_in)
         )(x)
         x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
         x = PatchConv(
-            16, (5, 5), padding=0, kernel_init=kaiming_out, bias_init=_torch_default_bias(150)
+            16, (5, 5), padding=0, kernel_init=conv_init, bias_init=_torch_default_bias(150)
         )(x)
         x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
         x = x.reshape((x.shape[0], -1))
@@ -252,6 +279,11 @@ class ResNet(nn.Module):
         )(x)
 
 
+def _lenet(num_classes: int, init: str = "kaiming_fan_out") -> LeNet5:
+    lenet_conv_kernel_init(init)  # a bad name fails here, with the choices
+    return LeNet5(num_classes, conv_init=init)
+
+
 def _resnet18(num_classes: int, **kw: Any) -> ResNet:
     return ResNet(num_classes=num_classes, stage_sizes=(2, 2, 2, 2), **kw)
 
@@ -294,7 +326,10 @@ MODELS: dict[str, Entry] = {
         meta={"epoch_mode": "scan"},
     ),
     "lenet": Entry(
-        LeNet5, "LeNet-5 for 28x28 images", meta={"epoch_mode": "scan", "check_input": _needs_28x28}
+        _lenet,
+        "LeNet-5 for 28x28 images (init: kaiming_fan_out convs, or torch = PyTorch default)",
+        {"init": Option("kaiming_fan_out", choices=LENET_INITS)},
+        meta={"epoch_mode": "scan", "check_input": _needs_28x28},
     ),
     "resnet18": Entry(
         _resnet18,
