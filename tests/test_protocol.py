@@ -57,7 +57,9 @@ def test_letter_csv_with_a_test_file(tmp_path):
         labels = [chr(ord("A") + i % 26) for i in range(n)]
         feats = rng.integers(0, 16, (n, 16))
         path.write_text(
-            "".join(f"{a}," + ",".join(map(str, f)) + "\n" for a, f in zip(labels, feats))
+            "".join(
+                f"{a}," + ",".join(map(str, f)) + "\n" for a, f in zip(labels, feats, strict=True)
+            )
         )
         return feats
 
