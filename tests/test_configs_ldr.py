@@ -101,3 +101,15 @@ def test_bad_special_keys_fail_with_the_choices():
     if not HAS_FOLDS:
         with pytest.raises(ValueError, match="protocol=approx"):
             ldr.get_config("letter")
+
+
+def test_demo_sweep_is_seven_losses_times_three_seeds_in_seven_programs():
+    from configs import demo
+    from robustloss.sweep import cells_from_grid
+
+    cells = cells_from_grid(demo.get_config, demo.get_sweep("letter"), "letter")
+    assert len(cells) == 21
+    configs = [demo.get_config("letter," + cell_arg(g)) for g in demo.get_sweep("letter")]
+    assert {c.loss.name for c in configs} >= {"ce", "gce", "ldr_kl", "aldr_kl", "nce_rce"}
+    assert all(c.noise.rate == 0.6 and c.dataset.name == "letter" for c in configs)
+    assert demo.get_config("digits").dataset.name == "digits"
