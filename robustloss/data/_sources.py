@@ -548,9 +548,9 @@ def npz_file(path) -> dict[str, np.ndarray]:
         ky = next((k for k in _NPZ_Y if k in files), None)
         if kx is None or ky is None:
             raise ValueError(
-                f"{p!r} must hold features and labels as arrays 'x' and 'y' (or "
-                f"{list(_NPZ_X[1:])} and {list(_NPZ_Y[1:])}, e.g. the LDR code's 'arr_0' and "
-                f"'arr_1'); it holds {files}"
+                f"{p!r} must hold arrays 'x' and 'y' (features, labels; or one of "
+                f"{list(_NPZ_X[1:])} and of {list(_NPZ_Y[1:])}, e.g. the LDR code's 'arr_0' "
+                f"and 'arr_1'); it holds {files}"
             )
         out = {"x": z[kx], "y": _labels_1d(z[ky], f"{p!r} array {ky!r}")}
         if z[ky].ndim == 2:
