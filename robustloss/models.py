@@ -313,32 +313,60 @@ class PatchConv(nn.Module):
         return patches @ kernel.reshape(kh * kw * c_in, self.features) + bias
 
 
+LENET_INITS = ("kaiming_fan_out", "torch")
+
+
+def lenet_conv_kernel_init(init: str) -> Callable[..., jax.Array]:
+    """The LeNet convolution weights' initialiser for ``init`` in `LENET_INITS`.
+
+    ``"torch"``: PyTorch's default for ``nn.Conv2d`` (kaiming-uniform with a = √5), i.e.
+    U(±√(6/((1+a²)·fan_in))) = U(±1/√fan_in) -- what the RENT code's LeNet uses (it applies
+    Kaiming-normal only in its ResNets). ``"kaiming_fan_out"``: Kaiming-normal, fan_out, ReLU gain,
+    N(0, 2/fan_out) (this library's earlier default). Biases are U(±1/√fan_in) in both.
+
+    Example:
+        >>> w = lenet_conv_kernel_init("torch")(jax.random.PRNGKey(0), (5, 5, 1, 6))
+        >>> bool(abs(w).max() <= 1 / 5)
+        True
+    """
+    if init == "torch":
+        return _torch_default_kernel
+    if init == "kaiming_fan_out":
+        return nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+    raise ValueError(f"LeNet init {init!r} is not valid; choose one of {list(LENET_INITS)}")
+
+
 class LeNet5(nn.Module):
     """The RENT paper's LeNet-5 for 28×28 inputs.
 
     conv(6, 5×5, pad 2)-ReLU-maxpool2-conv(16, 5×5, valid)-ReLU-maxpool2-FC120-ReLU-FC84-ReLU-FC K.
-    Convolutions use Kaiming-normal (fan_out, ReLU) weights as in the RENT code; dense layers and
-    all biases use the PyTorch defaults. Inputs are NHWC; internally the convolutional part runs
-    in the CNHW layout (`PatchConv` with ``layout="CNHW"``, i.e. `conv2d_cnhw`, and
-    `max_pool_2x2`), the fastest formulation measured on XLA:CPU, and is transposed back to NHWC
-    before flattening, so the function, the parameters (names, shapes) and the flattening order
-    are those of the plain NHWC ``nn.Conv`` + ``nn.max_pool`` network (tested).
+    Convolution weights follow ``conv_init`` (`lenet_conv_kernel_init`): ``"torch"`` is PyTorch's
+    default, as the RENT code's LeNet; ``"kaiming_fan_out"`` is Kaiming-normal (fan_out), which
+    the RENT code applies to its ResNets only. Dense layers and all biases use the PyTorch
+    defaults. Inputs are NHWC; internally the convolutional part runs in the CNHW layout
+    (`PatchConv` with ``layout="CNHW"``, i.e. `conv2d_cnhw`, and `max_pool_2x2`), the fastest
+    formulation measured on XLA:CPU, and is transposed back to NHWC before flattening, so the
+    function, the parameters (names, shapes) and the flattening order are those of the plain
+    NHWC ``nn.Conv`` + ``nn.max_pool`` network (tested).
 
     Attributes:
         num_classes: K >= 2.
         dtype: computation dtype (``float32`` or ``bfloat16``); parameters stay float32 and the
             logits are returned in float32.
+        conv_init: ``"kaiming_fan_out"`` (default) or ``"torch"`` (the registry option
+            ``init``: ``get_model("lenet", K, init="torch")``).
     """
 
     num_classes: int
     dtype: Any = jnp.float32
+    conv_init: str = "kaiming_fan_out"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         del train
         if x.ndim == 3:
             x = x[..., None]
-        kaiming_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+        conv_init = lenet_conv_kernel_init(self.conv_init)
         c_in = x.shape[-1]
         x = jnp.transpose(x.astype(self.dtype), (3, 0, 1, 2))  # NHWC -> CNHW
         for features, pad, fan_in in ((6, 2, 25 * c_in), (16, 0, 150)):
@@ -346,7 +374,7 @@ class LeNet5(nn.Module):
                 features,
                 (5, 5),
                 padding=pad,
-                kernel_init=kaiming_out,
+                kernel_init=conv_init,
                 bias_init=_torch_default_bias(fan_in),
                 layout="CNHW",
                 dtype=self.dtype,
@@ -464,6 +492,11 @@ class ResNet(nn.Module):
         return logits.astype(jnp.float32)
 
 
+def _lenet(num_classes: int, init: str = "kaiming_fan_out", **kw: Any) -> LeNet5:
+    lenet_conv_kernel_init(init)  # a bad name fails here, with the choices
+    return LeNet5(num_classes, conv_init=init, **kw)
+
+
 def _resnet18(num_classes: int, **kw: Any) -> ResNet:
     return ResNet(num_classes=num_classes, stage_sizes=(2, 2, 2, 2), **kw)
 
@@ -516,9 +549,9 @@ MODELS: dict[str, Entry] = {
         meta={"epoch_mode": "scan"},
     ),
     "lenet": Entry(
-        LeNet5,
-        "LeNet-5 for 28x28 images",
-        _DTYPE,
+        _lenet,
+        "LeNet-5 for 28x28 images (init: kaiming_fan_out convs, or torch = PyTorch default)",
+        {**_DTYPE, "init": Option("kaiming_fan_out", choices=LENET_INITS)},
         meta={"epoch_mode": "scan", "check_input": _needs_28x28},
     ),
     "resnet18": Entry(

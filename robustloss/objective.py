@@ -31,6 +31,12 @@ checkpointed with it):
   (counted from 0) as an int32 scalar that is traced under ``jit`` (the trainer compiles
   ``refresh`` once). Used for TGCE pruning and for the
   anchor/DualT estimators that run once after a warm-up.
+* ``warmup_epochs`` / ``warmup_loss`` (optional; ``0`` / ``None`` by default): for objectives
+  that start with plain-loss epochs (the transition methods' CE warm-up). During the first
+  ``warmup_epochs`` epochs the loop trains with ``warmup_loss`` (same signature as ``loss``) as a
+  second compiled step, so a warm-up epoch is the same program as training with the plain loss
+  (bit-identical metrics, and none of the method's cost); ``loss`` itself must still be correct
+  during the warm-up (it selects the plain loss while ``aux`` says the method is inactive).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class Objective(NamedTuple):
     loss: Callable[[jax.Array, dict, PyTree, jax.Array], tuple[jax.Array, PyTree, dict]]
     refresh_due: Callable[[int, int], bool]
     refresh: Callable[[PyTree, jax.Array, jax.Array, int], PyTree]
+    warmup_epochs: int = 0
+    warmup_loss: Callable[[jax.Array, dict, PyTree, jax.Array], tuple] | None = None
 
 
 def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:

@@ -234,3 +234,25 @@ def test_bfloat16_models_keep_float32_params_and_logits():
         np.testing.assert_allclose(out, out32, rtol=0.1, atol=0.1)
     with pytest.raises(ValueError, match="dtype must be 'float32' or 'bfloat16'.*float16"):
         get_model("lenet", 10, dtype="float16")
+
+
+def test_lenet_torch_init_is_pytorch_default_uniform():
+    import math
+
+    from robustloss.models import lenet_conv_kernel_init
+
+    key = jax.random.PRNGKey(0)
+    for shape in ((5, 5, 1, 6), (5, 5, 6, 16)):
+        fan_in = shape[0] * shape[1] * shape[2]
+        bound = 1.0 / math.sqrt(fan_in)  # sqrt(6 / ((1 + 5) * fan_in)) with a = sqrt(5)
+        w = np.asarray(lenet_conv_kernel_init("torch")(key, shape))
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+        assert np.var(w) == pytest.approx(bound**2 / 3, rel=0.15)  # uniform, not normal
+    params = get_model("lenet", 10, init="torch").init(key, jnp.zeros((1, 28, 28, 1)))["params"]
+    conv = np.asarray(params["PatchConv_1"]["kernel"])
+    assert np.abs(conv).max() <= 1 / math.sqrt(150)
+    old = get_model("lenet", 10).init(key, jnp.zeros((1, 28, 28, 1)))["params"]
+    # Kaiming-normal fan_out: std sqrt(2 / (25 * 16)) -> values beyond the torch bound.
+    assert np.abs(np.asarray(old["PatchConv_1"]["kernel"])).max() > 1 / math.sqrt(150)
+    with pytest.raises(ValueError, match="kaiming_fan_out"):
+        get_model("lenet", 10, init="xavier")

@@ -228,3 +228,20 @@ def test_select_metric_is_validated_and_the_oracle_is_explicit(tmp_path):
     assert s["best"]["epoch"] is None and s["best"]["oracle"] is False
     assert "test/top1" not in s["best"] and "no validation split" in s["best"]["note"]
     assert any("no validation split" in x for x in lines)
+
+
+def test_transition_warmup_epochs_are_the_plain_ce_program():
+    # The warm-up trains with the objective's warm-up loss (a second compiled step), so a DWS
+    # run's warm-up epochs equal a CE run's bit for bit, as in the RENT code.
+    quiet = {"log": lambda s: None}
+    ce = train(test_config.get_config("epochs=2"), None, **quiet)["history"]
+    dws = train(
+        test_config.get_config("transition=dws,transition.warmup_epochs=1,epochs=2"), None, **quiet
+    )["history"]
+    shared = sorted((set(ce[0]) & set(dws[0])) - {"time", "elapsed"})
+    assert {"train/loss", "train/acc_noisy", "test/top1", "val/top1"} <= set(shared)
+    assert {k: dws[0][k] for k in shared} == {k: ce[0][k] for k in shared}
+    assert dws[0]["train/active"] == 0.0 and dws[1]["train/active"] == 1.0
+    # None of the method's work in the warm-up program: its metrics appear only afterwards.
+    assert "train/ess" not in dws[0] and "train/ess" in dws[1]
+    assert dws[1]["train/loss"] != ce[1]["train/loss"]  # the method trains after the warm-up

@@ -9,7 +9,7 @@ dotted fields, ...)::
         --workdir /tmp/rent_fm
 
 Protocols (the RENT code, digest §4; warm-up epochs are *added* to the 200 training epochs):
-  ``mnist``: LeNet, no augmentation, Adam 1e-3, batch 128, 200 + warm-up epochs.
+  ``mnist``: LeNet (PyTorch-default init, ``model.init="torch"``, as the code), no augmentation, Adam 1e-3, batch 128, 200 + warm-up epochs.
   ``fmnist``: ResNet-18, otherwise as MNIST. The code's ResNet has an ImageNet stem (7x7/2
     conv + max-pool) on 28 px inputs; ours is the CIFAR stem (``robustloss.models``).
   ``cifar10``: ResNet-34, random crop (pad 4) + horizontal flip.
@@ -90,6 +90,8 @@ def get_config(arg: str | None = None):
     c.dataset.name = _DATASET[protocol]
     c.dataset.val_fraction = 0.0
     c.model.name = _MODEL[protocol]
+    if c.model.name == "lenet":
+        c.model.init = "torch"  # the RENT code's LeNet keeps PyTorch's default initialisation
     c.augment = protocol.startswith("cifar")
     c.optimizer.name = "adam"
     c.optimizer.lr = 1e-3

@@ -94,6 +94,7 @@ class _Args(NamedTuple):
     cache_dir: str
     max_dense_bytes: int
     test_rows: int
+    whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
 
 
 def _digits(name: str, a: _Args) -> _sources.Raw:
@@ -128,9 +129,12 @@ def _letter(name: str, a: _Args) -> _sources.Raw:
     else:
         x, y = _sources.letter_csv(a.path, a.test_rows)
         src = os.fspath(a.path)
-    if not 0 < a.test_rows < len(y):
+    if a.whole:
+        cut = len(y)
+    elif not 0 < a.test_rows < len(y):
         raise ValueError(f"test_rows must be in (0, {len(y)}), got {a.test_rows}")
-    cut = len(y) - a.test_rows
+    else:
+        cut = len(y) - a.test_rows
     return _sources.Raw(
         x[:cut],
         y[:cut],
@@ -172,8 +176,13 @@ def _libsvm(name: str, a: _Args) -> _sources.Raw:
     paths = [os.fspath(p) for p in (path if isinstance(path, (tuple, list)) else [path])]
     if len(paths) == 1 and os.path.exists(paths[0] + ".t"):
         paths.append(paths[0] + ".t")
-    parts = _sources.svmlight(paths, a.max_dense_bytes)
-    if len(parts) == 1:
+    parts = _sources.svmlight(paths[:1] if a.whole else paths, a.max_dense_bytes)
+    if a.whole:
+        x, y = parts[0]
+        (yy,), names = _remap_labels(y)
+        x_tr, y_tr, x_te, y_te = x, yy, x[:0], yy[:0]
+        meta = {"split": "the whole file"}
+    elif len(parts) == 1:
         x, y = parts[0]
         (yy,), names = _remap_labels(y)
         tr, te = _split_off_test(len(yy), yy, test_fraction, test_seed)
@@ -202,7 +211,15 @@ def _npz(name: str, a: _Args) -> _sources.Raw:
         z[p] = z[p].astype(np.int32)
     names = tuple(str(i) for i in range(k))
     meta = {}
-    if "x_test" in z:
+    if a.whole:
+        if "x_test" in z:
+            raise ValueError(
+                f"{os.fspath(path)!r} holds x_test/y_test but a separate test_path was given; "
+                "use one of the two"
+            )
+        x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x"][:0], z["y"][:0]
+        meta["split"] = "the whole file"
+    elif "x_test" in z:
         x_tr, y_tr, x_te, y_te = z["x"], z["y"], z["x_test"], z["y_test"]
         meta["split"] = "x/y train, x_test/y_test test"
     else:
@@ -244,8 +261,14 @@ DATASETS: dict[str, Entry] = {
         "path=<vowel-context.data> (10 features)",
     ),
     "libsvm": Entry(_libsvm, "LIBSVM/svmlight file(s) (path= file, or (train, test) tuple)"),
-    "npz": Entry(_npz, ".npz with x, y (and optionally x_test/y_test, x_val/y_val) (path=)"),
+    "npz": Entry(
+        _npz,
+        ".npz with x, y (or arr_0, arr_1; optionally x_test/y_test, x_val/y_val) (path=)",
+    ),
 }
+
+# Sources that can read a separate test file (``test_path=``) in their own format.
+TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
 
 
 def _entry(name: Any) -> Entry:
@@ -285,6 +308,7 @@ def load_dataset(
     test_rows: int = 4000,
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
+    test_path: str | os.PathLike | None = None,
 ) -> Dataset:
     """Loads a dataset into memory as NumPy arrays.
 
@@ -322,6 +346,10 @@ def load_dataset(
       cache_dir: where decoded TFDS arrays are cached (default :func:`default_cache_dir`;
         ``""`` disables the cache).
       max_dense_bytes: largest dense copy of a sparse LIBSVM file.
+      test_path: ``letter``, ``libsvm``, ``npz``: a second file of the same format holding the
+        fixed test set (e.g. the LDR code's ``letter_train.npz`` + ``letter_test.npz``); then
+        every row of ``path`` is a training row (in file order) and ``test_rows``,
+        ``test_fraction`` are unused.
 
     Returns:
       :class:`Dataset`.
@@ -356,8 +384,52 @@ def load_dataset(
         max_dense_bytes=max_dense_bytes,
         test_rows=test_rows,
     )
-    raw = entry.factory(name, args)
+    if test_path:
+        raw = _with_test_file(name, entry, args, test_path)
+    else:
+        raw = entry.factory(name, args)
     return _assemble(name, raw, val_fraction=val_fraction, seed=seed, scale=scale, flatten=flatten)
+
+
+def _with_test_file(name: str, entry: Entry, args: _Args, test_path) -> _sources.Raw:
+    """The training split from ``args.path`` and the test split from ``test_path`` (whole files)."""
+    if name not in TEST_PATH_DATASETS:
+        raise ValueError(
+            f"test_path={os.fspath(test_path)!r}: dataset {name!r} has no separate test file; "
+            f"test_path works for {list(TEST_PATH_DATASETS)}"
+        )
+    if name == "libsvm" and isinstance(args.path, (tuple, list)):
+        raise ValueError("libsvm: give path=(train, test) or path=train with test_path, not both")
+    if args.path is None and name != "letter":
+        raise ValueError(f"test_path needs path=<training file> for dataset {name!r}")
+    train = entry.factory(name, args._replace(whole=True))
+    test = entry.factory(name, args._replace(path=test_path, whole=True))
+    if train.x_train.shape[1:] != test.x_train.shape[1:]:
+        raise ValueError(
+            f"{name}: the training file {train.source!r} has feature shape "
+            f"{train.x_train.shape[1:]} but test_path {test.source!r} has {test.x_train.shape[1:]}"
+        )
+    k = max(train.num_classes, test.num_classes)
+    names = train.class_names if len(train.class_names) >= k else test.class_names
+    if name == "libsvm" and train.class_names != test.class_names:
+        raise ValueError(
+            f"libsvm: the training file's labels {train.class_names} and the test file's "
+            f"{test.class_names} differ; they would be remapped inconsistently"
+        )
+    meta = dict(train.meta)
+    meta["split"] = f"train file {train.source}, test file {test.source}"
+    return train.__class__(
+        x_train=train.x_train,
+        y_train=train.y_train,
+        x_test=test.x_train,
+        y_test=test.y_train,
+        num_classes=k,
+        class_names=tuple(names),
+        source=f"{train.source} + {test.source}",
+        kind=train.kind,
+        scale_div=train.scale_div,
+        meta=meta,
+    )
 
 
 def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:

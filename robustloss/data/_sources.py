@@ -477,8 +477,9 @@ def svmlight(paths: list[str], max_dense_bytes: int) -> list[tuple[np.ndarray, n
     return out
 
 
-_NPZ_X = ("x", "X", "data", "x_train", "images", "features")
-_NPZ_Y = ("y", "Y", "labels", "y_train", "label", "targets")
+# The LDR code's npz files (``np.savez(f, x, y)``) hold ``arr_0`` (features), ``arr_1`` (labels).
+_NPZ_X = ("x", "X", "data", "x_train", "images", "features", "arr_0")
+_NPZ_Y = ("y", "Y", "labels", "y_train", "label", "targets", "arr_1")
 
 
 def _labels_1d(y: np.ndarray, where: str) -> np.ndarray:
@@ -528,8 +529,8 @@ def _labels_1d(y: np.ndarray, where: str) -> np.ndarray:
 
 
 def npz_file(path) -> dict[str, np.ndarray]:
-    """An ``.npz`` with ``x``/``y`` (aliases allowed) and optional ``x_test``/``y_test``,
-    ``x_val``/``y_val``.
+    """An ``.npz`` with ``x``/``y`` (aliases allowed, incl. the LDR code's ``arr_0``/``arr_1``)
+    and optional ``x_test``/``y_test``, ``x_val``/``y_val``.
 
     Labels are class ids as stored (``[N]`` integer-valued, or ``[N, K]`` one-hot), checked by
     `_labels_1d`; ``"num_classes"`` in the result is the one-hot width (0 for ids). All ``x``
@@ -546,7 +547,11 @@ def npz_file(path) -> dict[str, np.ndarray]:
         kx = next((k for k in _NPZ_X if k in files), None)
         ky = next((k for k in _NPZ_Y if k in files), None)
         if kx is None or ky is None:
-            raise ValueError(f"{p!r} must hold arrays 'x' and 'y'; it holds {files}")
+            raise ValueError(
+                f"{p!r} must hold arrays 'x' and 'y' (features, labels; or one of "
+                f"{list(_NPZ_X[1:])} and of {list(_NPZ_Y[1:])}, e.g. the LDR code's 'arr_0' "
+                f"and 'arr_1'); it holds {files}"
+            )
         out = {"x": z[kx], "y": _labels_1d(z[ky], f"{p!r} array {ky!r}")}
         if z[ky].ndim == 2:
             width = z[ky].shape[1]

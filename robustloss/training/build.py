@@ -36,6 +36,7 @@ __all__ = [
     "build_objective",
     "build_trainer",
     "init_state",
+    "load_init_params",
     "load_run_data",
     "num_runs",
     "source_rows",
@@ -139,6 +140,8 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     extra: dict[str, Any] = {k: d[k] for k in dataset_options(d.name)}
     if d.scale:
         extra["scale"] = d.scale
+    if d.get("test_path"):
+        extra["test_path"] = d.test_path
     ds = load_dataset(
         d.name,
         data_dir=d.data_dir or None,
@@ -301,7 +304,69 @@ def init_state(config: ml_collections.ConfigDict, trainer: Trainer, data: RunDat
         seeds = config.seeds or (config.seed,) * runs
         seed = np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds])
     state = trainer.init(seed, data.x_train)
+    if config.model.get("init_path"):
+        state = state._replace(
+            params=trainer.put(load_init_params(config.model.init_path, state.params, runs))
+        )
     if config.loss.sweep_field:
         values = np.asarray(config.loss.sweep_values, np.float32)
         state = state._replace(aux={**state.aux, "hparam": trainer.put(values)})
     return state
+
+
+def _flat_params(params: Any) -> dict[str, Any]:
+    flat = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        flat["/".join(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)] = leaf
+    return flat
+
+
+def load_init_params(path: str, params: Any, runs: int | None = None) -> Any:
+    """Initial parameters from an ``.npz`` of named arrays, in the structure of ``params``.
+
+    The keys are the flattened parameter paths joined by ``/`` (``Dense_0/kernel``,
+    ``PatchConv_1/bias``); every parameter must be there with its shape (one run's shape: with
+    ``runs`` the same weights go to every run). Starting two implementations from the same
+    initial weights is how a reimplementation is checked against the original code.
+
+    Args:
+        path: the ``.npz`` file (``config.model.init_path``).
+        params: the freshly initialised parameters (leading runs axis when ``runs``).
+        runs: R for vmapped runs, None for one run.
+
+    Returns:
+        A pytree like ``params`` holding the file's arrays (float32 host arrays).
+
+    Raises:
+        ValueError: unreadable file, or missing / unexpected / mis-shaped keys (all named).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: np.asarray(z[k]) for k in z.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"config.model.init_path={path!r} is not a readable .npz file: {e}") from e
+    flat = _flat_params(params)
+    lead = 1 if runs else 0
+    want = {k: tuple(np.shape(v))[lead:] for k, v in flat.items()}
+    missing = sorted(set(want) - set(arrays))
+    extra = sorted(set(arrays) - set(want))
+    bad = sorted(
+        f"{k}: file {arrays[k].shape}, model {want[k]}"
+        for k in set(want) & set(arrays)
+        if tuple(arrays[k].shape) != want[k]
+    )
+    if missing or extra or bad:
+        raise ValueError(
+            f"config.model.init_path={path!r} does not match the model's parameters: "
+            f"missing keys {missing}, unexpected keys {extra}, shape mismatches {bad}; the model "
+            f"expects {sorted(want.items())}"
+        )
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    keys = list(flat)
+    out = []
+    for key, leaf in zip(keys, leaves, strict=True):
+        value = arrays[key].astype(leaf.dtype)
+        if runs:
+            value = np.broadcast_to(value, (runs,) + value.shape).copy()
+        out.append(value)
+    return jax.tree_util.tree_unflatten(treedef, out)

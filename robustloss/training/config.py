@@ -44,7 +44,9 @@ def default_config() -> ml_collections.ConfigDict:
       dataset.name / data_dir / path / download / val_fraction: passed to
         ``robustloss.data.load_dataset``; ``max_train`` > 0 keeps only the first that many
         training examples; ``max_test`` likewise for the test set; ``scale`` (``""`` or
-        ``"minmax"``, tabular) and ``test_rows`` (``letter``) are passed to the loader.
+        ``"minmax"``, tabular) and ``test_rows`` (``letter``) are passed to the loader;
+        ``test_path`` (``letter``/``libsvm``/``npz``) is a second file holding the fixed test
+        set (then every row of ``path`` is a training row).
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
@@ -60,7 +62,10 @@ def default_config() -> ml_collections.ConfigDict:
         paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
         ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code);
         ``dtype``: ``float32`` or ``bfloat16`` compute (mixed precision: parameters, optimizer
-        state, BatchNorm statistics, logits and the loss stay float32).
+        state, BatchNorm statistics, logits and the loss stay float32); ``init``
+        (lenet: ``kaiming_fan_out`` or ``torch``, PyTorch's default as in the RENT code);
+        ``init_path``: an ``.npz`` of initial parameters keyed by their flattened paths
+        (``Dense_0/kernel``), loaded into every run's initial state (shapes checked).
       optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
         ``weight_decay`` (coupled L2 for sgd/adam); ``schedule`` ``constant`` | ``step`` |
         ``cosine``; ``decay_epochs``/``decay_factor`` for ``step``; ``clip_norm`` (0 = off);
@@ -99,6 +104,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.max_test = 0
     c.dataset.scale = ""
     c.dataset.test_rows = 4000
+    c.dataset.test_path = ""
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
@@ -129,6 +135,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.width = 64
     c.model.stem = "cifar"
     c.model.dtype = "float32"
+    c.model.init = "kaiming_fan_out"
+    c.model.init_path = ""
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"

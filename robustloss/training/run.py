@@ -26,6 +26,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from robustloss.noise import noise_kind
 from robustloss.training.build import (
     RunData,
     build_trainer,
@@ -87,7 +88,7 @@ class _Evaluation:
         self.has_val = len(data.y_val) > 0
         self.x_val = trainer.put(data.x_val) if self.has_val else None
         self.y_val, self.y_val_clean = per_run(data.y_val), per_run(data.y_val_clean)
-        self.clean_val = config.noise.noisy_val and config.noise.rate > 0
+        self.clean_val = _val_labels_noisy(config)
 
     def due(self, epoch: int) -> bool:
         """Evaluate after ``epoch`` (from 0): every ``eval_every`` epochs and after the last."""
@@ -126,6 +127,14 @@ class _Evaluation:
                 clean = t.evaluate(state, None, self.y_val_clean, logits=logits)
                 record["val/clean_top1"] = clean["top1"]
         return record
+
+
+def _val_labels_noisy(config: ml_collections.ConfigDict) -> bool:
+    """Whether the validation labels are corrupted, so ``val/clean_top1`` (against the known
+    clean labels) differs from ``val/top1``: synthetic noise with a rate, or real noisy labels."""
+    n = config.noise
+    kind = noise_kind(n.kind)
+    return bool(n.noisy_val) and kind != "clean" and (n.rate > 0 or kind == "real")
 
 
 def train(

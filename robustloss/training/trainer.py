@@ -21,6 +21,7 @@ rendezvous timeouts.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -165,7 +166,7 @@ class Trainer:
         self.sync_every = sync_every
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P("data"))
-        self._stats_template: EpochStats | None = None
+        self._stats_templates: dict[bool, EpochStats] = {}
         self._compiled: dict[str, Callable] = {}
 
     # ------------------------------------------------------------------ helpers (single run)
@@ -239,10 +240,19 @@ class Trainer:
             batch["clean_label"] = self._constrain(jnp.take(data["clean_label"], idx, axis=0))
         return batch, k_obj
 
+    def _objective_loss(self, warm: bool) -> Callable:
+        return self.objective.warmup_loss if warm else self.objective.loss
+
+    def _warm(self, epoch: int) -> bool:
+        """Whether ``epoch`` (from 0) is a warm-up epoch trained with ``warmup_loss``."""
+        o = self.objective
+        return o.warmup_loss is not None and epoch < o.warmup_epochs
+
     def _forward(
-        self, params: PyTree, state: TrainState, batch: dict, key: jax.Array
+        self, params: PyTree, state: TrainState, batch: dict, key: jax.Array, warm: bool = False
     ) -> tuple[jax.Array, tuple]:
-        """The objective on train-mode logits: ``(loss, (logits, batch_stats, aux, metrics))``."""
+        """The objective (its warm-up objective when ``warm``) on train-mode logits:
+        ``(loss, (logits, batch_stats, aux, metrics))``."""
         variables = self._variables(params, state.batch_stats)
         if state.batch_stats:
             logits, updates = self.model.apply(
@@ -252,15 +262,22 @@ class Trainer:
         else:
             logits = self.model.apply(variables, batch["x"], train=True)
             new_bs = state.batch_stats
-        loss, aux, metrics = self.objective.loss(logits, batch, state.aux, key)
+        loss, aux, metrics = self._objective_loss(warm)(logits, batch, state.aux, key)
         return loss, (logits, new_bs, aux, metrics)
 
     def _step_one(
-        self, state: TrainState, stats: EpochStats, data: dict, order: jax.Array
+        self,
+        state: TrainState,
+        stats: EpochStats,
+        data: dict,
+        order: jax.Array,
+        warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
         batch, key = self._batch(state, data, order)
         grad_fn = jax.value_and_grad(self._forward, has_aux=True)
-        (loss, (logits, new_bs, aux, metrics)), grads = grad_fn(state.params, state, batch, key)
+        (loss, (logits, new_bs, aux, metrics)), grads = grad_fn(
+            state.params, state, batch, key, warm
+        )
         updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
         last = state.step % self.steps_per_epoch == self.steps_per_epoch - 1
         new_state = TrainState(
@@ -284,10 +301,15 @@ class Trainer:
         return new_state, stats
 
     def _epoch_one(
-        self, state: TrainState, stats: EpochStats, data: dict, order: jax.Array
+        self,
+        state: TrainState,
+        stats: EpochStats,
+        data: dict,
+        order: jax.Array,
+        warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
         def body(carry, _):
-            return self._step_one(*carry, data, order), None
+            return self._step_one(*carry, data, order, warm), None
 
         (state, stats), _ = jax.lax.scan(body, (state, stats), None, length=self.steps_per_epoch)
         return state, stats
@@ -369,8 +391,8 @@ class Trainer:
         fn = self._maybe_vmap(lambda k: self._init_one(k, sample), (0,))
         return self._jit("init", fn)(keys)
 
-    def _empty_stats(self, state: TrainState, data: dict) -> EpochStats:
-        if self._stats_template is None:
+    def _empty_stats(self, state: TrainState, data: dict, warm: bool = False) -> EpochStats:
+        if warm not in self._stats_templates:
             b, k = self.batch_size, self.num_classes
             batch = {
                 "label": jnp.zeros((b,), jnp.int32),
@@ -380,14 +402,13 @@ class Trainer:
             if "clean_label" in data:
                 batch["clean_label"] = batch["label"]
             aux_one = jax.tree.map(lambda a: a[0], state.aux) if self.num_runs else state.aux
+            objective_loss = self._objective_loss(warm)
             metrics = jax.eval_shape(
-                lambda aux: self.objective.loss(jnp.zeros((b, k)), batch, aux, jax.random.key(0))[
-                    2
-                ],
+                lambda aux: objective_loss(jnp.zeros((b, k)), batch, aux, jax.random.key(0))[2],
                 aux_one,
             )
-            self._stats_template = EpochStats.empty(metrics, has_clean="clean_label" in data)
-        stats = self._stats_template
+            self._stats_templates[warm] = EpochStats.empty(metrics, has_clean="clean_label" in data)
+        stats = self._stats_templates[warm]
         if self.num_runs:
             stats = jax.tree.map(lambda v: np.full((self.num_runs,), v), stats)
         return self.put(stats)
@@ -404,16 +425,21 @@ class Trainer:
             NonFiniteLossError: the loss became NaN/inf; the message gives epoch and step.
         """
         epoch0 = int(jax.device_get(state.epoch).flat[0])
-        stats = self._empty_stats(state, data)
+        warm = self._warm(epoch0)
+        suffix = "_warm" if warm else ""
+        stats = self._empty_stats(state, data, warm)
         data_axes = self._data_axes(data)
         order = self._orders(state, epoch0)
         if self.epoch_mode == "scan":
-            fn = self._maybe_vmap(self._epoch_one, (0, 0, data_axes, 0))
-            state, stats = self._jit("epoch", fn, donate=(0, 1))(state, stats, data, order)
-        else:
-            step = self._jit(
-                "step", self._maybe_vmap(self._step_one, (0, 0, data_axes, 0)), donate=(0, 1)
+            fn = self._maybe_vmap(
+                functools.partial(self._epoch_one, warm=warm), (0, 0, data_axes, 0)
             )
+            state, stats = self._jit("epoch" + suffix, fn, donate=(0, 1))(state, stats, data, order)
+        else:
+            fn = self._maybe_vmap(
+                functools.partial(self._step_one, warm=warm), (0, 0, data_axes, 0)
+            )
+            step = self._jit("step" + suffix, fn, donate=(0, 1))
             for i in range(self.steps_per_epoch):
                 state, stats = step(state, stats, data, order)
                 if self.sync_every and (i + 1) % self.sync_every == 0:

@@ -208,6 +208,27 @@ def make_objective(
             metrics["t_error"] = est.transition_error(new_aux["T"], true_T)
         return jnp.where(active, main + extra, warm), new_aux, metrics
 
+    def warmup_loss(logits, batch, aux, key):
+        """The warm-up epochs' objective: the plain base loss, exactly as without a method.
+
+        Only what the method needs after the warm-up is recorded (``proba`` for the code's
+        anchor estimator), under ``stop_gradient``, so the gradient is the plain loss's."""
+        del key
+        labels = jnp.asarray(batch["label"]).astype(jnp.int32)
+        value = masked_mean(base_loss(logits, labels), batch["mask"])
+        new_aux = dict(aux)
+        if keep_proba:
+            index = jnp.asarray(batch["index"]).astype(jnp.int32)
+            p = jax.lax.stop_gradient(jax.nn.softmax(logits, axis=-1))
+            new_aux["proba"] = aux["proba"].at[index].set(p, mode="drop")
+        metrics: dict = {"active": jnp.zeros((), jnp.float32)}
+        if "clean_label" in batch:
+            clean = labels == jnp.asarray(batch["clean_label"]).astype(jnp.int32)
+            metrics["batch_precision"] = masked_mean(clean.astype(jnp.float32), batch["mask"])
+        if true_T is not None:  # the T the method would start from (I before an estimate)
+            metrics["t_error"] = est.transition_error(aux["T"], true_T)
+        return value, new_aux, metrics
+
     def refresh_due(epoch: int, num_epochs: int) -> bool:
         del num_epochs
         return warmup > 0 and epoch == warmup - 1
@@ -221,4 +242,11 @@ def make_objective(
             new_aux["T"] = method.estimate(probs, anchor_probs, labels).astype(jnp.float32)
         return new_aux
 
-    return Objective(init=init, loss=loss, refresh_due=refresh_due, refresh=refresh)
+    return Objective(
+        init=init,
+        loss=loss,
+        refresh_due=refresh_due,
+        refresh=refresh,
+        warmup_epochs=warmup,
+        warmup_loss=warmup_loss if warmup > 0 else None,
+    )
