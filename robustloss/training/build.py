@@ -19,7 +19,7 @@ from robustloss.data import dataset_options, load_dataset, random_crop_flip
 from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
 from robustloss.noise import NOISE_KINDS, add_noise, from_labels, noise_kind, read_label_file
 from robustloss.objective import Objective, objective_from_loss, objective_hparam_sweep
-from robustloss.training.config import transition_options
+from robustloss.training.config import noise_seed, transition_options
 from robustloss.training.optim import make_optimizer, make_schedule
 from robustloss.training.trainer import Trainer, TrainState, make_mesh
 from robustloss.transition import make_objective
@@ -40,10 +40,11 @@ class RunData:
 
     Attributes:
         x_train: ``[N, ...]`` float32 inputs.
-        y_train: ``[N]`` (or ``[R, N]`` with per-run noise) noisy int32 labels.
+        y_train: ``[N]`` (``[R, N]`` with vmapped runs) noisy int32 labels; run ``r`` draws
+            with `noise_seed` of its own seed, exactly as a separate run with that seed.
         y_train_clean: ``[N]`` clean labels.
         x_val, y_val, y_val_clean: validation split (0 rows when none); ``y_val`` noisy when
-            ``noise.noisy_val``.
+            ``noise.noisy_val`` (``[R, n]`` with vmapped runs: each run's own draw).
         x_test, y_test: clean test set.
         num_classes: K.
         true_T: ``[K, K]`` transition matrix of the noise generator (of run 0 with per-run
@@ -121,23 +122,21 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         x_test, y_test = x_test[: d.max_test], y_test[: d.max_test]
     k = ds.num_classes
     runs = num_runs(config) or 0
-    if config.noise.per_run and runs:
-        draws = [
-            _noise(config, y_clean, x_train, k, config.noise.seed + r, rows) for r in range(runs)
-        ]
-        y_train = np.stack([dr.labels for dr in draws])
-        true_T = draws[0].T
-    else:
-        draw = _noise(config, y_clean, x_train, k, config.noise.seed, rows)
-        y_train, true_T = draw.labels, draw.T
-        if runs:
-            y_train = np.broadcast_to(y_train, (runs,) + y_train.shape).copy()
+    run_seeds = list(config.seeds or (config.seed,) * runs) if runs else [config.seed]
+    seeds = [noise_seed(config, s) for s in run_seeds]  # one rule: -1 follows the run seed
+    draws = {s: _noise(config, y_clean, x_train, k, s, rows) for s in dict.fromkeys(seeds)}
+    y_train = np.stack([draws[s].labels for s in seeds])
+    true_T = draws[seeds[0]].T
+    if not runs:
+        y_train = y_train[0]
     y_val_clean = ds.y_val.astype(np.int32)
     y_val = y_val_clean
     if config.noise.noisy_val and len(y_val):
-        y_val = _noise(
-            config, y_val_clean, ds.x_val, k, config.noise.seed + 100_003, ds.val_index
-        ).labels
+        val = {
+            s: _noise(config, y_val_clean, ds.x_val, k, s + 100_003, ds.val_index).labels
+            for s in dict.fromkeys(seeds)
+        }
+        y_val = np.stack([val[s] for s in seeds]) if runs else val[seeds[0]]
     return RunData(
         x_train=np.asarray(x_train, np.float32),
         y_train=np.asarray(y_train, np.int32),

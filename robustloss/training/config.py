@@ -39,8 +39,10 @@ def default_config() -> ml_collections.ConfigDict:
         ``"minmax"``, tabular) and ``test_rows`` (``letter``) are passed to the loader.
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
-        generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
-        ``per_run`` gives run ``r`` of ``seeds`` the noise seed ``noise.seed + r``.
+        generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol).
+        ``noise.seed``: ``-1`` (the default) means *the run's seed*, so run ``r`` of a batched
+        config (``seeds``, ``runs``) gets exactly the labels of a separate run with
+        ``seed=seeds[r]``; ``>= 0`` fixes one draw for every run (`noise_seed`).
       loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``. ``sweep_field`` /
         ``sweep_values``: train one run per value of that numeric hyperparameter, vmapped into
         one program (with ``seeds`` of the same length, or all runs from ``seed``).
@@ -87,12 +89,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
     c.noise.rate = 0.0
-    c.noise.seed = 0
+    c.noise.seed = -1  # -1: the run's seed (see `noise_seed`)
     c.noise.sampling = "exact"
     c.noise.class_map = ""
     c.noise.mode = "ours"
     c.noise.noisy_val = True
-    c.noise.per_run = False
     # kind="real": one noisy label per training example of the dataset's source order (e.g. a
     # CIFAR-10N .npy/.npz/.csv file); labels_key picks the array/column (CIFAR-N: aggre, worst..).
     c.noise.labels_path = ""
@@ -141,6 +142,25 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.transition = ml_collections.ConfigDict(dataclasses.asdict(TransitionOptions()))
     return c
+
+
+def noise_seed(config: ml_collections.ConfigDict, run_seed: int | None = None) -> int:
+    """The noise seed of a run: ``config.noise.seed``, or the run's seed when it is ``-1``.
+
+    One rule for every config: a batched run ``r`` (run seed ``seeds[r]``) and a separate run
+    with ``seed=seeds[r]`` draw the same labels.
+
+    Example:
+        >>> c = default_config(); c.seed = 3
+        >>> noise_seed(c), noise_seed(c, run_seed=5)
+        (3, 5)
+        >>> c.noise.seed = 7
+        >>> noise_seed(c, run_seed=5)
+        7
+    """
+    if config.noise.seed >= 0:
+        return int(config.noise.seed)
+    return int(config.seed if run_seed is None else run_seed)
 
 
 def transition_options(config: ml_collections.ConfigDict) -> TransitionOptions:
@@ -253,7 +273,13 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.noise.rate={c.noise.rate!r} is out of range; it must be in [0, 1)"
         )
-    _range("noise.seed", c.noise.seed, 0)
+    if not (isinstance(c.noise.seed, int) and not isinstance(c.noise.seed, bool)) or (
+        c.noise.seed < -1
+    ):
+        raise ValueError(
+            f"config.noise.seed={c.noise.seed!r} is out of range; it must be an int >= 0 (one "
+            "fixed draw for every run) or -1 (the run's seed)"
+        )
     _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
     _choice("noise.mode", c.noise.mode, NOISE_MODES)
 

@@ -46,7 +46,7 @@ class _Evaluation:
 
     def __init__(self, config: ml_collections.ConfigDict, trainer: Trainer, data: RunData):
         runs = num_runs(config)
-        per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape) if runs else y
+        per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape[-1:]) if runs else y
         self.trainer, self.config = trainer, config
         self.x_test, self.y_test = trainer.put(data.x_test), data.y_test
         self.has_val = len(data.y_val) > 0
