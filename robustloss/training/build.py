@@ -435,8 +435,8 @@ def _per_run_aux(config, trainer: Trainer, data: RunData, aux: dict, rcs: list) 
             for f in aux["hparams"]
         }
     if "true_T" in aux:
-        per_run_T = trainer.put(np.asarray(data.true_T, np.float32).reshape(aux["true_T"].shape))
-        aux["true_T"] = per_run_T
-        if config.transition.estimator == "true":
-            aux["T"] = per_run_T
+        per_run_T = np.asarray(data.true_T, np.float32).reshape(aux["true_T"].shape)
+        aux["true_T"] = trainer.put(per_run_T)
+        if config.transition.estimator == "true":  # its own buffer: the step donates both
+            aux["T"] = trainer.put(per_run_T.copy())
     return aux

@@ -72,7 +72,7 @@ RUN_FIELDS: tuple[RunField, ...] = (
     RunField(
         "loss.hparams.*",
         "loss_hparam",
-        "numeric hyperparameters of a stateless loss without a transition method (stateful "
+        "float hyperparameters of a stateless loss without a transition method (stateful "
         "losses and transition methods close over their hyperparameters)",
     ),
     RunField("optimizer.lr", "optimizer", "the step/cosine schedule scales each run's base lr"),
@@ -237,13 +237,15 @@ def check_runs(config: ml_collections.ConfigDict) -> None:
     vary = varying_fields(config)
     hparams = [k for k in vary if k.startswith("loss.hparams.")]
     if hparams:
-        base = dict(config.loss.hparams)
+        from robustloss import loss_hparams
+
+        base = loss_hparams(config.loss.name)  # registry defaults: their types are the API's
         for k in hparams:
             name = k.split(".", 2)[2]
-            if name not in base or isinstance(base[name], str | bool):
-                numeric = sorted(n for n, v in base.items() if not isinstance(v, str | bool))
+            if not isinstance(base.get(name), float):
+                numeric = sorted(n for n, v in base.items() if isinstance(v, float))
                 raise ValueError(
-                    f"batched runs vary {k!r}, which is not a numeric hyperparameter of loss "
+                    f"batched runs vary {k!r}, which is not a float hyperparameter of loss "
                     f"{config.loss.name!r}; valid: {numeric}"
                 )
         if config.transition.use != "none" or _is_stateful_loss(config):
