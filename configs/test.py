@@ -1,7 +1,7 @@
 """A seconds-long CPU run: ffnn on scikit-learn digits, 20% symmetric noise, 2 epochs.
 
 ``get_sweep`` is a small mixed grid for ``python -m experiments.sweep`` (docs/sweeps.md): CE
-and GCE (q 0.5/0.9) under two noise rates, two seeds: 12 cells in 4 programs.
+and GCE (q 0.5/0.9) under two noise rates, two seeds: 12 cells in 2 programs (CE, GCE).
 """
 
 from configs.base import base_config, finish

@@ -225,3 +225,60 @@ def objective_hparam_sweep(loss: Any, field: str) -> Objective:
         return masked_mean(values, batch["mask"]), aux, {}
 
     return Objective(init=init, loss=loss_swept, refresh_due=never, refresh=no_refresh)
+
+
+def objective_hparams(loss: Any, fields: Any) -> Objective:
+    """An objective whose loss hyperparameters ``fields`` are traced values in ``aux``.
+
+    ``aux = {"hparams": {field: value, ...}}``; each step calls
+    ``loss.fn(logits, labels, **hparams)`` with those values in place of ``loss.hparams``.
+    Setting each to ``[R]`` values in a train state with a leading runs axis trains R
+    hyperparameter settings of one loss (several hyperparameters at once) in one vmapped
+    program; the harness does this for per-run ``loss.hparams.*`` fields
+    (`robustloss.training.runs`).
+
+    Args:
+        loss: a stateless ``robustloss.Loss`` (from ``get_loss``): its ``fn`` and ``hparams``.
+        fields: names of numeric hyperparameters (e.g. ``("alpha", "beta")`` for ``sce``).
+
+    Returns:
+        An `Objective`; ``init`` stores ``loss.hparams[field]`` for each field (float32).
+
+    Raises:
+        ValueError: a field is not a numeric hyperparameter of the loss, or the loss is
+            stateful.
+
+    Example:
+        >>> import jax.numpy as jnp, robustloss
+        >>> obj = objective_hparams(robustloss.get_loss("sce"), ("alpha", "beta"))
+        >>> batch = {"label": jnp.array([0]), "index": jnp.array([0]), "mask": jnp.ones(1)}
+        >>> aux = {"hparams": {"alpha": jnp.float32(0.0), "beta": jnp.float32(1.0)}}
+        >>> float(obj.loss(jnp.zeros((1, 2)), batch, aux, None)[0])  # RCE: -A (1 - p_y) = 2
+        2.0
+    """
+    name = getattr(loss, "name", repr(loss))
+    if _is_stateful(loss):
+        raise ValueError(f"traced hyperparameters need a stateless loss; {name!r} is stateful")
+    hparams = dict(getattr(loss, "hparams", {}))
+    fields = tuple(fields)
+    numeric = sorted(k for k, v in hparams.items() if not isinstance(v, str | bool))
+    bad = [f for f in fields if f not in numeric]
+    if bad or not fields:
+        raise ValueError(
+            f"loss {name!r} has no numeric hyperparameter(s) {bad or fields!r} to trace; "
+            f"valid: {numeric}"
+        )
+    start = {f: float(hparams[f]) for f in fields}
+
+    def init(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
+        del num_examples, num_classes, key
+        return {"hparams": {f: jnp.asarray(v, jnp.float32) for f, v in start.items()}}
+
+    def loss_traced(
+        logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
+    ) -> tuple[jax.Array, PyTree, dict]:
+        del key
+        values = loss.fn(logits, batch["label"], **{**hparams, **aux["hparams"]})
+        return masked_mean(values, batch["mask"]), aux, {}
+
+    return Objective(init=init, loss=loss_traced, refresh_due=never, refresh=no_refresh)

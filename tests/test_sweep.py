@@ -7,6 +7,7 @@ checks real programs against standalone runs.
 import json
 import os
 
+import ml_collections
 import pytest
 from absl import flags
 from ml_collections import config_flags
@@ -106,20 +107,18 @@ def test_packing_plan_for_a_mixed_grid():
     grid = (
         product(loss=["ce"], seed=[0, 1, 2])  # seeds pack
         + product(loss=["gce"], q=[0.5, 0.9], seed=[0, 1])  # seed x q pack together
-        + [{"loss": "gce", "q": 0.5, "seed": 0, "lr": 0.1}]  # another lr: its own program
         + product(loss=["aldr_kl"], alpha=[2.0, 3.0])  # stateful: hparams do not pack
         + product(transition=["forward"], seed=[0, 1])  # transition: seeds pack
-        + product(loss=["gce"], q=[0.5], lam=[None], rate=[0.4], seed=[0])  # other rate
+        + [{"loss": "gce", "q": 0.5, "seed": 0, "model.hidden": 16}]  # other shape: own program
     )
     programs = plan_programs(_cells(grid))
     assert _groups(programs) == [
         ["loss=ce,seed=0", "loss=ce,seed=1", "loss=ce,seed=2"],
         [f"loss=gce,q={q},seed={s}" for q in (0.5, 0.9) for s in (0, 1)],
-        ["loss=gce,q=0.5,seed=0,lr=0.1"],
         ["loss=aldr_kl,alpha=2.0"],
         ["loss=aldr_kl,alpha=3.0"],
         ["transition=forward,seed=0", "transition=forward,seed=1"],
-        ["loss=gce,q=0.5,rate=0.4,seed=0"],
+        ["loss=gce,q=0.5,seed=0,model.hidden=16"],
     ]
     gce = programs[1]
     assert gce.config["seeds"] == tuple(c.config["seed"] for c in gce.cells)
@@ -128,38 +127,66 @@ def test_packing_plan_for_a_mixed_grid():
         c.config["loss"]["hparams"]["q"] for c in gce.cells
     )
     assert gce.varying == {"seed": ("seed",), "loss_hparam": ("loss.hparams.q",)}
-    assert programs[2].num_runs == 1 and programs[2].config["seeds"] == ()
+    assert programs[-1].num_runs == 1 and programs[-1].config["seeds"] == ()
+    assert "runs" not in gce.config or gce.config["runs"] == ()
     # Deterministic: the same cells give the same programs and ids.
     assert [p.id for p in plan_programs(_cells(grid))] == [p.id for p in programs]
+    # Another lr and another noise rate now join the gce program (per-run fields).
+    more = grid + [
+        {"loss": "gce", "q": 0.5, "seed": 0, "lr": 0.1},
+        {"loss": "gce", "q": 0.5, "seed": 0, "rate": 0.4},
+    ]
+    programs = plan_programs(_cells(more))
+    gce = programs[1]
+    assert len(programs) == 6 and gce.num_runs == 6
+    assert gce.varying == {
+        "seed": ("seed",),
+        "labels": ("noise.rate",),
+        "loss_hparam": ("loss.hparams.q",),
+        "optimizer": ("optimizer.lr",),
+    }
+    assert [r["optimizer.lr"] for r in gce.config["runs"]] == [0.01] * 4 + [0.1, 0.01]
+    assert [r["noise.rate"] for r in gce.config["runs"]] == [0.2] * 5 + [0.4]
 
 
-def test_two_varying_hyperparameters_split_into_programs_of_one():
+def test_several_varying_hyperparameters_pack_into_one_program():
+    # Before per-run fields, alpha and beta split into 2 programs of 3; now both are traced.
     grid = product(loss=["sce"], alpha=[0.1, 0.5], beta=[1.0, 2.0, 4.0])
-    programs = plan_programs(_cells(grid))
-    # beta has more values: it is vmapped; alpha splits the programs.
-    assert [p.num_runs for p in programs] == [3, 3]
-    assert all(p.config["loss"]["sweep_field"] == "beta" for p in programs)
-    assert {p.cells[0].config["loss"]["hparams"]["alpha"] for p in programs} == {0.1, 0.5}
+    (prog,) = plan_programs(_cells(grid))
+    assert prog.num_runs == 6 and prog.config["loss"]["sweep_field"] == ""
+    assert prog.varying == {"loss_hparam": ("loss.hparams.alpha", "loss.hparams.beta")}
+    assert [r["loss.hparams.alpha"] for r in prog.config["runs"]] == [0.1] * 3 + [0.5] * 3
 
 
-def test_noise_draws_pack_only_as_consecutive_seeds_without_noisy_validation():
-    clean_val = "dataset.val_fraction=0.0"
-    grid = product(**{"noise.seed": [3, 4, 5, 3]}, seed=[0, 1][:1]) + [{"noise.seed": 3, "seed": 1}]
-    cells = _cells(grid, clean_val)
-    programs = plan_programs(cells)
-    runs = [[c.config["noise"]["seed"] for c in p.cells] for p in programs]
-    assert runs == [[3, 4, 5], [3]]
-    assert programs[0].config["noise"]["per_run"] and programs[0].config["noise"]["seed"] == 3
-    assert not programs[1].config["noise"]["per_run"]
-    # With a transition method only class-conditional noise draws pack (the true T is shared).
+def test_noise_draws_kinds_rates_lr_and_folds_pack():
+    """Every field of RUN_FIELDS packs, with a noisy validation split too (labels are per run)."""
+    from robustloss.training.runs import run_config
+
+    grid = product(
+        noise=["symmetric", "uniform"],
+        rate=[0.2, 0.4],
+        lr=[0.01, 0.003],
+        **{"noise.seed": [3, 5]},
+    )
+    (prog,) = plan_programs(_cells(grid))
+    assert prog.num_runs == 16 and set(prog.varying) == {"labels", "optimizer"}
+    cfg = ml_collections.ConfigDict(prog.config)
+    for r, c in enumerate(prog.cells):  # run r of the program is exactly cell r
+        assert run_config(cfg, r).to_dict() == {**c.config, "progress": "none"}
+    folds = "dataset.val_fraction=0.0,dataset.num_folds=5"
+    (prog,) = plan_programs(_cells(product(**{"dataset.fold": range(5)}), folds))
+    assert prog.num_runs == 5 and prog.varying == {"fold": ("dataset.fold",)}
+    # Without k-fold CV configured the fold is no axis; a label file is one fixed draw.
+    assert len(plan_programs(_cells(product(q=[0.5, 0.9]), "loss=gce,noise=idn"))) == 1
+    # With a transition method: noise draws (each run gets its own true T) and lr pack; the
+    # loss hyperparameters do not (the transition objective closes over them).
     forward = "dataset.val_fraction=0.0,transition=forward"
-    sym = plan_programs(_cells(product(**{"noise.seed": [0, 1]}), forward))
-    assert [p.num_runs for p in sym] == [2]
-    idn = plan_programs(_cells(product(**{"noise.seed": [0, 1]}), forward + ",noise=idn"))
-    assert [p.num_runs for p in idn] == [1, 1]
-    # With a noisy validation split (configs/test.py's default) noise seeds do not pack.
-    noisy = plan_programs(_cells(product(**{"noise.seed": [0, 1]})))
-    assert [p.num_runs for p in noisy] == [1, 1]
+    idn = plan_programs(
+        _cells(product(**{"noise.seed": [0, 1]}, lr=[0.01, 0.1]), forward + ",noise=idn")
+    )
+    assert [p.num_runs for p in idn] == [4]
+    gce = plan_programs(_cells(product(q=[0.5, 0.9]), forward + ",loss=gce"))
+    assert [p.num_runs for p in gce] == [1, 1]
 
 
 def test_max_pack_splits_evenly():
@@ -315,7 +342,7 @@ def test_cli_dry_run(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "12 cells: 0 done, 0 failed, 12 to run" in out.stdout
-    assert "4 program(s) (= compilations), 12 run(s), 12 run-epochs" in out.stdout
+    assert "2 program(s) (= compilations), 12 run(s), 12 run-epochs" in out.stdout  # rates pack
     assert not os.path.exists(wd)
 
 
@@ -350,7 +377,11 @@ def test_results_table_stores_a_column_mixing_text_and_numbers(tmp_path):
 def test_rent_paper_grid_packs_its_seeds():
     cells = load_cells(os.path.join(ROOT, "configs", "paper", "rent_iclr2024.py") + ":fmnist_cpu")
     programs = plan_programs(cells)
-    assert len(cells) == 54 and [p.num_runs for p in programs] == [3] * 18
-    for p in programs:  # each seed keeps its own noise draw (noise.seed = seed)
-        assert p.config["seeds"] == (0, 1, 2) and p.config["noise"]["per_run"]
-        assert [c.config["noise"]["seed"] for c in p.cells] == [0, 1, 2]
+    # The two noise settings (kind, rate, class map) pack too: 9 programs of 2 settings x 3 seeds.
+    assert len(cells) == 54 and [p.num_runs for p in programs] == [6] * 9
+    from robustloss.training.config import noise_seed
+
+    for p in programs:  # each seed keeps its own noise draw (noise.seed = -1: the seed)
+        assert p.config["seeds"] == (0, 1, 2) * 2 and p.config["noise"]["seed"] == -1
+        seeds = [noise_seed(ml_collections.ConfigDict(c.config)) for c in p.cells]
+        assert seeds == [0, 1, 2] * 2

@@ -61,16 +61,27 @@ PACKED = {
         **{"transition.warmup_epochs": [1, 1], "noise.seed": [0, 1]},
         seed=[3, 4],
     ),
+    # noise rate + kind + lr + q + fold (3-fold CV, noise before the split) in one program
+    "mixed": zip(
+        loss=["gce"] * 3,
+        q=[0.5, 0.9, 0.7],
+        rate=[0.2, 0.4, 0.3],
+        noise=["symmetric", "uniform", "symmetric"],
+        lr=[0.01, 0.003, 0.02],
+        **{"dataset.fold": [0, 1, 2]},
+    ),
 }
+ARGS = {"mixed": ",dataset.num_folds=3,noise.before_split=True"}
 
 
 @pytest.mark.parametrize("name", sorted(PACKED))
 def test_packed_cells_equal_standalone_runs(tmp_path, name):
     grid = PACKED[name]
-    cells = _cells(grid, "epochs=2,dataset.val_fraction=0.0,dataset.max_train=600")
+    arg = "epochs=2,dataset.val_fraction=0.0,dataset.max_train=600" + ARGS.get(name, "")
+    cells = _cells(grid, arg)
     wd = str(tmp_path / "sweep")
     rep, _ = _sweep(cells, wd)
-    assert rep["programs"] == 1 and rep["trained"] == 2
+    assert rep["programs"] == 1 and rep["trained"] == len(cells)
     for c in cells:
         got = _read(os.path.join(wd, "cells", c.id))
         standalone = str(tmp_path / c.id)

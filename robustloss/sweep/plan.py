@@ -1,20 +1,22 @@
 """Packing cells into programs: which runs the harness can vmap into one compiled program.
 
 Cells whose resolved configs are equal except for *packable* fields run as one program of R
-vmapped runs. What is packable is declared once, in `PACKABLE`: one `PackAxis` per axis the
-harness (`robustloss.training.train`) can vmap today:
+vmapped runs. What is packable is the harness's one table,
+`robustloss.training.runs.RUN_FIELDS`; `PACKABLE` groups it into one `PackAxis` per way the
+harness realises a field:
 
 * ``seed`` -- the run seed (``config.seeds``);
-* ``loss_hparam`` -- one float hyperparameter of a stateless loss without a transition method
-  (``config.loss.sweep_field`` / ``sweep_values``);
-* ``noise_seed`` -- the noise draw (``config.noise.per_run``: run ``r`` gets ``noise.seed + r``),
-  when no noisy validation split depends on the shared base seed, and, with a transition method,
-  when the true T does not depend on the draw (class-conditional noise).
+* ``labels`` -- noise seed, kind, rate, sampling, class map, mode, ``noisy_val``,
+  ``before_split``: each run's own labels ``[R, N]`` and true T (not for ``kind="real"``);
+* ``loss_hparam`` -- float hyperparameters of a stateless loss without a transition method,
+  several at once (one: ``config.loss.sweep_field``/``sweep_values``; more: ``config.runs``);
+* ``optimizer`` -- ``optimizer.lr`` / ``weight_decay`` / ``momentum`` (inject_hyperparams);
+* ``fold`` -- ``dataset.fold`` with ``dataset.num_folds >= 2`` (a program whose folds take
+  different steps per epoch fails and is re-run cell by cell by the runner).
 
-Everything else (loss family, model, dataset, epochs, noise kind/rate, optimizer, ...) is part of
-the *program key*, so different values give different programs. Making another field packable
-(noise rate/kind, optimizer lr/wd/momentum, fold, transition hyperparameters) is one entry here
-plus the harness support for vmapping it.
+All but seed and one loss hyperparameter go into ``config.runs`` (a tuple of per-run dotted
+overrides). Everything else (loss family, model, dataset, epochs, batch size, schedule,
+transition method and its hyperparameters, which are not traced) is part of the *program key*.
 """
 
 from __future__ import annotations
@@ -56,32 +58,38 @@ def _del_path(cfg: dict, path: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class PackAxis:
-    """One axis the harness can vmap over.
+    """One axis the harness can vmap over: the `RUN_FIELDS` entries of one ``realised`` kind.
 
     Attributes:
-        name: short name (shown by ``--dry_run``).
+        name: the realisation (``key``, ``labels``, ``loss_hparam``, ``optimizer``, ``fold``;
+            shown by ``--dry_run``).
         description: one line.
         fields: ``cfg -> dotted fields`` this axis covers for a config (``cfg`` a plain dict).
         applies: ``cfg -> bool``: whether the harness can vmap this axis for that config. It
-            must depend only on non-packable fields, so all cells of a group agree.
-        to_program: ``(program_cfg, cells, varying_fields) -> None`` sets the program's fields
-            so that run ``r`` of the program is ``cells[r]``.
-        max_varying: at most this many of ``fields`` may differ within one program (None: any).
-        chains: optional ``(cells, varying_fields) -> [cells, ...]``: splits and orders a group
-            into lists the harness can run as one program each.
+            depends only on non-packable fields, so all cells of a group agree.
     """
 
     name: str
     description: str
     fields: Callable[[dict], tuple[str, ...]]
     applies: Callable[[dict], bool]
-    to_program: Callable[[dict, list[Cell], tuple[str, ...]], None]
-    max_varying: int | None = None
-    chains: Callable[[list[Cell], tuple[str, ...]], list[list[Cell]]] | None = None
 
 
-def _seed_to_program(prog: dict, cells: list[Cell], varying: tuple[str, ...]) -> None:
-    prog["seeds"] = tuple(int(c.config["seed"]) for c in cells)
+def _fields_of(realised: str) -> Callable[[dict], tuple[str, ...]]:
+    from robustloss.training.runs import RUN_FIELDS
+
+    def fields(cfg: dict) -> tuple[str, ...]:
+        out = []
+        for f in RUN_FIELDS:
+            if f.realised != realised:
+                continue
+            if f.field == "loss.hparams.*":
+                out += _float_hparams(cfg)
+            else:
+                out.append(f.field)
+        return tuple(out)
+
+    return fields
 
 
 def _float_hparams(cfg: dict) -> tuple[str, ...]:
@@ -105,85 +113,60 @@ def _hparam_applies(cfg: dict) -> bool:
     return not isinstance(loss, StatefulLoss)
 
 
-def _hparam_to_program(prog: dict, cells: list[Cell], varying: tuple[str, ...]) -> None:
-    if not varying:
-        return
-    (path,) = varying
-    prog["loss"]["sweep_field"] = path.rsplit(".", 1)[1]
-    prog["loss"]["sweep_values"] = tuple(float(get_path(c.config, path)) for c in cells)
+def _description(realised: str) -> str:
+    from robustloss.training.runs import RUN_FIELDS
+
+    fields = [f.field + (f" [{f.when}]" if f.when else "") for f in RUN_FIELDS]
+    return ", ".join(f for f, r in zip(fields, RUN_FIELDS, strict=True) if r.realised == realised)
 
 
-_NO_DRAW = ("clean", "none", "real", "from_labels")
-_DRAWN_T = ("instance", "idn", "instance_dependent")  # T depends on the draw
-
-
-def _noise_seed_applies(cfg: dict) -> bool:
-    n, d = cfg["noise"], cfg["dataset"]
-    if n["kind"] in _NO_DRAW:
-        return False  # no draw to vary
-    if cfg["transition"]["use"] != "none" and n["kind"] in _DRAWN_T:
-        return False  # the harness gives every run run 0's true T
-    # The noisy validation labels use the program's base noise seed for every run.
-    return not (n["noisy_val"] and d["val_fraction"] > 0 and n["rate"] > 0)
-
-
-def _noise_seed_chains(cells: list[Cell], varying: tuple[str, ...]) -> list[list[Cell]]:
-    """Splits cells into runs of consecutive noise seeds ``s, s+1, ...`` (the harness's form)."""
-    if not varying:
-        return [cells]
-    left = sorted(cells, key=lambda c: (c.config["noise"]["seed"], c.id))
-    out = []
-    while left:
-        chain = [left.pop(0)]
-        i = 0
-        while i < len(left):
-            if left[i].config["noise"]["seed"] == chain[-1].config["noise"]["seed"] + 1:
-                chain.append(left.pop(i))
-            else:
-                i += 1
-        out.append(chain)
-    return out
-
-
-def _noise_seed_to_program(prog: dict, cells: list[Cell], varying: tuple[str, ...]) -> None:
-    seeds = [int(c.config["noise"]["seed"]) for c in cells]
-    if len(set(seeds)) == 1:
-        prog["noise"]["per_run"] = False
-        return
-    if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
-        raise AssertionError(f"noise seeds {seeds} are not consecutive")  # chains guarantee it
-    prog["noise"]["per_run"] = True
-    prog["noise"]["seed"] = seeds[0]
-
-
-#: The packable axes (see the module docstring). Order matters only for display.
+#: The packable axes, one per realisation in `robustloss.training.RUN_FIELDS` (the one table of
+#: what can vary inside one compiled program). Order matters only for display.
 PACKABLE: tuple[PackAxis, ...] = (
+    PackAxis("seed", "run seed -> config.seeds", _fields_of("key"), lambda cfg: True),
     PackAxis(
-        name="seed",
-        description="run seed (init, shuffling, per-step keys) -> config.seeds",
-        fields=lambda cfg: ("seed",),
-        applies=lambda cfg: True,
-        to_program=_seed_to_program,
+        "labels",
+        "per-run noisy labels [R, N] and true T: " + _description("labels"),
+        _fields_of("labels"),
+        lambda cfg: cfg["noise"]["kind"] != "real",
     ),
     PackAxis(
-        name="loss_hparam",
-        description="one float hyperparameter of a stateless loss, no transition method "
-        "-> config.loss.sweep_field/sweep_values",
-        fields=_float_hparams,
-        applies=_hparam_applies,
-        to_program=_hparam_to_program,
-        max_varying=1,
+        "loss_hparam",
+        "traced loss hyperparameters (float; stateless loss, no transition method)",
+        _fields_of("loss_hparam"),
+        _hparam_applies,
     ),
     PackAxis(
-        name="noise_seed",
-        description="noise draw (consecutive noise seeds) -> config.noise.per_run; not with a "
-        "noisy validation split, nor instance-dependent noise with a transition method",
-        fields=lambda cfg: ("noise.seed",),
-        applies=_noise_seed_applies,
-        to_program=_noise_seed_to_program,
-        chains=_noise_seed_chains,
+        "optimizer",
+        "optax.inject_hyperparams values: " + _description("optimizer"),
+        _fields_of("optimizer"),
+        lambda cfg: True,
+    ),
+    PackAxis(
+        "fold",
+        "per-run training/validation rows: " + _description("fold"),
+        _fields_of("fold"),
+        lambda cfg: cfg["dataset"]["num_folds"] >= 2,
     ),
 )
+
+
+def _to_program(prog: dict, cells: list[Cell], varying: dict[str, tuple[str, ...]]) -> None:
+    """Sets the program's batch fields so that run ``r`` is ``cells[r]``: ``seeds`` for the
+    seed, ``loss.sweep_field``/``sweep_values`` for one varying loss hyperparameter (the CLI's
+    forms), ``runs`` (dotted overrides) for everything else."""
+    rest: list[str] = []
+    for name, fields in varying.items():
+        if name == "seed":
+            prog["seeds"] = tuple(int(c.config["seed"]) for c in cells)
+        elif name == "loss_hparam" and len(fields) == 1:
+            (path,) = fields
+            prog["loss"]["sweep_field"] = path.rsplit(".", 1)[1]
+            prog["loss"]["sweep_values"] = tuple(float(get_path(c.config, path)) for c in cells)
+        else:
+            rest += fields
+    if rest:
+        prog["runs"] = tuple({f: get_path(c.config, f) for f in rest} for c in cells)
 
 
 def _active(cfg: dict) -> list[tuple[PackAxis, tuple[str, ...]]]:
@@ -250,42 +233,16 @@ def _build(cells: list[Cell], active) -> Program:
     if len(cells) > 1:
         for axis, fields in active:
             v = tuple(_varying(cells, fields))
-            axis.to_program(prog, cells, v)
             if v:
                 varying[axis.name] = v
+        _to_program(prog, cells, varying)
     body = json.dumps(prog, sort_keys=True, default=str) + "|" + ",".join(c.id for c in cells)
     return Program(id=config_hash(body), config=prog, cells=tuple(cells), varying=varying)
 
 
 def _pack_group(cells: list[Cell], cap: int) -> list[Program]:
     active = _active(cells[0].config)
-    groups = [cells]
-    for axis, fields in active:  # at most max_varying fields of an axis may differ
-        if axis.max_varying is None:
-            continue
-        nxt = []
-        for g in groups:
-            v = _varying(g, fields)
-            if len(v) <= axis.max_varying:
-                nxt.append(g)
-                continue
-            count = {f: len({repr(get_path(c.config, f)) for c in g}) for f in v}
-            keep = sorted(v, key=lambda f: (-count[f], f))[: axis.max_varying]
-            split = [f for f in v if f not in keep]
-            sub: dict[str, list[Cell]] = {}
-            for c in g:
-                sub.setdefault(repr([get_path(c.config, f) for f in split]), []).append(c)
-            nxt.extend(sub.values())
-        groups = nxt
-    for axis, fields in active:
-        if axis.chains is None:
-            continue
-        groups = [ch for g in groups for ch in axis.chains(g, tuple(_varying(g, fields)))]
-    programs = []
-    for g in groups:
-        for chunk in _split_over_cap(g, cap):
-            programs.append(_build(chunk, active))
-    return programs
+    return [_build(chunk, active) for chunk in _split_over_cap(cells, cap)]
 
 
 def plan_programs(cells: Sequence[Cell], max_pack: int = 64) -> list[Program]:

@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from robustloss import get_loss
-from robustloss.data import dataset_options, load_dataset, random_crop_flip
+from robustloss.data import dataset_options, kfold_splits, load_dataset, random_crop_flip
 from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
 from robustloss.noise import (
     NOISE_KINDS,
@@ -25,9 +25,10 @@ from robustloss.noise import (
     noise_kind,
     read_label_file,
 )
-from robustloss.objective import Objective, objective_from_loss, objective_hparam_sweep
-from robustloss.training.config import transition_options
-from robustloss.training.optim import make_optimizer, make_schedule
+from robustloss.objective import Objective, objective_from_loss, objective_hparams
+from robustloss.training.config import noise_seed, transition_options
+from robustloss.training.optim import INJECTED, make_run_optimizer, make_schedule, set_hyperparams
+from robustloss.training.runs import run_config, run_overrides, varying_fields
 from robustloss.training.trainer import Trainer, TrainState, make_mesh
 from robustloss.transition import make_objective
 
@@ -49,15 +50,22 @@ class RunData:
 
     Attributes:
         x_train: ``[N, ...]`` float32 inputs.
-        y_train: ``[N]`` (or ``[R, N]`` with per-run noise) noisy int32 labels.
+        y_train: ``[N]`` (``[R, N]`` with vmapped runs) noisy int32 labels; run ``r`` draws
+            with `noise_seed` of its own seed, exactly as a separate run with that seed.
         y_train_clean: ``[N]`` clean labels.
         x_val, y_val, y_val_clean: validation split (0 rows when none); ``y_val`` noisy when
-            ``noise.noisy_val``.
+            ``noise.noisy_val`` (``[R, n]`` with vmapped runs: each run's own draw).
         x_test, y_test: clean test set.
         num_classes: K.
-        true_T: ``[K, K]`` transition matrix of the noise generator (of run 0 with per-run
-            noise).
+        true_T: ``[K, K]`` transition matrix of the noise generator (``[R, K, K]`` with
+            vmapped runs: each run's own).
         source: where the data came from.
+        train_rows: with vmapped runs on different folds, ``[R, n]`` rows of ``x_train`` (then
+            the whole training file) of each run's training set, padded with ``len(x_train)``;
+            ``y_train``/``y_train_clean`` are ``[R, n]`` in that order. None otherwise.
+        train_sizes: with ``train_rows``, each run's number of training rows.
+        val_sizes: when runs validate on different rows: each run's validation size; ``x_val``
+            is then ``[R, n_val, ...]`` (padded), else shared.
     """
 
     x_train: np.ndarray
@@ -71,6 +79,9 @@ class RunData:
     num_classes: int
     true_T: np.ndarray
     source: str
+    train_rows: np.ndarray | None = None
+    train_sizes: tuple[int, ...] | None = None
+    val_sizes: tuple[int, ...] | None = None
 
 
 def source_rows(ds: Any) -> int:
@@ -160,49 +171,172 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     if d.max_test:
         x_test, y_test = x_test[: d.max_test], y_test[: d.max_test]
     k = ds.num_classes
-    runs = num_runs(config) or 0
-    if config.noise.per_run and runs:
-        draws = [
-            _noise(config, y_clean, x_train, k, config.noise.seed + r, rows, n_source)
-            for r in range(runs)
-        ]
-        y_train = np.stack([dr.labels for dr in draws])
-        true_T = draws[0].T
-    else:
-        draw = _noise(config, y_clean, x_train, k, config.noise.seed, rows, n_source)
-        y_train, true_T = draw.labels, draw.T
-        if runs:
-            y_train = np.broadcast_to(y_train, (runs,) + y_train.shape).copy()
-    y_val_clean = ds.y_val.astype(np.int32)
-    y_val = y_val_clean
-    if config.noise.noisy_val and len(y_val):
-        y_val = _noise(
-            config, y_val_clean, ds.x_val, k, config.noise.seed + 100_003, ds.val_index, n_source
-        ).labels
-    return RunData(
-        x_train=np.asarray(x_train, np.float32),
-        y_train=np.asarray(y_train, np.int32),
-        y_train_clean=np.asarray(y_clean, np.int32),
-        x_val=np.asarray(ds.x_val, np.float32),
-        y_val=np.asarray(y_val, np.int32),
-        y_val_clean=y_val_clean,
-        x_test=np.asarray(x_test, np.float32),
-        y_test=np.asarray(y_test, np.int32),
-        num_classes=k,
-        true_T=np.asarray(true_T, np.float32),
-        source=ds.source,
+    base = _Base(
+        np.asarray(x_train, np.float32),
+        np.asarray(y_clean, np.int32),
+        np.asarray(rows),
+        np.asarray(ds.x_val, np.float32),
+        ds.y_val.astype(np.int32),
+        np.asarray(ds.val_index),
+        n_source,
     )
+    test = (np.asarray(x_test, np.float32), np.asarray(y_test, np.int32))
+    overrides = run_overrides(config)
+    if overrides is None:
+        one = _run_labels(config, base, k)
+        return RunData(
+            x_train=base.x[one.train],
+            y_train=one.y_train,
+            y_train_clean=base.y[one.train],
+            x_val=one.x_val,
+            y_val=one.y_val,
+            y_val_clean=one.y_val_clean,
+            x_test=test[0],
+            y_test=test[1],
+            num_classes=k,
+            true_T=one.T,
+            source=ds.source,
+        )
+    cache: dict[str, _Labels] = {}
+    per_run = []
+    for r in range(len(overrides)):
+        rc = run_config(config, r)
+        key = repr((rc.noise.to_dict(), noise_seed(rc), rc.dataset.fold))
+        if key not in cache:  # runs that differ only in their seed share one draw
+            cache[key] = _run_labels(rc, base, k)
+        per_run.append(cache[key])
+    return _stack_runs(per_run, base, test, k, ds.source)
+
+
+@dataclasses.dataclass
+class _Base:
+    """The loaded training file (after ``max_train``) and the dataset's own validation split."""
+
+    x: np.ndarray
+    y: np.ndarray
+    rows: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    val_index: np.ndarray
+    n_source: int  # rows of the dataset's source order (a real-noise file must have as many)
+
+
+@dataclasses.dataclass
+class _Labels:
+    """One run's training rows (into the file), noisy labels, validation set and true T."""
+
+    train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    y_val_clean: np.ndarray
+    T: np.ndarray
+
+
+def fold_rows(config: ml_collections.ConfigDict, labels: np.ndarray) -> tuple:
+    """``(train_rows, val_rows)`` of ``config.dataset.fold`` of ``num_folds`` (``fold_mode``)."""
+    d, n = config.dataset, len(labels)
+    if d.fold_mode == "stratified":
+        from sklearn.model_selection import StratifiedKFold
+
+        try:
+            skf = StratifiedKFold(n_splits=d.num_folds, shuffle=True, random_state=d.split_seed)
+            splits = list(skf.split(np.zeros(n), labels))
+        except ValueError as e:
+            raise ValueError(f"config.dataset.fold_mode='stratified': {e}") from e
+    else:
+        shuffle = d.fold_mode == "shuffled"
+        splits = kfold_splits(n, d.num_folds, shuffle=shuffle, seed=d.split_seed)
+    tr, va = splits[d.fold]
+    return np.asarray(tr, np.int64), np.asarray(va, np.int64)
+
+
+def _run_labels(config: ml_collections.ConfigDict, b: _Base, k: int) -> _Labels:
+    """The labels of one (unbatched) run: fold split and noise, in the one order every run uses."""
+    seed, nz = noise_seed(config), config.noise
+    if not config.dataset.num_folds:
+        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source)
+        y_val = b.y_val
+        if nz.noisy_val and len(y_val):
+            y_val = _noise(
+                config, b.y_val, b.x_val, k, seed + 100_003, b.val_index, b.n_source
+            ).labels
+        train = np.arange(len(b.y))
+        return _Labels(train, _i32(draw.labels), b.x_val, _i32(y_val), b.y_val, _f32(draw.T))
+    tr, va = fold_rows(config, b.y)
+    if nz.before_split:  # one draw on the whole file; the validation fold carries it (LDR code)
+        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source)
+        y_tr = np.asarray(draw.labels)[tr]
+        y_va = np.asarray(draw.labels)[va] if nz.noisy_val else b.y[va]
+    else:
+        draw = _noise(config, b.y[tr], b.x[tr], k, seed, b.rows[tr], b.n_source)
+        y_tr, y_va = draw.labels, b.y[va]
+        if nz.noisy_val:
+            y_va = _noise(
+                config, b.y[va], b.x[va], k, seed + 100_003, b.rows[va], b.n_source
+            ).labels
+    return _Labels(tr, _i32(y_tr), b.x[va], _i32(y_va), b.y[va], _f32(draw.T))
+
+
+def _i32(a) -> np.ndarray:
+    return np.asarray(a, np.int32)
+
+
+def _f32(a) -> np.ndarray:
+    return np.asarray(a, np.float32)
+
+
+def _pad(a: np.ndarray, n: int, value=0) -> np.ndarray:
+    if len(a) >= n:
+        return a
+    return np.concatenate([a, np.full((n - len(a),) + a.shape[1:], value, a.dtype)])
+
+
+def _stack_runs(per_run: list[_Labels], b: _Base, test: tuple, k: int, source: str) -> RunData:
+    """`RunData` of R runs: ``[R, ...]`` labels, per-run rows/validation sets when folds vary."""
+    same_rows = all(np.array_equal(p.train, per_run[0].train) for p in per_run)
+    same_val = same_rows and all(np.array_equal(p.x_val, per_run[0].x_val) for p in per_run)
+    n = max(len(p.train) for p in per_run)
+    nv = max(len(p.y_val) for p in per_run)
+    out = RunData(
+        x_train=b.x[per_run[0].train] if same_rows else b.x,
+        y_train=np.stack([_pad(p.y_train, n) for p in per_run]),
+        y_train_clean=b.y[per_run[0].train],
+        x_val=per_run[0].x_val if same_val else np.stack([_pad(p.x_val, nv) for p in per_run]),
+        y_val=np.stack([_pad(p.y_val, nv) for p in per_run]),
+        y_val_clean=np.stack([_pad(p.y_val_clean, nv) for p in per_run]),
+        x_test=test[0],
+        y_test=test[1],
+        num_classes=k,
+        true_T=np.stack([p.T for p in per_run]),
+        source=source,
+    )
+    if not same_rows:  # folds vary: row r of train_rows indexes x_train (the whole file)
+        out.train_rows = np.stack([_pad(p.train, n, len(b.x)) for p in per_run])
+        out.y_train_clean = np.stack([_pad(b.y[p.train], n) for p in per_run])
+        out.train_sizes = tuple(len(p.train) for p in per_run)
+    if not same_val:
+        out.val_sizes = tuple(len(p.y_val) for p in per_run)
+    return out
 
 
 def build_objective(
     config: ml_collections.ConfigDict, num_classes: int, true_T: np.ndarray | None
 ) -> Objective:
-    """The loss of ``config.loss`` as an `Objective`, wrapped by the transition method if any."""
+    """The loss of ``config.loss`` as an `Objective`, wrapped by the transition method if any.
+
+    Loss hyperparameters that differ between vmapped runs are traced (`objective_hparams`);
+    with per-run true T (``[R, K, K]``) the objective is built with run 0's and `init_state`
+    puts each run's into its state.
+    """
     loss = get_loss(config.loss.name, **dict(config.loss.hparams))
-    if config.loss.sweep_field:
-        return objective_hparam_sweep(loss, config.loss.sweep_field)
+    traced = [k.split(".", 2)[2] for k in varying_fields(config) if k.startswith("loss.hparams.")]
+    if traced:
+        return objective_hparams(loss, traced)
     if config.transition.use == "none":
         return objective_from_loss(loss)
+    if true_T is not None and np.ndim(true_T) == 3:
+        true_T = true_T[0]
     return make_objective(
         transition_options(config),
         num_classes=num_classes,
@@ -220,6 +354,10 @@ def _check_model_input(config: ml_collections.ConfigDict, x: np.ndarray) -> None
         raise ValueError(f"config.augment=True needs images [N, H, W, C], got {x.shape}")
 
 
+def _steps(n: int, config: ml_collections.ConfigDict) -> int:
+    return n // config.batch_size if config.drop_last else math.ceil(n / config.batch_size)
+
+
 def build_trainer(
     config: ml_collections.ConfigDict, data: RunData, *, devices: list | None = None
 ) -> Trainer:
@@ -230,23 +368,37 @@ def build_trainer(
     m = config.model
     model = get_model(m.name, data.num_classes, **{k: m[k] for k in model_options(m.name)})
     objective = build_objective(config, data.num_classes, data.true_T)
-    n = data.x_train.shape[0]
-    if config.drop_last:
-        steps = n // config.batch_size
-    else:
-        steps = math.ceil(n / config.batch_size)
+    n = data.y_train.shape[-1]
+    steps = _steps(n, config)
+    if data.train_sizes is not None:
+        counts = sorted({_steps(s, config) for s in data.train_sizes})
+        if len(counts) > 1:
+            raise ValueError(
+                f"vmapped runs on folds of {sorted(set(data.train_sizes))} training rows take "
+                f"{counts} steps per epoch at config.batch_size={config.batch_size}; runs of "
+                "one program must take equal steps (train these folds as separate programs)"
+            )
+        if len(set(data.train_sizes)) > 1 and any(
+            objective.refresh_due(e, config.num_epochs) for e in range(config.num_epochs)
+        ):
+            raise ValueError(
+                "vmapped runs on folds of unequal size cannot use an objective that refreshes "
+                "from the whole training set (TGCE, anchor/DualT estimators): padded rows "
+                "would enter it; train these folds as separate programs"
+            )
     o = config.optimizer
-    schedule = make_schedule(
-        o.lr,
+    sched = dict(
         schedule=o.schedule,
         steps_per_epoch=max(1, steps),
         num_epochs=config.num_epochs,
         decay_epochs=tuple(o.decay_epochs),
         decay_factor=o.decay_factor,
     )
-    tx = make_optimizer(
+    shape = make_schedule(1.0, **sched)
+    tx = make_run_optimizer(
         o.name,
-        schedule,
+        o.lr,
+        shape,
         momentum=o.momentum,
         nesterov=o.nesterov,
         weight_decay=o.weight_decay,
@@ -282,36 +434,66 @@ def build_trainer(
         labels_per_run=runs is not None,
         sync_every=config.sync_every,
         eval_batch_size=config.eval_batch_size,
-        schedule=schedule,
+        schedule=make_schedule(o.lr, **sched),
+        lr_shape=shape,
+        run_examples=data.train_sizes,
     )
 
 
 def num_runs(config: ml_collections.ConfigDict) -> int | None:
-    """R for vmapped runs (``len(seeds)`` or ``len(loss.sweep_values)``), None for one run."""
-    return max(len(config.seeds), len(config.loss.sweep_values)) or None
+    """R for vmapped runs (``seeds``, ``loss.sweep_values`` or ``runs``), None for one run."""
+    overrides = run_overrides(config)
+    return len(overrides) if overrides else None
 
 
 def init_state(config: ml_collections.ConfigDict, trainer: Trainer, data: RunData) -> TrainState:
-    """The initial train state of the run(s): one key per seed, and the sweep's values.
+    """The initial train state of the run(s): each run's key and per-run values.
 
-    With ``config.seeds`` (or a sweep) run ``r`` gets the key ``PRNGKey(seeds[r])`` (all
-    ``PRNGKey(seed)`` for a sweep without seeds); a hyperparameter sweep puts
-    ``config.loss.sweep_values`` into ``aux["hparam"]``.
+    Run ``r`` of a batched config gets the key ``PRNGKey(seed_r)`` of its own seed
+    (`robustloss.training.runs.run_config`), its traced loss hyperparameters in
+    ``aux["hparams"]``, its optimizer values in ``opt_state.hyperparams`` and, for transition
+    methods, its noise generator's T (``aux["true_T"]``, and ``aux["T"]`` for the oracle
+    estimator ``true``).
     """
     runs = num_runs(config)
-    seed: Any = config.seed
-    if runs:
-        seeds = config.seeds or (config.seed,) * runs
-        seed = np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds])
-    state = trainer.init(seed, data.x_train)
-    if config.model.get("init_path"):
-        state = state._replace(
-            params=trainer.put(load_init_params(config.model.init_path, state.params, runs))
-        )
-    if config.loss.sweep_field:
-        values = np.asarray(config.loss.sweep_values, np.float32)
-        state = state._replace(aux={**state.aux, "hparam": trainer.put(values)})
-    return state
+    if not runs:
+        return _with_init_params(config, trainer, trainer.init(config.seed, data.x_train), None)
+    rcs = [run_config(config, r) for r in range(runs)]
+    keys = np.stack([np.asarray(jax.random.PRNGKey(rc.seed)) for rc in rcs])
+    state = trainer.init(keys, data.x_train)
+    vary = varying_fields(config)
+    if not isinstance(state.aux, dict):  # a stateful loss's own state: nothing per run in it
+        aux = state.aux
+    else:
+        aux = _per_run_aux(config, trainer, data, dict(state.aux), rcs)
+    opt = {f: [rc.optimizer[f] for rc in rcs] for f in INJECTED if f"optimizer.{f}" in vary}
+    opt_state = state.opt_state
+    if opt:
+        opt_state = trainer.put(set_hyperparams(opt_state, opt))
+    return _with_init_params(config, trainer, state._replace(aux=aux, opt_state=opt_state), runs)
+
+
+def _with_init_params(config, trainer: Trainer, state: TrainState, runs: int | None):
+    """``state`` with the parameters of ``config.model.init_path`` when one is given."""
+    if not config.model.get("init_path"):
+        return state
+    params = load_init_params(config.model.init_path, state.params, runs)
+    return state._replace(params=trainer.put(params))
+
+
+def _per_run_aux(config, trainer: Trainer, data: RunData, aux: dict, rcs: list) -> dict:
+    """Traced loss hyperparameters and true T of each run, in the objective's ``aux``."""
+    if "hparams" in aux:
+        aux["hparams"] = {
+            f: trainer.put(np.asarray([rc.loss.hparams[f] for rc in rcs], np.float32))
+            for f in aux["hparams"]
+        }
+    if "true_T" in aux:
+        per_run_T = np.asarray(data.true_T, np.float32).reshape(aux["true_T"].shape)
+        aux["true_T"] = trainer.put(per_run_T)
+        if config.transition.estimator == "true":  # its own buffer: the step donates both
+            aux["T"] = trainer.put(per_run_T.copy())
+    return aux
 
 
 def _flat_params(params: Any) -> dict[str, Any]:

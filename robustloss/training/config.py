@@ -31,6 +31,7 @@ SELECT_METRICS = (
     "val/clean_top1",
     *(f"test/{m}" for m in _ACCURACIES),
 )
+FOLD_MODES = ("contiguous", "shuffled", "stratified")
 PROGRESS = ("auto", "bar", "lines", "none")
 
 
@@ -41,16 +42,30 @@ def default_config() -> ml_collections.ConfigDict:
       seed: int >= 0; model init, shuffling and per-step keys derive from it.
       seeds: tuple of ints; non-empty trains one run per seed, vmapped into one program
         (``seed`` is then unused).
+      runs: tuple of dicts ``{dotted field: value}``, one per vmapped run, on top of the
+        config (with ``seeds`` / ``loss.sweep_values`` of the same length, or alone). Only the
+        fields of `robustloss.training.runs.RUN_FIELDS` may differ; run ``r`` equals the
+        separate run `robustloss.training.runs.run_config` ``(config, r)``.
       dataset.name / data_dir / path / download / val_fraction: passed to
         ``robustloss.data.load_dataset``; ``max_train`` > 0 keeps only the first that many
         training examples; ``max_test`` likewise for the test set; ``scale`` (``""`` or
         ``"minmax"``, tabular) and ``test_rows`` (``letter``) are passed to the loader;
         ``test_path`` (``letter``/``libsvm``/``npz``) is a second file holding the fixed test
         set (then every row of ``path`` is a training row).
+        ``num_folds`` (0 = off, else >= 2, with ``val_fraction = 0``): k-fold cross-validation
+        of the training file; ``fold`` in ``[0, num_folds)`` is the validation fold;
+        ``fold_mode``: ``contiguous`` (scikit-learn's unshuffled ``KFold``, the LDR code),
+        ``shuffled`` (``KFold(shuffle=True, random_state=split_seed)``) or ``stratified``
+        (``StratifiedKFold(shuffle=True, random_state=split_seed)`` on the clean labels).
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
-        generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol);
-        ``per_run`` gives run ``r`` of ``seeds`` the noise seed ``noise.seed + r``.
+        generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol).
+        ``before_split`` (with ``dataset.num_folds``): noise is drawn once on the whole
+        training file before the fold split, so the validation fold carries that draw's noisy
+        labels (the LDR code's protocol); False draws the training and validation rows apart.
+        ``noise.seed``: ``-1`` (the default) means *the run's seed*, so run ``r`` of a batched
+        config (``seeds``, ``runs``) gets exactly the labels of a separate run with
+        ``seed=seeds[r]``; ``>= 0`` fixes one draw for every run (`noise_seed`).
         ``kind="real"``: ``labels_path`` is a file with one noisy label per row of the
         dataset's source order (``robustloss.noise.read_label_file``; it must hold exactly that
         many rows, see ``build.source_rows``); ``labels_key`` names the npz array or CSV header
@@ -92,6 +107,7 @@ def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
     c.seeds = ()
+    c.runs = ()
 
     c.dataset = ml_collections.ConfigDict()
     c.dataset.name = "digits"
@@ -105,16 +121,19 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.scale = ""
     c.dataset.test_rows = 4000
     c.dataset.test_path = ""
+    c.dataset.num_folds = 0
+    c.dataset.fold = 0
+    c.dataset.fold_mode = "contiguous"
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
     c.noise.rate = 0.0
-    c.noise.seed = 0
+    c.noise.seed = -1  # -1: the run's seed (see `noise_seed`)
     c.noise.sampling = "exact"
     c.noise.class_map = ""
     c.noise.mode = "ours"
     c.noise.noisy_val = True
-    c.noise.per_run = False
+    c.noise.before_split = False
     # kind="real": one noisy label per training example of the dataset's source order (e.g. a
     # CIFAR-10N .npy/.npz/.csv file); labels_key picks the array/column (CIFAR-N: aggre, worst..).
     c.noise.labels_path = ""
@@ -169,6 +188,25 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.transition = ml_collections.ConfigDict(dataclasses.asdict(TransitionOptions()))
     return c
+
+
+def noise_seed(config: ml_collections.ConfigDict, run_seed: int | None = None) -> int:
+    """The noise seed of a run: ``config.noise.seed``, or the run's seed when it is ``-1``.
+
+    One rule for every config: a batched run ``r`` (run seed ``seeds[r]``) and a separate run
+    with ``seed=seeds[r]`` draw the same labels.
+
+    Example:
+        >>> c = default_config(); c.seed = 3
+        >>> noise_seed(c), noise_seed(c, run_seed=5)
+        (3, 5)
+        >>> c.noise.seed = 7
+        >>> noise_seed(c, run_seed=5)
+        7
+    """
+    if config.noise.seed >= 0:
+        return int(config.noise.seed)
+    return int(config.seed if run_seed is None else run_seed)
 
 
 def transition_options(config: ml_collections.ConfigDict) -> TransitionOptions:
@@ -261,6 +299,20 @@ def _check_seeds(c: ml_collections.ConfigDict) -> None:
         )
 
 
+def _check_runs(c: ml_collections.ConfigDict) -> None:
+    """``runs`` (with ``seeds`` and a sweep): the per-run fields, then every run's own config."""
+    from robustloss.training.runs import check_runs, run_config, run_overrides
+
+    if not isinstance(c.runs, tuple | list) or not all(isinstance(o, dict) for o in c.runs):
+        raise ValueError(f"config.runs={c.runs!r} must be a tuple of dicts (one per run)")
+    check_runs(c)
+    for r in range(len(run_overrides(c) or ()) if c.runs else 0):
+        try:
+            validate_config(run_config(c, r))
+        except ValueError as e:
+            raise ValueError(f"config.runs[{r}]: {e}") from e
+
+
 def _check_dataset(c: ml_collections.ConfigDict) -> None:
     """``config.dataset``: the name, sizes and the dataset table's own options."""
     if c.dataset.name not in list_datasets():
@@ -271,6 +323,16 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
     _range("dataset.split_seed", c.dataset.split_seed, 0)
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
     _check_component_options("dataset", DATASETS, c.dataset)
+    _choice("dataset.fold_mode", c.dataset.fold_mode, FOLD_MODES)
+    if c.dataset.num_folds != 0:
+        _range("dataset.num_folds", c.dataset.num_folds, 2)
+        if c.dataset.val_fraction:
+            raise ValueError(
+                f"config.dataset.num_folds={c.dataset.num_folds} takes the validation fold from "
+                f"the training file; set config.dataset.val_fraction=0 (got "
+                f"{c.dataset.val_fraction})"
+            )
+    _range("dataset.fold", c.dataset.fold, 0, max(0, c.dataset.num_folds - 1))
 
 
 def _check_noise(c: ml_collections.ConfigDict) -> None:
@@ -296,9 +358,22 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.noise.rate={c.noise.rate!r} is out of range; it must be in [0, 1)"
         )
-    _range("noise.seed", c.noise.seed, 0)
+    if not (isinstance(c.noise.seed, int) and not isinstance(c.noise.seed, bool)) or (
+        c.noise.seed < -1
+    ):
+        raise ValueError(
+            f"config.noise.seed={c.noise.seed!r} is out of range; it must be an int >= 0 (one "
+            "fixed draw for every run) or -1 (the run's seed)"
+        )
     _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
     _choice("noise.mode", c.noise.mode, NOISE_MODES)
+    if not isinstance(c.noise.before_split, bool):
+        raise ValueError(f"config.noise.before_split={c.noise.before_split!r} must be a bool")
+    if c.noise.before_split and not c.dataset.num_folds:
+        raise ValueError(
+            "config.noise.before_split=True needs k-fold validation (config.dataset.num_folds "
+            ">= 2): it draws the noise on the whole training file before the fold split"
+        )
 
 
 def _check_loss(c: ml_collections.ConfigDict) -> None:
@@ -442,5 +517,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         _check_select,
         _check_devices,
         _check_transition,
+        _check_runs,
     ):
         check(config)

@@ -108,3 +108,82 @@ def make_optimizer(
     else:
         raise ValueError(f"unknown optimizer {name!r}; valid choices: {list(OPTIMIZERS)}")
     return optax.chain(*parts)
+
+
+#: The optimizer fields that `make_run_optimizer` injects (and a batched run may vary).
+INJECTED = {"lr": "learning_rate", "weight_decay": "weight_decay", "momentum": "momentum"}
+
+
+def make_run_optimizer(
+    name: str,
+    lr: float,
+    shape: optax.Schedule,
+    *,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    clip_norm: float = 0.0,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+) -> optax.GradientTransformation:
+    """`make_optimizer`'s optimizers with ``lr``, ``weight_decay`` and ``momentum`` injected.
+
+    ``optax.inject_hyperparams`` keeps the three values in the optimizer state
+    (``opt_state.hyperparams["learning_rate" | "weight_decay" | "momentum"]``), so a state with
+    a leading runs axis can hold ``[R]`` values: R optimizer settings in one vmapped program
+    (optax#932; `set_hyperparams`). The step size at step ``t`` is ``lr * shape(t)``: the
+    schedule's shape (`make_schedule` with ``lr=1``) scales each run's base rate. The updates
+    are those of `make_optimizer` with ``make_schedule(lr, ...)``: ``sgd`` =
+    ``add_decayed_weights(wd)``, ``trace(momentum)``, ``-lr*shape``; ``adam`` = coupled L2 then
+    Adam; ``adamw`` = Adam then decoupled decay (weight decay 0 and momentum 0 add exact zeros,
+    so one structure serves every value).
+
+    Example:
+        >>> tx = make_run_optimizer("sgd", 0.1, make_schedule(1.0), weight_decay=5e-3)
+        >>> import jax.numpy as jnp
+        >>> state = tx.init({"w": jnp.ones(2)})
+        >>> round(float(state.hyperparams["learning_rate"]), 6)
+        0.1
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid choices: {list(OPTIMIZERS)}")
+
+    def factory(learning_rate, weight_decay, momentum):
+        parts = [optax.clip_by_global_norm(clip_norm)] if clip_norm > 0 else []
+        step = optax.scale_by_schedule(lambda count: -learning_rate * shape(count))
+        if name == "sgd":
+            parts += [
+                optax.add_decayed_weights(weight_decay),
+                optax.trace(decay=momentum, nesterov=nesterov),
+                step,
+            ]
+        elif name == "adam":
+            parts += [
+                optax.add_decayed_weights(weight_decay),
+                optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
+                step,
+            ]
+        else:
+            parts += [
+                optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
+                optax.add_decayed_weights(weight_decay),
+                step,
+            ]
+        return optax.chain(*parts)
+
+    return optax.inject_hyperparams(factory)(
+        learning_rate=lr, weight_decay=weight_decay, momentum=momentum
+    )
+
+
+def set_hyperparams(opt_state, values: dict):
+    """``opt_state`` of `make_run_optimizer` with ``{config field: value or [R] values}`` set
+    (``lr``, ``weight_decay``, ``momentum``; see `INJECTED`)."""
+    import jax.numpy as jnp
+
+    hp = dict(opt_state.hyperparams)
+    for field, v in values.items():
+        key = INJECTED[field]
+        hp[key] = jnp.asarray(v, hp[key].dtype).reshape(hp[key].shape)
+    return opt_state._replace(hyperparams=hp)

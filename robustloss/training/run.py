@@ -36,6 +36,7 @@ from robustloss.training.build import (
 )
 from robustloss.training.config import validate_config
 from robustloss.training.progress import Progress
+from robustloss.training.runs import run_config
 from robustloss.training.trainer import Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
 
@@ -82,13 +83,17 @@ class _Evaluation:
 
     def __init__(self, config: ml_collections.ConfigDict, trainer: Trainer, data: RunData):
         runs = num_runs(config)
-        per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape) if runs else y
+        per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape[-1:]) if runs else y
         self.trainer, self.config = trainer, config
         self.x_test, self.y_test = trainer.put(data.x_test), data.y_test
-        self.has_val = len(data.y_val) > 0
+        self.has_val = data.y_val.shape[-1] > 0
+        self.val_sizes = data.val_sizes  # runs validating on their own (padded) rows
+        self.val_per_run = self.val_sizes is not None
         self.x_val = trainer.put(data.x_val) if self.has_val else None
         self.y_val, self.y_val_clean = per_run(data.y_val), per_run(data.y_val_clean)
         self.clean_val = _val_labels_noisy(config)
+        if runs:  # any run with noise reports its clean validation accuracy, as alone
+            self.clean_val = any(_val_labels_noisy(run_config(config, r)) for r in range(runs))
 
     def due(self, epoch: int) -> bool:
         """Evaluate after ``epoch`` (from 0): every ``eval_every`` epochs and after the last."""
@@ -120,11 +125,14 @@ class _Evaluation:
         t = self.trainer
         record = {f"test/{k}": v for k, v in t.evaluate(state, self.x_test, self.y_test).items()}
         if self.has_val:
-            logits = t.predict(state, self.x_val)
-            for k, v in t.evaluate(state, None, self.y_val, logits=logits).items():
+            logits = t.predict(state, self.x_val, per_run=self.val_per_run)
+            sizes = self.val_sizes
+            if sizes is not None and len(set(sizes)) == 1:
+                sizes = None  # equal folds: one vmapped evaluation
+            for k, v in t.evaluate(state, None, self.y_val, logits=logits, sizes=sizes).items():
                 record[f"val/{k}"] = v
             if self.clean_val:
-                clean = t.evaluate(state, None, self.y_val_clean, logits=logits)
+                clean = t.evaluate(state, None, self.y_val_clean, logits=logits, sizes=sizes)
                 record["val/clean_top1"] = clean["top1"]
         return record
 
@@ -186,7 +194,12 @@ def train(
         if wd is not None:
             wd.open(config.keep_checkpoints)
             state, history = wd.resume(state)
-        train_data = trainer.prepare_train_data(data.x_train, data.y_train, data.y_train_clean)
+        train_data = trainer.prepare_train_data(
+            data.x_train, data.y_train, data.y_train_clean, rows=data.train_rows
+        )
+        x_refresh, refresh_per_run = train_data["x"][:-1], False
+        if data.train_rows is not None:  # each run refreshes on its own training rows
+            x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
         evaluation = _Evaluation(config, trainer, data)
         first = len(history)
         elapsed = history[-1]["elapsed"] if history else 0.0
@@ -196,13 +209,12 @@ def train(
             t0 = time.time()
             state, stats = trainer.train_epoch(state, train_data)
             if trainer.objective.refresh_due(epoch, config.num_epochs):
-                state = trainer.refresh(state, train_data["x"][:-1], data.y_train)
+                state = trainer.refresh(state, x_refresh, data.y_train, per_run=refresh_per_run)
             record: dict[str, Any] = {"epoch": epoch + 1}
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
             if evaluation.due(epoch):
                 record.update(evaluation(state, epoch + 1))
-            step = int(np.asarray(jax.device_get(state.step)).flat[0])
-            record["lr"] = float(trainer.schedule(max(0, step - 1)))
+            record["lr"] = _learning_rate(trainer, state)
             record["time"] = time.time() - t0
             elapsed = record["elapsed"] = elapsed + record["time"]
             history.append(record)
@@ -221,6 +233,15 @@ def train(
     if wd is not None:
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}
+
+
+def _learning_rate(trainer: Trainer, state: TrainState) -> float | list[float]:
+    """The last step's learning rate: each run's base rate (in the optimizer state) times the
+    schedule's shape, so packed and separate runs log the same value."""
+    step = int(np.asarray(jax.device_get(state.step)).flat[0])
+    base = np.asarray(jax.device_get(state.opt_state.hyperparams["learning_rate"]), np.float32)
+    lr = base * np.float32(trainer.lr_shape(max(0, step - 1)))
+    return float(lr) if lr.ndim == 0 else [float(v) for v in lr]
 
 
 def train_many(

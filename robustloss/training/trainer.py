@@ -107,6 +107,11 @@ class Trainer:
         eval_batch_size: examples per evaluation chunk (rounded up to the device count).
         schedule: the optimizer's learning-rate schedule (step -> rate), for logging ``lr``;
             None when unknown.
+        lr_shape: with an optimizer of ``make_run_optimizer``, the schedule's shape (step ->
+            multiplier of each run's base rate), for logging per-run ``lr``.
+        run_examples: with ``num_runs``, each run's own number of training examples (<=
+            ``num_examples``; its order covers ``0..n_r-1``, the rest of its batches are
+            masked padding); None when every run has ``num_examples``.
     """
 
     def __init__(
@@ -128,6 +133,8 @@ class Trainer:
         sync_every: int = 0,
         eval_batch_size: int = 1000,
         schedule: optax.Schedule | None = None,
+        lr_shape: optax.Schedule | None = None,
+        run_examples: tuple[int, ...] | None = None,
     ):
         self.mesh = make_mesh() if mesh is None else mesh
         ndev = self.mesh.devices.size
@@ -146,6 +153,8 @@ class Trainer:
         self.objective = objective
         self.tx = tx
         self.schedule = schedule
+        self.lr_shape = lr_shape
+        self.run_examples = run_examples
         self.num_examples = num_examples
         self.num_classes = num_classes
         self.batch_size = batch_size
@@ -191,28 +200,32 @@ class Trainer:
             epoch=jnp.zeros((), jnp.int32),
         )
 
-    def _order_host(self, rng: np.ndarray, epoch: int) -> np.ndarray:
+    def _order_host(self, rng: np.ndarray, epoch: int, n: int | None = None) -> np.ndarray:
         """The epoch's example order ``[steps, B]`` (padding index N), computed on the host.
 
         ``numpy.random.default_rng((key, epoch)).permutation(N)``: a function of the run key and
         the epoch only, so a resumed run sees the same order. Host NumPy is ~50x faster here
         than an XLA:CPU sort-based ``jax.random.permutation`` (which dominated vmapped epochs).
         """
-        n, b, nb = self.num_examples, self.batch_size, self.steps_per_epoch
+        b, nb = self.batch_size, self.steps_per_epoch
+        n = self.num_examples if n is None else n
         if self.shuffle:
             seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]
             perm = np.random.default_rng(seed).permutation(n).astype(np.int32)
         else:
             perm = np.arange(n, dtype=np.int32)
         total = nb * b
-        if total > n:
-            perm = np.concatenate([perm, np.full((total - n,), n, np.int32)])
+        if total > n:  # padding rows carry the index num_examples (masked, dropped)
+            perm = np.concatenate([perm, np.full((total - n,), self.num_examples, np.int32)])
         return perm[:total].reshape(nb, b)
 
     def _orders(self, state: TrainState, epoch: int) -> jax.Array:
         rng = np.asarray(jax.device_get(state.rng))
         if self.num_runs:
-            order = np.stack([self._order_host(rng[r], epoch) for r in range(self.num_runs)])
+            sizes = self.run_examples or (None,) * self.num_runs
+            order = np.stack(
+                [self._order_host(rng[r], epoch, sizes[r]) for r in range(self.num_runs)]
+            )
         else:
             order = self._order_host(rng, epoch)
         return self.put(order)
@@ -227,7 +240,8 @@ class Trainer:
         idx = self._constrain(jax.lax.dynamic_index_in_dim(order, i, keepdims=False))
         key = jax.random.fold_in(jax.random.fold_in(state.rng, 2), state.step)
         k_aug, k_obj = jax.random.split(key)
-        x = self._constrain(jnp.take(data["x"], idx, axis=0))
+        rows = idx if "rows" not in data else jnp.take(data["rows"], idx, axis=0)
+        x = self._constrain(jnp.take(data["x"], rows, axis=0))
         if self.augment is not None:
             x = self._constrain(self.augment(k_aug, x))
         batch = {
@@ -323,6 +337,10 @@ class Trainer:
         axes = {k: None for k in data}
         if self.labels_per_run:
             axes["label"] = 0
+        if "rows" in data:  # per-run training rows (folds): rows and clean labels per run
+            axes["rows"] = 0
+            if "clean_label" in data:
+                axes["clean_label"] = 0
         return axes
 
     def _jit(self, name: str, fn: Callable, donate: tuple[int, ...] = ()) -> Callable:
@@ -340,31 +358,45 @@ class Trainer:
         return jax.device_put(tree, self.replicated)
 
     def prepare_train_data(
-        self, x: np.ndarray, labels: np.ndarray, clean_labels: np.ndarray | None = None
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        clean_labels: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> dict:
         """Puts the training set on the devices, with one zero padding row at index N.
 
         Args:
             x: ``[N, ...]`` inputs.
             labels: ``[N]`` (or ``[R, N]`` with ``labels_per_run``) noisy int labels.
-            clean_labels: optional ``[N]`` true labels (for the memorisation diagnostic).
+            clean_labels: optional ``[N]`` true labels (for the memorisation diagnostic);
+                ``[R, N]`` with ``rows``.
+            rows: with ``num_runs``, optional ``[R, N]`` rows of ``x`` (then any number of
+                rows, e.g. the whole training file of k-fold runs) forming run ``r``'s
+                training set in index order; padding rows may be ``len(x)`` (a zero row).
 
         Returns:
             A dict of replicated device arrays for `train_epoch`.
         """
         n = self.num_examples
-        if x.shape[0] != n:
+        if rows is not None:
+            rows = np.asarray(rows, np.int32)
+            if self.num_runs is None or rows.shape != (self.num_runs, n):
+                raise ValueError(f"rows have shape {rows.shape}, expected {(self.num_runs, n)}")
+            if rows.min() < 0 or rows.max() > x.shape[0]:
+                raise ValueError(f"rows must lie in [0, {x.shape[0]}] (len(x) = padding)")
+        elif x.shape[0] != n:
             raise ValueError(f"x has {x.shape[0]} rows, expected num_examples={n}")
         labels = np.asarray(labels, np.int32)
         expect = (self.num_runs, n) if self.labels_per_run else (n,)
         if labels.shape != expect:
             raise ValueError(f"labels have shape {labels.shape}, expected {expect}")
-        data = {
-            "x": pad_rows(np.asarray(x, np.float32), n + 1),
-            "label": np.concatenate([labels, np.zeros(labels.shape[:-1] + (1,), np.int32)], -1),
-        }
+        pad = lambda a: np.concatenate([a, np.zeros(a.shape[:-1] + (1,), np.int32)], -1)
+        data = {"x": pad_rows(np.asarray(x, np.float32), x.shape[0] + 1), "label": pad(labels)}
+        if rows is not None:
+            data["rows"] = np.concatenate([rows, np.full((rows.shape[0], 1), x.shape[0])], -1)
         if clean_labels is not None:
-            data["clean_label"] = pad_rows(np.asarray(clean_labels, np.int32), n + 1)
+            data["clean_label"] = pad(np.asarray(clean_labels, np.int32))
         return self.put(data)
 
     def init(self, seed_or_keys: int | jax.Array, sample_x: np.ndarray) -> TrainState:
@@ -463,27 +495,45 @@ class Trainer:
                 "learning rate, enable optimizer.clip_norm, or check the loss hyperparameters"
             )
 
-    def predict(self, state: TrainState, x: np.ndarray | jax.Array) -> jax.Array:
-        """Eval-mode logits ``[n, K]`` (``[R, n, K]`` with runs) for inputs ``x [n, ...]``."""
-        n = x.shape[0]
+    def predict(
+        self, state: TrainState, x: np.ndarray | jax.Array, per_run: bool = False
+    ) -> jax.Array:
+        """Eval-mode logits ``[n, K]`` (``[R, n, K]`` with runs) for inputs ``x [n, ...]``.
+
+        With ``per_run`` (and ``num_runs``), ``x`` is ``[R, n, ...]``: run ``r`` predicts
+        ``x[r]`` (e.g. its own validation fold).
+        """
+        if per_run and self.num_runs is None:
+            raise ValueError("per_run inputs need num_runs")
+        lead = 1 if per_run else 0
+        n = x.shape[lead]
         chunk = self.eval_chunk
         num_chunks = max(1, math.ceil(n / chunk))
+        total = num_chunks * chunk
         if isinstance(x, np.ndarray):
-            x = self.put(pad_rows(np.asarray(x, np.float32), num_chunks * chunk))
-        elif x.shape[0] != num_chunks * chunk:
-            x = jnp.concatenate(
-                [x, jnp.zeros((num_chunks * chunk - n,) + x.shape[1:], x.dtype)], axis=0
-            )
-        x = x.reshape((num_chunks, chunk) + x.shape[1:])
-        one = self._maybe_vmap(self._predict_one, (0, None))
+            x = np.asarray(x, np.float32)
+            if n != total:
+                widths = [(0, 0)] * x.ndim
+                widths[lead] = (0, total - n)
+                x = np.pad(x, widths)
+            x = self.put(x)
+        elif n != total:
+            widths = [(0, 0)] * x.ndim
+            widths[lead] = (0, total - n)
+            x = jnp.pad(x, widths)
+        x = x.reshape(x.shape[:lead] + (num_chunks, chunk) + x.shape[lead + 1 :])
+        if per_run:  # [chunks, R, chunk, ...]
+            x = jnp.moveaxis(x, 0, 1)
+        one = self._maybe_vmap(self._predict_one, (0, 0 if per_run else None))
+        tag = "_per_run" if per_run else ""
         if self.epoch_mode == "scan":
-            fn = self._jit("predict_all", lambda s, xs: jax.lax.map(lambda c: one(s, c), xs))
+            fn = self._jit("predict_all" + tag, lambda s, xs: jax.lax.map(lambda c: one(s, c), xs))
             logits = fn(state, x)  # [chunks, (R,) chunk, K]
             if self.num_runs:
                 logits = jnp.moveaxis(logits, 1, 0)
             logits = logits.reshape(logits.shape[:-3] + (-1, logits.shape[-1]))
         else:
-            fn = self._jit("predict", one)
+            fn = self._jit("predict" + tag, one)
             parts = [fn(state, x[c]) for c in range(num_chunks)]
             logits = jnp.concatenate(parts, axis=-2)
         return logits[..., :n, :]
@@ -494,6 +544,7 @@ class Trainer:
         x: np.ndarray | jax.Array,
         labels: np.ndarray,
         logits: jax.Array | None = None,
+        sizes: tuple[int, ...] | None = None,
     ) -> dict:
         """Top-1..5 and balanced accuracy of the eval-mode model on ``(x, labels)``.
 
@@ -502,6 +553,8 @@ class Trainer:
             x: ``[n, ...]`` inputs (ignored when ``logits`` is given).
             labels: ``[n]`` (or ``[R, n]``) int labels.
             logits: optional precomputed `predict` output.
+            sizes: with runs, each run's number of real rows of ``labels [R, n]`` (the rest is
+                padding); metrics are then computed over ``[:sizes[r]]`` per run.
 
         Returns:
             Dict of floats (lists of R floats with runs): ``top1``.. ``top5``, ``balanced_acc``.
@@ -511,20 +564,28 @@ class Trainer:
         labels = jnp.asarray(np.asarray(labels, np.int32))
         k = self.num_classes
         fn = lambda lg, y: classification_metrics(lg, y, k)
+        if sizes is not None:
+            one = self._jit("metrics_one", fn)
+            outs = [jax.device_get(one(logits[r, :m], labels[r, :m])) for r, m in enumerate(sizes)]
+            return {name: [float(o[name]) for o in outs] for name in outs[0]}
         if self.num_runs:
             fn = jax.vmap(fn, in_axes=(0, 0 if labels.ndim == 2 else None))
         out = jax.device_get(self._jit(f"metrics{labels.ndim}", fn)(logits, labels))
         return {name: _to_py(v) for name, v in out.items()}
 
     def refresh(
-        self, state: TrainState, x_train: np.ndarray | jax.Array, labels: Any
+        self,
+        state: TrainState,
+        x_train: np.ndarray | jax.Array,
+        labels: Any,
+        per_run: bool = False,
     ) -> TrainState:
         """Calls the objective's ``refresh`` with eval-mode logits of the whole training set.
 
         Compiled once: the epoch (epochs completed minus one) is passed as a traced int32, so
         refreshing after several epochs reuses one program.
         """
-        logits = self.predict(state, x_train)
+        logits = self.predict(state, x_train, per_run=per_run)
         labels = self.put(np.asarray(labels, np.int32))
         epoch = self.put(np.int32(int(jax.device_get(state.epoch).flat[0]) - 1))
         fn = self._maybe_vmap(

@@ -161,6 +161,8 @@ def make_objective(
         if num_classes_ != k:
             raise ValueError(f"num_classes={num_classes_} but the objective was built for {k}")
         aux: dict = {"active": jnp.asarray(int(warmup == 0), jnp.int32), **method.init()}
+        if true_T is not None:  # in the state, so vmapped runs can each carry their own
+            aux["true_T"] = true_T
         if learnable:
             aux["t_opt"] = t_opt.init(aux["t_params"])
         if keep_proba:
@@ -205,7 +207,7 @@ def make_objective(
             p = jax.lax.stop_gradient(jax.nn.softmax(logits, axis=-1))
             new_aux["proba"] = aux["proba"].at[index].set(p, mode="drop")
         if true_T is not None:
-            metrics["t_error"] = est.transition_error(new_aux["T"], true_T)
+            metrics["t_error"] = est.transition_error(new_aux["T"], aux["true_T"])
         return jnp.where(active, main + extra, warm), new_aux, metrics
 
     def warmup_loss(logits, batch, aux, key):

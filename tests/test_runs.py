@@ -1,0 +1,161 @@
+"""Per-run fields of a batched (vmapped) config: each run is exactly a separate run."""
+
+import numpy as np
+import pytest
+
+from configs import test as test_config
+from robustloss.training import load_run_data
+
+
+def _standalone(arg: str):
+    return load_run_data(test_config.get_config(arg))
+
+
+def test_batched_seeds_get_the_noise_of_separate_runs():
+    """Run r of ``seeds`` draws the labels (train and noisy validation) of ``seed=seeds[r]``."""
+    batched = load_run_data(test_config.get_config("seeds=3/4/5,rate=0.4"))
+    assert batched.y_train.shape[0] == 3 and batched.y_val.shape[0] == 3
+    for r, s in enumerate((3, 4, 5)):
+        alone = _standalone(f"seed={s},rate=0.4")
+        np.testing.assert_array_equal(batched.y_train[r], alone.y_train)
+        np.testing.assert_array_equal(batched.y_val[r], alone.y_val)
+    # Independent draws: every pair of runs differs in many labels (not only in model inits).
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert np.mean(batched.y_train[a] != batched.y_train[b]) > 0.2
+        assert np.mean(batched.y_val[a] != batched.y_val[b]) > 0.2
+
+
+def test_fixed_noise_seed_gives_every_run_one_draw():
+    batched = load_run_data(test_config.get_config("seeds=3/4,rate=0.4,noise.seed=7"))
+    alone = _standalone("seed=0,rate=0.4,noise.seed=7")
+    for r in range(2):
+        np.testing.assert_array_equal(batched.y_train[r], alone.y_train)
+
+
+def test_rent_paper_config_seeds_differ_in_noise():
+    from configs.paper import rent_iclr2024
+    from robustloss.training.config import noise_seed
+
+    batched = rent_iclr2024.get_config("fmnist_cpu,seeds=3/4/5")
+    assert batched.noise.seed == -1
+    for s in (3, 4, 5):
+        assert noise_seed(rent_iclr2024.get_config(f"fmnist_cpu,seed={s}")) == s
+
+
+def test_noise_seed_range_is_checked():
+    from robustloss.training.config import validate_config
+
+    with pytest.raises(ValueError, match=r"noise.seed=-2 .* -1 \(the run's seed\)"):
+        validate_config(test_config.get_config("noise.seed=-2"))
+
+
+# ------------------------------------------------------------------ per-run fields in one program
+import ml_collections  # noqa: E402
+
+from robustloss.training import train  # noqa: E402
+from robustloss.training.runs import RUN_FIELDS, check_runs, run_config  # noqa: E402
+
+FOLDS = "epochs=2,loss=gce,dataset.val_fraction=0.0,dataset.max_train=600,dataset.num_folds=3"
+MIXED = (  # noise rate + kind + lr + weight decay + q + fold + seed, all different per run
+    {"seed": 0, "noise.rate": 0.2, "optimizer.lr": 0.01, "loss.hparams.q": 0.5},
+    {
+        "seed": 1,
+        "noise.rate": 0.4,
+        "optimizer.lr": 0.003,
+        "loss.hparams.q": 0.9,
+        "dataset.fold": 1,
+        "optimizer.weight_decay": 1e-3,
+        "noise.kind": "uniform",
+    },
+)
+
+
+def _batched(arg, runs):
+    c = test_config.get_config(arg)
+    with c.unlocked():
+        c.runs = tuple(runs)
+    return c
+
+
+def _assert_run_equals(got: dict, want: dict, r: int):
+    for g, w in zip(got["history"], want["history"], strict=True):
+        for k, v in w.items():
+            if k in ("time", "elapsed", "epoch"):
+                continue
+            assert g[k][r] == pytest.approx(v, rel=2e-5, abs=1e-6), (r, k)
+
+
+def test_mixed_per_run_fields_equal_separate_runs():
+    c = _batched(FOLDS + ",noise.before_split=True", MIXED)
+    packed = train(c, None, log=lambda s: None)
+    h = packed["history"][-1]
+    assert len(h["test/top1"]) == 2 and h["lr"] == pytest.approx([0.01, 0.003])
+    assert h["train/acc_noisy"][0] != h["train/acc_noisy"][1]
+    for r in range(2):
+        alone = train(run_config(c, r), None, log=lambda s: None)
+        _assert_run_equals(packed, alone, r)
+
+
+def test_unequal_folds_pad_with_masks():
+    # 599 rows in 3 folds: 200/200/199 validation rows, 399/399/400 training rows.
+    arg = FOLDS.replace("max_train=600", "max_train=599") + ",epochs=1"
+    c = _batched(arg, ({"dataset.fold": 0}, {"dataset.fold": 2}))
+    data = load_run_data(c)
+    assert data.train_sizes == (399, 400) and data.val_sizes == (200, 199)
+    packed = train(c, None, log=lambda s: None)
+    for r in range(2):
+        _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
+
+
+def test_noise_before_split_puts_the_file_draw_on_the_validation_fold():
+    c = test_config.get_config(FOLDS + ",noise.before_split=True,rate=0.4,dataset.fold=1")
+    whole = test_config.get_config("dataset.val_fraction=0.0,dataset.max_train=600,rate=0.4")
+    file_labels = load_run_data(whole).y_train  # the same draw on the whole file
+    d = load_run_data(c)
+    from robustloss.data import kfold_splits
+
+    tr, va = kfold_splits(600, 3)[1]
+    np.testing.assert_array_equal(d.y_train, file_labels[tr])
+    np.testing.assert_array_equal(d.y_val, file_labels[va])
+    apart = load_run_data(test_config.get_config(FOLDS + ",rate=0.4,dataset.fold=1"))
+    assert np.mean(apart.y_val != d.y_val) > 0.2  # drawn apart: another draw
+
+
+@pytest.mark.parametrize("mode", ["contiguous", "shuffled", "stratified"])
+def test_fold_modes_partition_the_file(mode):
+    vals = []
+    for f in range(3):
+        d = load_run_data(
+            test_config.get_config(f"{FOLDS},dataset.fold={f},dataset.fold_mode={mode}")
+        )
+        assert len(d.y_train) + len(d.y_val) == 600
+        vals.append(d.x_val)
+    allv = np.concatenate(vals)
+    assert len(np.unique(allv, axis=0)) == len(
+        np.unique(
+            load_run_data(
+                test_config.get_config("dataset.val_fraction=0.0,dataset.max_train=600")
+            ).x_train,
+            axis=0,
+        )
+    )
+    first = load_run_data(test_config.get_config(f"{FOLDS},dataset.fold_mode={mode}")).x_val
+    contiguous = load_run_data(test_config.get_config(FOLDS)).x_val
+    assert np.array_equal(first, contiguous) == (mode == "contiguous")
+
+
+def test_bad_per_run_fields_are_named():
+    with pytest.raises(ValueError, match=r"runs\[1\] sets 'model.name'.*fields that can"):
+        check_runs(_batched("", ({}, {"model.name": "lenet"})))
+    with pytest.raises(ValueError, match="traced only for a stateless loss"):
+        check_runs(
+            _batched("loss=aldr_kl", ({"loss.hparams.alpha": 2.0}, {"loss.hparams.alpha": 3.0}))
+        )
+    with pytest.raises(ValueError, match="num_folds"):
+        check_runs(_batched("", ({"dataset.fold": 0}, {"dataset.fold": 1})))
+    from robustloss.training.config import validate_config
+
+    with pytest.raises(ValueError, match=r"config.runs\[0\]: config.noise.rate=1.5"):
+        validate_config(_batched("", ({"noise.rate": 1.5}, {})))
+    assert {f.realised for f in RUN_FIELDS} == {"key", "labels", "loss_hparam", "optimizer", "fold"}
+    assert isinstance(_batched("", ({}, {})), ml_collections.ConfigDict)
