@@ -36,22 +36,13 @@ def split_history(history: list[dict], num_runs: int) -> list[list[dict]]:
 def cell_summary(
     history: list[dict], select_metric: str, num_epochs: int, data_source: str
 ) -> dict:
-    """``summary.json`` of one run, as `robustloss.training.train` writes it for a single run:
-    the final epoch, the best epoch by ``select_metric`` (``test/top1`` flagged as an oracle
-    when the metric is never logged), ``num_epochs``, ``data_source`` and ``complete``."""
-    final = history[-1]
-    metric, oracle = select_metric, False
-    if not any(metric in r for r in history):
-        metric, oracle = "test/top1", True
-    scored = [r for r in history if metric in r]
-    best = max(scored, key=lambda r: _mean(r[metric])) if scored else final
-    return {
-        "final": final,
-        "best": {"metric": metric, "oracle": oracle, **best},
-        "num_epochs": final["epoch"],
-        "data_source": data_source,
-        "complete": final["epoch"] == num_epochs,
-    }
+    """``summary.json`` of one run, as `robustloss.training.train` writes it for a single run
+    (`robustloss.training.summarize`: the final epoch, the best epoch by ``select_metric``, an
+    ``oracle`` flag only for an explicit ``test/`` metric and no test-set fallback,
+    ``num_epochs``, ``complete``) plus ``data_source``."""
+    from robustloss.training.workdir import summarize
+
+    return {**summarize(history, select_metric, None, num_epochs), "data_source": data_source}
 
 
 def _use_compilation_cache(path: str) -> None:
