@@ -30,8 +30,10 @@ def split_history(history: list[dict], num_runs: int) -> list[list[dict]]:
 def cell_summary(
     history: list[dict], select_metric: str, num_epochs: int, data_source: str
 ) -> dict:
-    """``summary.json`` of one run, exactly as `robustloss.training.train` writes it for a
-    single run (`robustloss.training.summarize` plus ``data_source``)."""
+    """``summary.json`` of one run, as `robustloss.training.train` writes it for a single run
+    (`robustloss.training.summarize`: the final epoch, the best epoch by ``select_metric``, an
+    ``oracle`` flag only for an explicit ``test/`` metric and no test-set fallback,
+    ``num_epochs``, ``complete``) plus ``data_source``."""
     from robustloss.training.workdir import summarize
 
     return {**summarize(history, select_metric, None, num_epochs), "data_source": data_source}
