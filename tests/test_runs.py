@@ -159,3 +159,14 @@ def test_bad_per_run_fields_are_named():
         validate_config(_batched("", ({"noise.rate": 1.5}, {})))
     assert {f.realised for f in RUN_FIELDS} == {"key", "labels", "loss_hparam", "optimizer", "fold"}
     assert isinstance(_batched("", ({}, {})), ml_collections.ConfigDict)
+
+
+def test_transition_runs_carry_their_own_true_T():
+    """Forward correction with the oracle T: run r uses its own noise kind's T, as alone."""
+    arg = "epochs=1,dataset.val_fraction=0.0,dataset.max_train=300,transition=forward"
+    c = _batched(arg, ({"noise.kind": "symmetric", "noise.rate": 0.2}, {"noise.kind": "pair"}))
+    data = load_run_data(c)
+    assert data.true_T.shape == (2, 10, 10) and not np.allclose(data.true_T[0], data.true_T[1])
+    packed = train(c, None, log=lambda s: None)
+    for r in range(2):
+        _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
