@@ -51,7 +51,7 @@ def test_misspelt_options_raise_everywhere_in_the_public_api():
         add_noise(y, num_classes=3, kind="symmetric", rate=0.2, class_map=[1, 2, 0])
     with pytest.raises(ValueError, match=r"\['include_true'\].*rent_code"):
         add_noise(y, num_classes=3, kind="pair", rate=0.2, mode="rent_code", include_true=True)
-    with pytest.raises(ValueError, match=r"unknown keyword.*\['hidden'\]"):
+    with pytest.raises(ValueError, match=r"unknown keyword.*\['hiden'\].*'hidden'"):
         get_model("ffnn", 3, hiden=4)
     with pytest.raises(ValueError, match=r"\['alhpa'\].*'alpha'"):
         make_objective(num_classes=3, use="dws", alhpa=1.0)
