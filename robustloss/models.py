@@ -585,7 +585,7 @@ def model_options(name: str) -> dict[str, Any]:
 
     Example:
         >>> model_options("resnet18")
-        {'width': 64, 'stem': 'cifar'}
+        {'dtype': 'float32', 'width': 64, 'stem': 'cifar'}
     """
     return {k: o.default for k, o in _entry(name).options.items()}
 
