@@ -20,7 +20,7 @@ NOISE += [{"noise": "uniform", "rate": r} for r in (0.3, 0.6, 0.9)]
 NOISE += [{"noise": "pair", "noise.class_map": "letter", "rate": r} for r in (0.1, 0.3, 0.5)]
 
 
-FOLDS = "dataset.val_fraction=0.0,dataset.num_folds=5,noise.before_split=True"
+FOLDS = "dataset.val_fraction=0.0,dataset.num_folds=5,noise.before_split=True,checkpoint_seconds=60"
 
 
 def get_config(arg: str | None = None):  # noqa: F811 -- configs/letter.py with 5-fold CV

@@ -170,3 +170,19 @@ def test_transition_runs_carry_their_own_true_T():
     packed = train(c, None, log=lambda s: None)
     for r in range(2):
         _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
+
+
+def test_checkpoint_by_elapsed_time(monkeypatch):
+    from robustloss.sweep.cells import NOT_IN_ID
+    from robustloss.training import run as run_mod
+
+    c = test_config.get_config("epochs=5,checkpoint_every=1,checkpoint_seconds=30.0")
+    clock = [1000.0]
+    monkeypatch.setattr(run_mod.time, "time", lambda: clock[0])
+    assert not run_mod._checkpoint_due(c, 0, last_save=990.0)  # 10 s < 30 s: no save
+    clock[0] = 1021.0
+    assert run_mod._checkpoint_due(c, 1, last_save=990.0)  # 31 s since the last save
+    assert run_mod._checkpoint_due(c, 4, last_save=1020.0)  # the last epoch always
+    every = test_config.get_config("epochs=5,checkpoint_every=2")
+    assert [run_mod._checkpoint_due(every, e, 0.0) for e in range(5)] == [0, 1, 0, 1, 1]
+    assert "checkpoint_seconds" in NOT_IN_ID  # how often a run saves is not part of its id

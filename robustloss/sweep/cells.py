@@ -34,7 +34,13 @@ __all__ = [
 
 #: Top-level config fields left out of a cell's id (and of a program's key): they control
 #: progress printing, checkpoint cadence/retention and host syncs, not the trained numbers.
-NOT_IN_ID = ("progress", "checkpoint_every", "keep_checkpoints", "sync_every")
+NOT_IN_ID = (
+    "progress",
+    "checkpoint_every",
+    "checkpoint_seconds",
+    "keep_checkpoints",
+    "sync_every",
+)
 
 
 @dataclasses.dataclass(frozen=True)

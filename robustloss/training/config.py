@@ -94,6 +94,9 @@ def default_config() -> ml_collections.ConfigDict:
       sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
+      checkpoint_seconds: > 0 replaces ``checkpoint_every`` by elapsed time: save after an
+        epoch once this many seconds passed since the last save (and after the last epoch), so
+        checkpointing costs a bounded share of a run's wall time; a kill loses at most that.
       select_metric: the metric whose maximum picks the best epoch of ``summary.json``; one
         of `SELECT_METRICS` (default ``val/top1``). A ``test/`` metric is an explicit test-set
         oracle (the summary says ``oracle: true``); there is no fallback: without a validation
@@ -182,6 +185,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.sync_every = 0
     c.eval_every = 1
     c.checkpoint_every = 1
+    c.checkpoint_seconds = 0.0
     c.keep_checkpoints = 2
     c.select_metric = "val/top1"
     c.progress = "auto"
@@ -443,6 +447,7 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
     _range("sync_every", c.sync_every, 0)
     _range("eval_every", c.eval_every, 1)
     _range("checkpoint_every", c.checkpoint_every, 1)
+    _range("checkpoint_seconds", c.checkpoint_seconds, 0.0)
     _range("keep_checkpoints", c.keep_checkpoints, 1)
     _choice("progress", c.progress, PROGRESS)
     for name in ("shuffle", "drop_last", "augment"):

@@ -202,6 +202,7 @@ def train(
             x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
         evaluation = _Evaluation(config, trainer, data)
         first = len(history)
+        last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
         for epoch in range(first, config.num_epochs):
             if stop_after is not None and epoch - first >= stop_after:
@@ -220,8 +221,9 @@ def train(
             history.append(record)
             if wd is not None:
                 wd.append(record)  # the line first: a checkpoint never gets ahead of the log
-                if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.num_epochs:
+                if _checkpoint_due(config, epoch, last_save):
                     wd.save(epoch + 1, state)
+                    last_save = time.time()
             progress.update(record)
     finally:
         if wd is not None:
@@ -233,6 +235,16 @@ def train(
     if wd is not None:
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}
+
+
+def _checkpoint_due(config: ml_collections.ConfigDict, epoch: int, last_save: float) -> bool:
+    """Save after ``epoch`` (from 0): the last epoch always; else every ``checkpoint_every``
+    epochs, or with ``checkpoint_seconds > 0`` once that long passed since the last save."""
+    if epoch + 1 == config.num_epochs:
+        return True
+    if config.checkpoint_seconds > 0:
+        return time.time() - last_save >= config.checkpoint_seconds
+    return (epoch + 1) % config.checkpoint_every == 0
 
 
 def _learning_rate(trainer: Trainer, state: TrainState) -> float | list[float]:
