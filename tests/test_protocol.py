@@ -130,7 +130,9 @@ def test_initial_parameters_mismatch_names_the_keys(tmp_path):
 def test_clean_validation_accuracy_is_logged_with_real_noise(tmp_path):
     config = test_config.get_config("epochs=1,rate=0.0")
     ds = load_dataset(config.dataset.name, val_fraction=config.dataset.val_fraction)
-    n_source = int(max(ds.train_index.max(), ds.val_index.max())) + 1
+    from robustloss.training.build import source_rows
+
+    n_source = source_rows(ds)  # a real-noise file holds one label per source row
     np.save(tmp_path / "noisy.npy", (np.arange(n_source) * 7) % 10)
     config.noise.kind = "real"
     config.noise.labels_path = str(tmp_path / "noisy.npy")

@@ -20,6 +20,7 @@ from robustloss.models import MODELS, list_models
 from robustloss.noise import NOISE_MODES, SAMPLINGS, list_noise_kinds, noise_kind
 from robustloss.objective import _is_stateful, objective_hparam_sweep
 from robustloss.training.optim import OPTIMIZERS, SCHEDULES
+from robustloss.training.runs import check_runs, run_config, run_overrides
 from robustloss.transition import TransitionOptions
 
 EPOCH_MODES = ("auto", "scan", "loop")
@@ -305,7 +306,6 @@ def _check_seeds(c: ml_collections.ConfigDict) -> None:
 
 def _check_runs(c: ml_collections.ConfigDict) -> None:
     """``runs`` (with ``seeds`` and a sweep): the per-run fields, then every run's own config."""
-    from robustloss.training.runs import check_runs, run_config, run_overrides
 
     if not isinstance(c.runs, tuple | list) or not all(isinstance(o, dict) for o in c.runs):
         raise ValueError(f"config.runs={c.runs!r} must be a tuple of dicts (one per run)")

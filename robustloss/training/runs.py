@@ -25,6 +25,9 @@ from typing import Any
 
 import ml_collections
 
+from robustloss import get_loss, loss_hparams
+from robustloss.objective import _is_stateful
+
 __all__ = [
     "RUN_FIELDS",
     "RunField",
@@ -209,9 +212,6 @@ def _get(config: Any, path: str) -> Any:
 
 
 def _is_stateful_loss(config: ml_collections.ConfigDict) -> bool:
-    from robustloss import get_loss
-    from robustloss.objective import _is_stateful
-
     return _is_stateful(get_loss(config.loss.name, **dict(config.loss.hparams)))
 
 
@@ -237,8 +237,6 @@ def check_runs(config: ml_collections.ConfigDict) -> None:
     vary = varying_fields(config)
     hparams = [k for k in vary if k.startswith("loss.hparams.")]
     if hparams:
-        from robustloss import loss_hparams
-
         base = loss_hparams(config.loss.name)  # registry defaults: their types are the API's
         for k in hparams:
             name = k.split(".", 2)[2]

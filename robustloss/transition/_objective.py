@@ -228,7 +228,7 @@ def make_objective(
             clean = labels == jnp.asarray(batch["clean_label"]).astype(jnp.int32)
             metrics["batch_precision"] = masked_mean(clean.astype(jnp.float32), batch["mask"])
         if true_T is not None:  # the T the method would start from (I before an estimate)
-            metrics["t_error"] = est.transition_error(aux["T"], true_T)
+            metrics["t_error"] = est.transition_error(aux["T"], aux["true_T"])
         return value, new_aux, metrics
 
     def refresh_due(epoch: int, num_epochs: int) -> bool:
