@@ -24,8 +24,9 @@ from robustloss.sweep import (
     zip,
 )
 from robustloss.sweep.executors import InlineExecutor
+from tests import ROOT as _ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(_ROOT)
 
 
 def _cells(grid, arg=None):

@@ -12,8 +12,9 @@ import pytest
 
 from configs import test as test_config
 from robustloss.training import train
+from tests import ROOT as _ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(_ROOT)
 ARG = "epochs=2,dataset.max_train=600"
 
 WORKER = """

@@ -7,6 +7,7 @@ import pytest
 from configs import test as test_config
 from robustloss.training import NonFiniteEvaluationError, train
 from robustloss.training.build import source_rows
+from tests import ROOT
 
 
 def _strip(history):
@@ -55,10 +56,9 @@ def test_hyperparameter_sweep_is_vmapped_runs():
 
 def test_docs_examples_run():
     """Every Python block of docs/training.md runs as written."""
-    import pathlib
     import re
 
-    text = (pathlib.Path(__file__).parents[1] / "docs" / "training.md").read_text()
+    text = (ROOT / "docs" / "training.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 2
     for block in blocks:
