@@ -7,9 +7,18 @@ Usage::
         [--paper results/paper_numbers.csv] [--plots]
 
 Rows × columns as the papers lay them out (``--table ldr``: losses × noise settings, datasets
-stacked; ``--table rent``: transition methods × noise settings), mean ± std over folds/seeds,
-n runs shown, best per column in bold, and the selection rules in the caption (see
-`robustloss.tables`). ``--plots`` writes, next to ``--out`` (or into DIR): accuracy vs noise rate
+stacked; ``--table rent``: transition methods (with the T they use) × noise settings), mean ±
+std over folds/seeds, n runs shown, best per column in bold (lowest for an error metric such as
+``--metric train/t_error``), and the selection rules in the caption (see `robustloss.tables`).
+The RENT/DWS Fashion-MNIST grid, for example::
+
+    python -m experiments.sweep --config configs/paper/rent_iclr2024.py:fmnist_cpu --workdir DIR
+    python -m experiments.tables --sweep DIR --table rent --select last
+    python -m experiments.tables --sweep DIR --table rent --select last --metric train/t_error
+    python -m experiments.tables --sweep DIR --table rent --select last \
+        --metric train/label_precision    # also train/batch_precision, train/ess
+
+``--plots`` writes, next to ``--out`` (or into DIR): accuracy vs noise rate
 per loss and learning curves with the noisy-label train accuracy for every noise setting.
 """
 
@@ -21,10 +30,20 @@ from absl import app, flags
 
 from robustloss import tables
 
-# Table layouts: which config column (or columns, joined by "/") names the rows.
+
+def _transition_row(use: str, estimator: str) -> str:
+    """``"rent (anchor T)"``; a run without a transition method is its plain loss: ``"CE"``."""
+    return "CE" if use == "none" else f"{use} ({estimator} T)"
+
+
+# Table layouts: the config columns that name a row, and how they become its label.
 LAYOUTS = {
-    "ldr": {"rows": ("loss.name",), "stack": "dataset.name"},
-    "rent": {"rows": ("transition.use", "transition.estimator"), "stack": "dataset.name"},
+    "ldr": {"rows": ("loss.name",), "label": None, "stack": "dataset.name"},
+    "rent": {
+        "rows": ("transition.use", "transition.estimator"),
+        "label": _transition_row,
+        "stack": "dataset.name",
+    },
 }
 
 _SWEEP = flags.DEFINE_string("sweep", None, "Sweep directory (holds results.parquet).")
@@ -56,7 +75,11 @@ def load_rows(sweep: str, layout: str, where: str | None = None):
     if missing:
         raise ValueError(f"table {layout!r} needs columns {missing}, absent from {sweep!r}")
     df = df.copy()
-    df["row"] = df[list(cols)].astype(str).agg("/".join, axis=1) if len(cols) > 1 else df[cols[0]]
+    label = LAYOUTS[layout]["label"]
+    if label is None:
+        df["row"] = df[cols[0]]
+    else:
+        df["row"] = [label(*values) for values in zip(*(df[c] for c in cols), strict=True)]
     return df
 
 

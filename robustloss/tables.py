@@ -255,6 +255,7 @@ def paper_table(
     replicates: Sequence[str] = REPLICATE_KEYS,
     paper: pd.DataFrame | None = None,
     run_key: str = "cell_id",
+    higher_is_better: bool | None = None,
 ) -> Table:
     """Rows (losses) × columns (noise settings), stacked by dataset, under the stated rules.
 
@@ -268,6 +269,9 @@ def paper_table(
         replicates: config columns that are replicates (folds, seeds), not hyperparameters.
         paper: the papers' own numbers (`read_paper_numbers`), shown beside ours where known.
         run_key: the column identifying a run.
+        higher_is_better: which mean is marked best in a column; None: lower for a metric
+            named like an error or a loss (``train/t_error``, ``test/loss``), else higher.
+            Hyperparameters are always chosen on the highest ``val_metric``.
 
     Returns:
         A `Table`.
@@ -311,7 +315,9 @@ def paper_table(
             }
         )
     table = pd.DataFrame(cells)
-    top = table.groupby(["stack", "col"])["mean"].transform("max")
+    if higher_is_better is None:
+        higher_is_better = not any(w in metric.rsplit("/", 1)[-1] for w in ("error", "loss"))
+    top = table.groupby(["stack", "col"])["mean"].transform("max" if higher_is_better else "min")
     table["best"] = np.isclose(table["mean"], top, rtol=0, atol=1e-12)
     if paper is not None and len(paper):
         p = paper[paper["metric"] == metric].rename(
@@ -333,11 +339,11 @@ def paper_table(
         "per_fold": "separately in every replicate",
     }[hp_select]
     caption = (
-        f"Test {metric}, mean ± std (population, ddof=0) over {reps} "
+        f"{metric}, mean ± std (population, ddof=0) over {reps} "
         f"(n = {n[0] if len(n) == 1 else n} runs per cell). Epoch: "
         f"{_selection_text(rule, k, metric, val_metric)}. Hyperparameters chosen {hp_text} "
         f"by {val_metric} (noisy validation labels where the noise reaches the validation "
-        "split). Best mean per column in bold."
+        f"split). Best ({'highest' if higher_is_better else 'lowest'}) mean per column in bold."
     )
     if "paper" in table.columns:
         caption += " In parentheses: the paper's number, from its source file."

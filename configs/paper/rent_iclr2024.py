@@ -29,9 +29,11 @@ Seeds: the code reuses one cached noise draw for all seeds (digest D7); here ``n
 left at ``-1`` (the run's seed), so replications differ in their noise, as they should, and run
 ``r`` of ``seeds=3/4/5`` gets exactly the labels of a separate ``seed=3``/``4``/``5`` run.
 
-``get_sweep(arg)`` is the grid of ``experiments/rent_fmnist.py`` (CE and forward / reweight /
-DWS / RENT with anchor and true T, settings sym50 and asym40, seeds 0-2: 54 cells) for
-``python -m experiments.sweep --config configs/paper/rent_iclr2024.py:fmnist_cpu``.
+``get_sweep(arg)`` is the grid of ``results/rent_fmnist.md`` (CE and forward / reweight / DWS /
+RENT with anchor and true T, settings sym50 and asym40, seeds 0-2: 54 cells)::
+
+    python -m experiments.sweep --config configs/paper/rent_iclr2024.py:fmnist_cpu --workdir DIR
+    python -m experiments.tables --sweep DIR --table rent --select last
 """
 
 from __future__ import annotations

@@ -84,6 +84,21 @@ def _weighted_metrics(
     return metrics
 
 
+def _clean_indicator(batch: dict, labels: jax.Array) -> jax.Array | None:
+    """1.0 where the (noisy) training label equals the clean one; None without clean labels."""
+    if "clean_label" not in batch:
+        return None
+    clean = jnp.asarray(batch["clean_label"]).astype(jnp.int32)
+    return (labels == clean).astype(jnp.float32)
+
+
+def _record_proba(aux: dict, logits: jax.Array, batch: dict) -> jax.Array:
+    """``aux["proba"]`` with this batch's (detached) softmax written at its example indices."""
+    index = jnp.asarray(batch["index"]).astype(jnp.int32)
+    p = jax.lax.stop_gradient(jax.nn.softmax(logits, axis=-1))
+    return aux["proba"].at[index].set(p, mode="drop")
+
+
 def make_objective(
     options: TransitionOptions | Any = None,
     *,
@@ -178,11 +193,8 @@ def make_objective(
         per_example = base_loss(logits, labels)
         warm = masked_mean(per_example, mask)
         metrics: dict = {"active": active.astype(jnp.float32)}
-        clean = None
-        if "clean_label" in batch:
-            clean = (labels == jnp.asarray(batch["clean_label"]).astype(jnp.int32)).astype(
-                jnp.float32
-            )
+        clean = _clean_indicator(batch, labels)
+        if clean is not None:
             metrics["batch_precision"] = masked_mean(clean, mask)
         w = None
         if use.meta["weighted"]:
@@ -203,9 +215,7 @@ def make_objective(
             )
             new_aux.update(stepped)
         if keep_proba:
-            index = jnp.asarray(batch["index"]).astype(jnp.int32)
-            p = jax.lax.stop_gradient(jax.nn.softmax(logits, axis=-1))
-            new_aux["proba"] = aux["proba"].at[index].set(p, mode="drop")
+            new_aux["proba"] = _record_proba(aux, logits, batch)
         if true_T is not None:
             metrics["t_error"] = est.transition_error(new_aux["T"], aux["true_T"])
         return jnp.where(active, main + extra, warm), new_aux, metrics
@@ -220,13 +230,11 @@ def make_objective(
         value = masked_mean(base_loss(logits, labels), batch["mask"])
         new_aux = dict(aux)
         if keep_proba:
-            index = jnp.asarray(batch["index"]).astype(jnp.int32)
-            p = jax.lax.stop_gradient(jax.nn.softmax(logits, axis=-1))
-            new_aux["proba"] = aux["proba"].at[index].set(p, mode="drop")
+            new_aux["proba"] = _record_proba(aux, logits, batch)
         metrics: dict = {"active": jnp.zeros((), jnp.float32)}
-        if "clean_label" in batch:
-            clean = labels == jnp.asarray(batch["clean_label"]).astype(jnp.int32)
-            metrics["batch_precision"] = masked_mean(clean.astype(jnp.float32), batch["mask"])
+        clean = _clean_indicator(batch, labels)
+        if clean is not None:
+            metrics["batch_precision"] = masked_mean(clean, batch["mask"])
         if true_T is not None:  # the T the method would start from (I before an estimate)
             metrics["t_error"] = est.transition_error(aux["T"], aux["true_T"])
         return value, new_aux, metrics
