@@ -31,17 +31,8 @@ import numpy as np
 import pandas as pd
 from absl import app, flags
 
+from experiments import tabulate
 from robustloss import results, tables
-
-_SWEEP = flags.DEFINE_multi_string("sweep", None, "NAME=DIR of a finished LDR sweep.")
-_OUT = flags.DEFINE_string("out", "results/ldr_icml2023.md", "The report (markdown).")
-_WALL = flags.DEFINE_multi_string(
-    "command_wall", [], "NAME=SECONDS: the sweep command's wall time, measured outside."
-)
-_NOTES = flags.DEFINE_string(
-    "notes", None, "A hand-written markdown file (the claims read off the tables), included."
-)
-flags.mark_flag_as_required("sweep")
 
 SELECT, HP = "val", "mean"  # the report's main rules (docs/reproducing.md)
 PROPOSED = ("aldr_kl", "ldr_kl")
@@ -170,22 +161,6 @@ def symmetric_section(df: pd.DataFrame, select: str = SELECT) -> list[str]:
     return lines
 
 
-def write_plots(df: pd.DataFrame, out_dir: str) -> list[str]:
-    from experiments import plots
-
-    os.makedirs(out_dir, exist_ok=True)
-    runs = tables.run_scores(df, SELECT)
-    path = os.path.join(out_dir, "accuracy_vs_noise.png")
-    plots.accuracy_vs_noise(runs, path, loss_names=tables.LOSS_NAMES)
-    paths = [path]
-    part = df[(df["noise.kind"] == "uniform") & np.isclose(df["noise.rate"], 0.6)]
-    if len(part):
-        path = os.path.join(out_dir, "curves_U_0.6.png")
-        plots.learning_curves(part, path, title="U 0.6")
-        paths.append(path)
-    return paths
-
-
 def _atomic(path: str, text: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -245,11 +220,20 @@ def report(
             f"[{name}_{SELECT}.tex]({os.path.basename(stem)}/{name}_{SELECT}.tex).",
             "",
         ]
-        plot_paths = write_plots(df, os.path.join(stem, name))
+        plot_paths = tabulate.write_plots(
+            df, table, SELECT, os.path.join(stem, name), "test/top1", "val/top1"
+        )
         written += plot_paths
+        rel = {
+            os.path.basename(p): os.path.relpath(p, os.path.dirname(out) or ".") for p in plot_paths
+        }
+        md += [f"![{name}: accuracy vs noise rate]({rel['accuracy_vs_noise.png']})"]
+        if "curves_U_0.6.png" in rel:
+            md += [f"![{name}: learning curves under U 0.6]({rel['curves_U_0.6.png']})"]
+        curves = [f"[{b[7:-4]}]({r})" for b, r in rel.items() if b.startswith("curves_")]
         md += [
-            f"![{name}: {os.path.basename(p)}]({os.path.relpath(p, os.path.dirname(out) or '.')})"
-            for p in plot_paths
+            "",
+            "Learning curves of every setting (chosen hyperparameters): " + ", ".join(curves) + ".",
         ]
         md += [
             "",
@@ -279,13 +263,28 @@ def report(
     return [out, *written]
 
 
+def _define_flags() -> None:
+    """The command line (defined only when run as a script, so the module imports cleanly)."""
+    flags.DEFINE_multi_string("sweep", None, "NAME=DIR of a finished LDR sweep.")
+    flags.DEFINE_string("out", "results/ldr_icml2023.md", "The report (markdown).")
+    flags.DEFINE_multi_string(
+        "command_wall", [], "NAME=SECONDS: the sweep command's wall time, measured outside."
+    )
+    flags.DEFINE_string(
+        "notes", None, "A hand-written markdown file (the claims read off the tables), included."
+    )
+    flags.mark_flag_as_required("sweep")
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    sweeps = _pairs(_SWEEP.value or [], "sweep")
-    for path in report(sweeps, _OUT.value, _pairs(_WALL.value, "command_wall"), _NOTES.value):
+    f = flags.FLAGS
+    sweeps = _pairs(f.sweep, "sweep")
+    for path in report(sweeps, f.out, _pairs(f.command_wall, "command_wall"), f.notes):
         print(f"wrote {path}")
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

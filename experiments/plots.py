@@ -48,12 +48,20 @@ def _pyplot():
     return plt
 
 
+def _style(i: int) -> dict:
+    """Line colour and style of the i-th loss: 20 distinct colours, then dashed repeats."""
+    import matplotlib
+
+    return {"color": matplotlib.colormaps["tab20"](i % 20), "ls": "-" if i < 20 else "--"}
+
+
 def accuracy_vs_noise(runs, path: str, *, title: str = "", loss_names: dict | None = None) -> None:
     """Mean test score vs noise rate, one line per loss and one panel per noise kind.
 
     ``runs`` is `robustloss.tables.run_scores` output (one row per run: ``loss.name``,
-    ``noise.kind``, ``noise.rate``, ``score``); the clean runs (rate 0) start every panel.
-    Error bars are the std over the runs of a point.
+    ``noise.kind``, ``noise.rate``, ``score``), best restricted to the runs a table reports
+    (`robustloss.tables.Table.chosen_runs`), so every point is a table cell; the clean runs
+    (rate 0) start every panel. Error bars are the std over the runs of a point.
     """
     plt = _pyplot()
     names = loss_names or {}
@@ -71,9 +79,8 @@ def accuracy_vs_noise(runs, path: str, *, title: str = "", loss_names: dict | No
                 yerr=agg["std"].fillna(0),
                 marker="o",
                 capsize=2,
-                color=f"C{i % 10}",
-                ls="-" if i < 10 else "--",
                 label=names.get(loss, loss),
+                **_style(i),
             )
         ax.set(xlabel=f"noise rate ({kind})" if kind else "noise rate", ylabel="test accuracy")
         ax.grid(alpha=0.3)
@@ -96,21 +103,21 @@ def learning_curves(df, path: str, *, title: str = "", loss_names: dict | None =
     labels (dashed) and the clean labels (solid). Train accuracy on the noisy labels rising
     towards 1 while test accuracy falls is memorisation.
 
-    ``df`` holds rows per run and epoch (the sweep's results table) of one noise setting.
+    ``df`` holds rows per run and epoch (the sweep's results table) of one noise setting;
+    pass only the runs a table reports (`robustloss.tables.Table.chosen_runs`) so that a loss's
+    curve is its chosen hyperparameters', not an average over its grid.
     """
     plt = _pyplot()
     names = loss_names or {}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for i, (loss, g) in enumerate(df.groupby("loss.name", sort=False)):
         m = g.groupby("epoch").mean(numeric_only=True)
-        color = f"C{i % 10}"
+        color = _style(i)["color"]
         axes[0].plot(m.index, m["test/top1"], "-", color=color, label=names.get(loss, loss))
         if "train/acc_noisy" in m:
             axes[1].plot(m.index, m["train/acc_noisy"], "--", color=color)
         if "train/acc_clean" in m:
-            axes[1].plot(
-                m.index, m["train/acc_clean"], "-", color=color, label=names.get(loss, loss)
-            )
+            axes[1].plot(m.index, m["train/acc_clean"], "-", color=color)
     axes[0].set(xlabel="epoch", ylabel="clean test accuracy", title=title)
     axes[1].set(
         xlabel="epoch",

@@ -28,23 +28,8 @@ import os
 
 from absl import app, flags
 
+from experiments.tabulate import LAYOUTS, load_rows, make_table, write_plots
 from robustloss import tables
-
-
-def _transition_row(use: str, estimator: str) -> str:
-    """``"rent (anchor T)"``; a run without a transition method is its plain loss: ``"CE"``."""
-    return "CE" if use == "none" else f"{use} ({estimator} T)"
-
-
-# Table layouts: the config columns that name a row, and how they become its label.
-LAYOUTS = {
-    "ldr": {"rows": ("loss.name",), "label": None, "stack": "dataset.name"},
-    "rent": {
-        "rows": ("transition.use", "transition.estimator"),
-        "label": _transition_row,
-        "stack": "dataset.name",
-    },
-}
 
 _SWEEP = flags.DEFINE_string("sweep", None, "Sweep directory (holds results.parquet).")
 _TABLE = flags.DEFINE_enum("table", "ldr", list(LAYOUTS), "Table layout.")
@@ -58,51 +43,6 @@ _PAPER = flags.DEFINE_string("paper", None, "CSV of the papers' own numbers (wit
 _PLOTS = flags.DEFINE_bool("plots", False, "Also write the plots next to the table.")
 _WHERE = flags.DEFINE_string("where", None, "DuckDB WHERE clause to filter the rows first.")
 flags.mark_flags_as_required(["sweep"])
-
-
-def load_rows(sweep: str, layout: str, where: str | None = None):
-    """The sweep's results with the layout's ``row`` column added (optionally filtered)."""
-    from robustloss import results
-
-    if where:
-        df = results.query(sweep, f"SELECT * FROM results WHERE {where}")
-    else:
-        df = results.load(sweep)
-    if df.empty:
-        raise ValueError(f"sweep {sweep!r} has no finished cells (results.parquet is empty)")
-    cols = LAYOUTS[layout]["rows"]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"table {layout!r} needs columns {missing}, absent from {sweep!r}")
-    df = df.copy()
-    label = LAYOUTS[layout]["label"]
-    if label is None:
-        df["row"] = df[cols[0]]
-    else:
-        df["row"] = [label(*values) for values in zip(*(df[c] for c in cols), strict=True)]
-    return df
-
-
-def make_table(df, layout: str, **kw) -> tables.Table:
-    """`robustloss.tables.paper_table` with the layout's row/stack columns."""
-    return tables.paper_table(df, rows="row", stack=LAYOUTS[layout]["stack"], **kw)
-
-
-def write_plots(df, select: str, out_dir: str, metric: str, val_metric: str) -> list[str]:
-    """Accuracy vs noise rate, and learning curves per noise setting; returns the paths."""
-    from experiments import plots
-
-    os.makedirs(out_dir, exist_ok=True)
-    runs = tables.run_scores(df, select, metric=metric, val_metric=val_metric)
-    runs = runs.rename(columns={"row": "loss.name"}) if "loss.name" not in runs else runs
-    paths = [os.path.join(out_dir, "accuracy_vs_noise.png")]
-    plots.accuracy_vs_noise(runs, paths[0], loss_names=tables.LOSS_NAMES)
-    for (kind, rate), part in df.groupby(["noise.kind", "noise.rate"], sort=True):
-        label = tables.noise_setting(kind, rate).replace(" ", "_")
-        path = os.path.join(out_dir, f"curves_{label}.png")
-        plots.learning_curves(part, path, title=tables.noise_setting(kind, rate))
-        paths.append(path)
-    return paths
 
 
 def main(argv: list[str]) -> None:
@@ -132,7 +72,7 @@ def main(argv: list[str]) -> None:
         print(text, end="")
     if _PLOTS.value:
         out_dir = os.path.dirname(os.path.abspath(_OUT.value)) if _OUT.value else _SWEEP.value
-        for p in write_plots(df, _SELECT.value, out_dir, _METRIC.value, _VAL.value):
+        for p in write_plots(df, table, _SELECT.value, out_dir, _METRIC.value, _VAL.value):
             print(f"wrote {p}")
 
 

@@ -198,7 +198,8 @@ class Table:
 
     Attributes:
         cells: DataFrame with columns ``stack``, ``row``, ``col``, ``mean``, ``std``, ``n``,
-            ``hparams`` (the chosen values, as text), ``best`` (bool: best mean in its column
+            ``hparams`` (the chosen values, as text), ``runs`` (the ids of the runs behind the
+            cell, after the hyperparameter rule), ``best`` (bool: best mean in its column
             within its stack), and ``paper``/``paper_std``/``paper_source`` when paper numbers
             were given.
         caption: the selection rules and what the numbers are.
@@ -210,6 +211,10 @@ class Table:
     row_order: list
     col_order: list
     stack_order: list
+
+    def chosen_runs(self) -> list[str]:
+        """Ids of every run behind the table (the chosen hyperparameters' runs)."""
+        return [r for runs in self.cells["runs"] for r in runs]
 
 
 def _hp_text(row: pd.Series, hp_cols: Sequence[str]) -> str:
@@ -312,6 +317,7 @@ def paper_table(
                 "std": float(vals.std()),
                 "n": len(vals),
                 "hparams": "; ".join(hp),
+                "runs": [str(i) for i in chosen.index],
             }
         )
     table = pd.DataFrame(cells)
@@ -451,5 +457,7 @@ def to_latex(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """The cells as CSV (means and stds as fractions, the chosen hyperparameters, n)."""
-    return table.cells.to_csv(index=False)
+    """The cells as CSV (means and stds as fractions, the chosen hyperparameters, n, and the
+    ids of the runs behind each cell, ``;``-separated)."""
+    cells = table.cells.assign(runs=[";".join(r) for r in table.cells["runs"]])
+    return cells.to_csv(index=False)

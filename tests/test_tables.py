@@ -97,6 +97,12 @@ def test_per_fold_and_mean_differ_and_report_choice():
     pick = lambda t: t[(t["row"] == "gce") & (t["col"] == "U 0.6")]["hparams"].item()
     assert pick(mean) == "q=0.7"
     assert pick(per) == "q=0.3; q=0.7"
+    # The runs behind the cell are the chosen hyperparameters' (what the plots draw).
+    runs = lambda t: sorted(t[(t["row"] == "gce") & (t["col"] == "U 0.6")]["runs"].item())
+    assert runs(mean) == [f"gce-0.6-0.7-{f}" for f in range(FOLDS)]
+    assert runs(per) == ["gce-0.6-0.3-0"] + [f"gce-0.6-0.7-{f}" for f in range(1, FOLDS)]
+    table = tables.paper_table(df, select="last", hp_select="mean")
+    assert len(table.chosen_runs()) == 2 * FOLDS * 2 and "gce-0.6-0.3-1" not in table.chosen_runs()
 
 
 def test_caption_states_rules_and_oracle():
@@ -118,7 +124,7 @@ def test_formats():
     tex = tables.to_latex(t)
     assert r"\toprule" in tex and r"\textbf{" in tex and r"$\pm$" in tex and "GCE" in tex
     csv = tables.to_csv(t)
-    assert csv.splitlines()[0].startswith("stack,row,col,mean,std,n,hparams,best")
+    assert csv.splitlines()[0].startswith("stack,row,col,mean,std,n,hparams,runs,best")
 
 
 def test_paper_numbers_beside_ours(tmp_path):

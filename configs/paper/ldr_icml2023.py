@@ -50,8 +50,7 @@ Protocol (digest §4.4-4.5): SGD momentum 0.9 (PyTorch semantics), coupled weigh
   ``noise.seed=123``) on the whole training file **before** the split (``noise.before_split``),
   5 unshuffled contiguous folds (sklearn ``KFold(5)``: ``dataset.num_folds=5``,
   ``dataset.fold_mode="contiguous"``), one seed, validation labels noisy, test labels clean.
-  The fold fields come with helper F's branch: until it is merged ``get_config`` raises, unless
-  ``protocol=approx`` (a stratified random 20% noisy validation split, noise after the split).
+  ``protocol=approx`` instead: a stratified random 20% noisy validation split, noise after it.
 Special keys:
   ``setting``: ``clean``, ``u30``, ``u60``, ``u90`` (uniform: replace the label by a uniform
     draw over all K with probability ρ; error rate ρ(K−1)/K), ``cd10``, ``cd30``, ``cd50``
@@ -87,7 +86,7 @@ SETTINGS = {
     "cd50": ("pair", 0.5),
 }
 NUM_FOLDS = 5
-FOLD_MODE = "contiguous"  # sklearn KFold(5) without shuffling (the field comes with helper F)
+FOLD_MODE = "contiguous"  # sklearn KFold(5) without shuffling
 NOISE_SEED = 123  # the code's SEED: np.random.seed(123) before the noise draws
 LR = 1e-3
 WEIGHT_DECAY = 5e-3
@@ -160,10 +159,6 @@ def _split(arg: str | None) -> tuple[str, str]:
     return first.strip(), rest
 
 
-def _has(c, group: str, field: str) -> bool:
-    return field in c[group]
-
-
 def get_config(arg: str | None = None):
     name, rest = _split(arg)
     if name not in DATASETS:
@@ -213,17 +208,6 @@ def get_config(arg: str | None = None):
         c.noise.class_map = class_map
     c.noise.noisy_val = True
     if protocol == "code":
-        missing = [
-            f
-            for g, f in (("dataset", "num_folds"), ("dataset", "fold"), ("noise", "before_split"))
-            if not _has(c, g, f)
-        ]
-        if missing:
-            raise ValueError(
-                f"the LDR code's protocol needs the config fields {missing} (k-fold CV, noise "
-                "before the split), which this checkout lacks; pass protocol=approx for a random "
-                "20% noisy validation split with noise after the split"
-            )
         c.dataset.num_folds = NUM_FOLDS
         c.dataset.fold = fold
         c.dataset.fold_mode = FOLD_MODE

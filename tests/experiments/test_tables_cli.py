@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from experiments import tables as cli
+from experiments import tabulate as cli
 from robustloss import results
 from tests import ROOT
 
