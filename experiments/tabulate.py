@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from robustloss import tables
 
@@ -52,23 +53,31 @@ def make_table(df, layout: str, **kw) -> tables.Table:
     return tables.paper_table(df, rows="row", stack=LAYOUTS[layout]["stack"], **kw)
 
 
-def write_plots(df, table: tables.Table, select: str, out_dir: str, metric: str, val_metric: str):
-    """Accuracy vs noise rate, and learning curves per noise setting, of the runs ``table``
-    reports (its chosen hyperparameters); returns the paths."""
+def write_plots(
+    df,
+    table: tables.Table,
+    select: str,
+    out_dir: str,
+    metric: str,
+    val_metric: str,
+    curves_for: Sequence[str] | None = None,
+) -> list[str]:
+    """Accuracy vs noise rate, and learning curves per noise setting (``curves_for``: only
+    these column labels, e.g. ``["U 0.6"]``; None: all), of the runs ``table`` reports (its
+    chosen hyperparameters), one line per table row; returns the paths."""
     from experiments import plots
 
     os.makedirs(out_dir, exist_ok=True)
-    chosen = set(table.chosen_runs())
-    df = df[df["cell_id"].astype(str).isin(chosen)]
+    df = df[df["cell_id"].astype(str).isin(set(table.chosen_runs()))]
+    df = df.assign(**{"loss.name": df["row"]})  # plots draw one line per "loss.name"
     runs = tables.run_scores(df, select, metric=metric, val_metric=val_metric)
-    runs = runs.rename(columns={"row": "loss.name"}) if "loss.name" not in runs else runs
     paths = [os.path.join(out_dir, "accuracy_vs_noise.png")]
     plots.accuracy_vs_noise(runs, paths[0], loss_names=tables.LOSS_NAMES)
     for (kind, rate), part in df.groupby(["noise.kind", "noise.rate"], sort=True):
-        label = tables.noise_setting(kind, rate).replace(" ", "_")
-        path = os.path.join(out_dir, f"curves_{label}.png")
-        plots.learning_curves(
-            part, path, title=tables.noise_setting(kind, rate), loss_names=tables.LOSS_NAMES
-        )
+        label = tables.noise_setting(kind, rate)
+        if curves_for is not None and label not in curves_for:
+            continue
+        path = os.path.join(out_dir, f"curves_{label.replace(' ', '_')}.png")
+        plots.learning_curves(part, path, title=label, loss_names=tables.LOSS_NAMES)
         paths.append(path)
     return paths

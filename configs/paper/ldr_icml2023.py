@@ -59,6 +59,8 @@ Special keys:
   ``fold``: 0-4 (default 0).
   ``protocol``: ``code`` (default) or ``approx`` (see above).
   ``lam_grid`` (sweeps only): ``10`` (default, Optimization-AI HEAD) or ``0.1/1/10``.
+  ``lr_grid`` (sweeps only): e.g. ``0.01/0.1``: every cell once per learning rate, chosen on
+    validation like a loss hyperparameter (the paper's lr grid is unknown; default: lr 1e-3 only).
 Losses (``loss_grid``): the 13 baselines of the code, each with the code's grid (digest §2), plus
   LDR-KL (λ = 10, margin 0.1, ``softplus_mean`` scores, as the code) and ALDR-KL (λ0 = 10, α = 2,
   margin 0.1, ``l1`` scores; the code's λ update without margin, ``update="code"``). Deviations
@@ -167,7 +169,8 @@ def get_config(arg: str | None = None):
     setting = items.pop("setting", "u60")
     fold = int(items.pop("fold", "0"))
     protocol = items.pop("protocol", "code")
-    items.pop("lam_grid", None)  # a get_sweep key; cells pass it through
+    items.pop("lam_grid", None)  # get_sweep keys; cells pass them through
+    items.pop("lr_grid", None)
     if setting not in SETTINGS:
         raise ValueError(f"setting {setting!r} is not valid; choose one of {list(SETTINGS)}")
     if not 0 <= fold < NUM_FOLDS:
@@ -228,4 +231,7 @@ def get_sweep(arg: str | None = None):
     name, rest = _split(arg)
     items = parse_arg(rest)
     lam_grid = tuple(float(v) for v in items.get("lam_grid", "10").split("/") if v)
-    return product(loss_grid(lam_grid, name), setting=list(SETTINGS), fold=list(range(NUM_FOLDS)))
+    axes = {"setting": list(SETTINGS), "fold": list(range(NUM_FOLDS))}
+    if "lr_grid" in items:  # the paper's lr grid is unknown: tune it like the losses' grids
+        axes["lr"] = [float(v) for v in items["lr_grid"].split("/") if v]
+    return product(loss_grid(lam_grid, name), **axes)

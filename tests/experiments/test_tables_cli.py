@@ -71,13 +71,15 @@ def test_command_line_writes_the_table(tmp_path):
     sweep, _ = _rent_sweep(tmp_path)
     out = tmp_path / "rent.md"
     cmd = [sys.executable, "-m", "experiments.tables", "--sweep", sweep, "--table", "rent"]
-    cmd += ["--select", "last", "--out", str(out)]
+    cmd += ["--select", "last", "--out", str(out), "--plots"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "| rent (true T) |" in text and "Sym 0.5" in text and "CD 0.4" in text
+    for png in ("accuracy_vs_noise.png", "curves_Sym_0.5.png", "curves_CD_0.4.png"):
+        assert (tmp_path / png).stat().st_size > 0, png
     bad = subprocess.run(
-        cmd[:-2] + ["--select", "val"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        cmd[:-3] + ["--select", "val"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert bad.returncode != 0 and "no validation split" in bad.stderr
     assert not os.path.exists(str(out) + ".tmp")
