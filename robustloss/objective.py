@@ -227,26 +227,35 @@ def objective_hparam_sweep(loss: Any, field: str) -> Objective:
     return Objective(init=init, loss=loss_swept, refresh_due=never, refresh=no_refresh)
 
 
-def objective_hparams(loss: Any, fields: Any) -> Objective:
+def objective_hparams(
+    loss: Any, fields: Any, rebuild: Callable[..., Any] | None = None
+) -> Objective:
     """An objective whose loss hyperparameters ``fields`` are traced values in ``aux``.
 
-    ``aux = {"hparams": {field: value, ...}}``; each step calls
+    Stateless loss: ``aux = {"hparams": {field: value, ...}}``; each step calls
     ``loss.fn(logits, labels, **hparams)`` with those values in place of ``loss.hparams``.
-    Setting each to ``[R]`` values in a train state with a leading runs axis trains R
-    hyperparameter settings of one loss (several hyperparameters at once) in one vmapped
-    program; the harness does this for per-run ``loss.hparams.*`` fields
-    (`robustloss.training.runs`).
+    Stateful loss (ALDR-KL, TGCE): ``aux = {"hparams": ..., "state": <the loss's state>}``; each
+    step (and each refresh) calls ``rebuild(**hparams)`` -- the loss rebuilt with the traced
+    values, e.g. ``lambda **hp: get_loss("aldr_kl", **hp)`` -- and applies it to the state. Its
+    ``refresh_due`` schedule is the given loss's (host-side, so not a traced hyperparameter).
+
+    Setting each hyperparameter to ``[R]`` values in a train state with a leading runs axis
+    trains R settings of one loss (several hyperparameters at once) in one vmapped program; the
+    harness does this for per-run ``loss.hparams.*`` fields (`robustloss.training.runs`), and
+    gives each run the initial state of its own values (ALDR-KL's ``lam_i`` start at its
+    ``lam0``).
 
     Args:
-        loss: a stateless ``robustloss.Loss`` (from ``get_loss``): its ``fn`` and ``hparams``.
+        loss: a ``robustloss.Loss`` or ``StatefulLoss`` (from ``get_loss``): its ``hparams``.
         fields: names of numeric hyperparameters (e.g. ``("alpha", "beta")`` for ``sce``).
+        rebuild: for a stateful loss, ``(**hparams) -> StatefulLoss`` (required).
 
     Returns:
         An `Objective`; ``init`` stores ``loss.hparams[field]`` for each field (float32).
 
     Raises:
-        ValueError: a field is not a numeric hyperparameter of the loss, or the loss is
-            stateful.
+        ValueError: a field is not a numeric hyperparameter of the loss, or a stateful loss
+            comes without ``rebuild``.
 
     Example:
         >>> import jax.numpy as jnp, robustloss
@@ -257,8 +266,9 @@ def objective_hparams(loss: Any, fields: Any) -> Objective:
         2.0
     """
     name = getattr(loss, "name", repr(loss))
-    if _is_stateful(loss):
-        raise ValueError(f"traced hyperparameters need a stateless loss; {name!r} is stateful")
+    stateful = _is_stateful(loss)
+    if stateful and rebuild is None:
+        raise ValueError(f"traced hyperparameters of the stateful loss {name!r} need rebuild")
     hparams = dict(getattr(loss, "hparams", {}))
     fields = tuple(fields)
     numeric = sorted(k for k, v in hparams.items() if not isinstance(v, str | bool))
@@ -270,15 +280,34 @@ def objective_hparams(loss: Any, fields: Any) -> Objective:
         )
     start = {f: float(hparams[f]) for f in fields}
 
+    def traced(aux: PyTree) -> dict:
+        return {**hparams, **aux["hparams"]}
+
     def init(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
-        del num_examples, num_classes, key
-        return {"hparams": {f: jnp.asarray(v, jnp.float32) for f, v in start.items()}}
+        del num_classes, key
+        aux = {"hparams": {f: jnp.asarray(v, jnp.float32) for f, v in start.items()}}
+        if stateful:
+            aux["state"] = loss.init(num_examples)
+        return aux
 
     def loss_traced(
         logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
     ) -> tuple[jax.Array, PyTree, dict]:
         del key
-        values = loss.fn(logits, batch["label"], **{**hparams, **aux["hparams"]})
-        return masked_mean(values, batch["mask"]), aux, {}
+        if not stateful:
+            values = loss.fn(logits, batch["label"], **traced(aux))
+            return masked_mean(values, batch["mask"]), aux, {}
+        values, state = rebuild(**traced(aux)).apply(
+            logits, batch["label"], aux["state"], index=batch["index"]
+        )
+        return masked_mean(values, batch["mask"]), {**aux, "state": state}, {}
 
-    return Objective(init=init, loss=loss_traced, refresh_due=never, refresh=no_refresh)
+    def refresh_traced(aux: PyTree, logits: jax.Array, labels: jax.Array, epoch: int) -> PyTree:
+        del epoch
+        return {**aux, "state": rebuild(**traced(aux)).refresh(aux["state"], logits, labels)}
+
+    if not stateful:
+        return Objective(init=init, loss=loss_traced, refresh_due=never, refresh=no_refresh)
+    return Objective(
+        init=init, loss=loss_traced, refresh_due=loss.refresh_due, refresh=refresh_traced
+    )

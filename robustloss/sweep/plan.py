@@ -8,8 +8,9 @@ harness realises a field:
 * ``seed`` -- the run seed (``config.seeds``);
 * ``labels`` -- noise seed, kind, rate, sampling, class map, mode, ``noisy_val``,
   ``before_split``: each run's own labels ``[R, N]`` and true T (not for ``kind="real"``);
-* ``loss_hparam`` -- float hyperparameters of a stateless loss without a transition method,
-  several at once (one: ``config.loss.sweep_field``/``sweep_values``; more: ``config.runs``);
+* ``loss_hparam`` -- float hyperparameters of a loss (stateless, or stateful: ALDR-KL, TGCE)
+  without a transition method, several at once (one: ``config.loss.sweep_field``/
+  ``sweep_values``; more: ``config.runs``);
 * ``optimizer`` -- ``optimizer.lr`` / ``weight_decay`` / ``momentum`` (inject_hyperparams);
 * ``fold`` -- ``dataset.fold`` with ``dataset.num_folds >= 2`` (a program whose folds take
   different steps per epoch fails and is re-run cell by cell by the runner).
@@ -104,13 +105,7 @@ def _float_hparams(cfg: dict) -> tuple[str, ...]:
 
 
 def _hparam_applies(cfg: dict) -> bool:
-    from robustloss import get_loss
-    from robustloss.stateful import StatefulLoss
-
-    if cfg["transition"]["use"] != "none":
-        return False
-    loss = get_loss(cfg["loss"]["name"], **dict(cfg["loss"]["hparams"]))
-    return not isinstance(loss, StatefulLoss)
+    return cfg["transition"]["use"] == "none"
 
 
 def _description(realised: str) -> str:
@@ -132,7 +127,7 @@ PACKABLE: tuple[PackAxis, ...] = (
     ),
     PackAxis(
         "loss_hparam",
-        "traced loss hyperparameters (float; stateless loss, no transition method)",
+        "traced loss hyperparameters (float; stateless or stateful loss, no transition method)",
         _fields_of("loss_hparam"),
         _hparam_applies,
     ),

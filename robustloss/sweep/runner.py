@@ -177,6 +177,23 @@ def describe_plan(programs: Sequence[Program], slots: int, per_run_epoch: float 
     return "\n".join(lines)
 
 
+def _replan(p: Program, error: str, max_pack: int) -> tuple[list[Program], str]:
+    """The programs that replace failed program ``p``: one per fold when its folds could not
+    share a program (`FOLD_PACK_ERROR`), else one per cell, so that only the cells that fail
+    alone (a diverging run fails its whole pack) are recorded as failed."""
+    from robustloss.training.build import FOLD_PACK_ERROR
+
+    folds: dict = {}
+    for c in p.cells:
+        folds.setdefault(c.config["dataset"]["fold"], []).append(c)
+    if FOLD_PACK_ERROR in error and len(folds) > 1:
+        programs = []
+        for cells in folds.values():
+            programs += plan_programs(cells, max_pack)
+        return programs, "one program per fold"
+    return [q for c in p.cells for q in plan_programs([c], 1)], "one by one"
+
+
 def _write_sweep_json(workdir: str, cells: Sequence[Cell]) -> None:
     path = os.path.join(workdir, "sweep.json")
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -307,10 +324,8 @@ def run_sweep(
                 shutil.rmtree(os.path.join(workdir, "packs", p.id), ignore_errors=True)
                 first = res["error"].splitlines()[0] if res["error"] else ""
                 if p.num_runs > 1:
-                    # One diverging run fails its whole pack: re-run the cells one by one so
-                    # only the failing ones are recorded as failed.
-                    queue[:0] = [q for c in p.cells for q in plan_programs([c], 1)]
-                    event = f"program {p.id} failed ({first}); re-running its cells one by one"
+                    queue[:0], how = _replan(p, first, max_pack)
+                    event = f"program {p.id} failed ({first}); re-running its cells {how}"
                 else:
                     write_failed(workdir, p.cells[0], res["error"], info)
                     progress.failed += 1

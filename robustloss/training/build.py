@@ -7,6 +7,7 @@ This is where a run config's fields become library calls with plain arguments (t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -332,7 +333,7 @@ def build_objective(
     loss = get_loss(config.loss.name, **dict(config.loss.hparams))
     traced = [k.split(".", 2)[2] for k in varying_fields(config) if k.startswith("loss.hparams.")]
     if traced:
-        return objective_hparams(loss, traced)
+        return objective_hparams(loss, traced, functools.partial(get_loss, config.loss.name))
     if config.transition.use == "none":
         return objective_from_loss(loss)
     if true_T is not None and np.ndim(true_T) == 3:
@@ -358,6 +359,12 @@ def _steps(n: int, config: ml_collections.ConfigDict) -> int:
     return n // config.batch_size if config.drop_last else math.ceil(n / config.batch_size)
 
 
+#: The start of the error a program of runs on different folds raises when those folds cannot
+#: share it (unequal steps per epoch, or unequal sizes with a refreshing objective); the sweep
+#: runner then re-plans the program's cells one program per fold.
+FOLD_PACK_ERROR = "vmapped runs on folds"
+
+
 def build_trainer(
     config: ml_collections.ConfigDict, data: RunData, *, devices: list | None = None
 ) -> Trainer:
@@ -374,7 +381,7 @@ def build_trainer(
         counts = sorted({_steps(s, config) for s in data.train_sizes})
         if len(counts) > 1:
             raise ValueError(
-                f"vmapped runs on folds of {sorted(set(data.train_sizes))} training rows take "
+                f"{FOLD_PACK_ERROR} of {sorted(set(data.train_sizes))} training rows take "
                 f"{counts} steps per epoch at config.batch_size={config.batch_size}; runs of "
                 "one program must take equal steps (train these folds as separate programs)"
             )
@@ -382,7 +389,7 @@ def build_trainer(
             objective.refresh_due(e, config.num_epochs) for e in range(config.num_epochs)
         ):
             raise ValueError(
-                "vmapped runs on folds of unequal size cannot use an objective that refreshes "
+                f"{FOLD_PACK_ERROR} of unequal size cannot use an objective that refreshes "
                 "from the whole training set (TGCE, anchor/DualT estimators): padded rows "
                 "would enter it; train these folds as separate programs"
             )
@@ -482,12 +489,17 @@ def _with_init_params(config, trainer: Trainer, state: TrainState, runs: int | N
 
 
 def _per_run_aux(config, trainer: Trainer, data: RunData, aux: dict, rcs: list) -> dict:
-    """Traced loss hyperparameters and true T of each run, in the objective's ``aux``."""
+    """Traced loss hyperparameters (and a stateful loss's initial state built from them) and
+    true T of each run, in the objective's ``aux``."""
     if "hparams" in aux:
         aux["hparams"] = {
             f: trainer.put(np.asarray([rc.loss.hparams[f] for rc in rcs], np.float32))
             for f in aux["hparams"]
         }
+    if "state" in aux:  # e.g. ALDR-KL's lam_i start at each run's own lam0
+        n = data.y_train.shape[-1]
+        states = [get_loss(rc.loss.name, **dict(rc.loss.hparams)).init(n) for rc in rcs]
+        aux["state"] = trainer.put(jax.tree.map(lambda *s: np.stack(s), *states))
     if "true_T" in aux:
         per_run_T = np.asarray(data.true_T, np.float32).reshape(aux["true_T"].shape)
         aux["true_T"] = trainer.put(per_run_T)

@@ -9,6 +9,7 @@ an out-of-range value fails in a second with the field's name and the valid choi
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -18,7 +19,7 @@ from robustloss import get_loss, list_losses
 from robustloss.data import DATASETS, list_datasets
 from robustloss.models import MODELS, list_models
 from robustloss.noise import NOISE_MODES, SAMPLINGS, list_noise_kinds, noise_kind
-from robustloss.objective import _is_stateful, objective_hparam_sweep
+from robustloss.objective import _is_stateful, objective_hparams
 from robustloss.training.optim import OPTIMIZERS, SCHEDULES
 from robustloss.training.runs import check_runs, run_config, run_overrides
 from robustloss.transition import TransitionOptions
@@ -297,7 +298,9 @@ def _check_seeds(c: ml_collections.ConfigDict) -> None:
         isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in c.seeds
     ):
         raise ValueError(f"config.seeds={c.seeds!r} is not valid; it must be {accepted}")
-    if len(set(c.seeds)) != len(c.seeds) and not c.loss.sweep_values:
+    # A repeated seed is an identical run unless another per-run field sets it apart (a sweep
+    # value, or config.runs: e.g. the same seed on another fold).
+    if len(set(c.seeds)) != len(c.seeds) and not c.loss.sweep_values and not c.runs:
         raise ValueError(
             f"config.seeds={tuple(c.seeds)!r} repeats a seed (those runs would be identical); "
             f"it must be {accepted}"
@@ -396,8 +399,10 @@ def _check_loss(c: ml_collections.ConfigDict) -> None:
                 f"{c.loss.sweep_field!r} and {c.loss.sweep_values!r}"
             )
         try:
-            objective_hparam_sweep(
-                get_loss(c.loss.name, **dict(c.loss.hparams)), c.loss.sweep_field
+            objective_hparams(  # checks the field (stateful losses are rebuilt per step)
+                get_loss(c.loss.name, **dict(c.loss.hparams)),
+                (c.loss.sweep_field,),
+                functools.partial(get_loss, c.loss.name),
             )
             for v in c.loss.sweep_values:
                 get_loss(c.loss.name, **{**dict(c.loss.hparams), c.loss.sweep_field: v})

@@ -25,8 +25,7 @@ from typing import Any
 
 import ml_collections
 
-from robustloss import get_loss, loss_hparams
-from robustloss.objective import _is_stateful
+from robustloss import loss_hparams
 
 __all__ = [
     "RUN_FIELDS",
@@ -75,8 +74,8 @@ RUN_FIELDS: tuple[RunField, ...] = (
     RunField(
         "loss.hparams.*",
         "loss_hparam",
-        "float hyperparameters of a stateless loss without a transition method (stateful "
-        "losses and transition methods close over their hyperparameters)",
+        "float hyperparameters of a loss (stateless or stateful) without a transition method "
+        "(transition methods close over the base loss's hyperparameters)",
     ),
     RunField("optimizer.lr", "optimizer", "the step/cosine schedule scales each run's base lr"),
     RunField("optimizer.weight_decay", "optimizer"),
@@ -211,10 +210,6 @@ def _get(config: Any, path: str) -> Any:
     return node
 
 
-def _is_stateful_loss(config: ml_collections.ConfigDict) -> bool:
-    return _is_stateful(get_loss(config.loss.name, **dict(config.loss.hparams)))
-
-
 def check_runs(config: ml_collections.ConfigDict) -> None:
     """Checks a batched config's per-run fields against `RUN_FIELDS` (cheap; no data).
 
@@ -246,10 +241,10 @@ def check_runs(config: ml_collections.ConfigDict) -> None:
                     f"batched runs vary {k!r}, which is not a float hyperparameter of loss "
                     f"{config.loss.name!r}; valid: {numeric}"
                 )
-        if config.transition.use != "none" or _is_stateful_loss(config):
+        if config.transition.use != "none":
             raise ValueError(
                 f"batched runs vary loss hyperparameters {hparams}, which are traced only for a "
-                f"stateless loss without a transition method (loss {config.loss.name!r}, "
+                f"loss without a transition method (loss {config.loss.name!r}, "
                 f"transition.use={config.transition.use!r}); train them as separate runs"
             )
     if "noise.kind" in vary and "real" in vary["noise.kind"]:

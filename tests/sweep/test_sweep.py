@@ -108,17 +108,19 @@ def test_packing_plan_for_a_mixed_grid():
     grid = (
         product(loss=["ce"], seed=[0, 1, 2])  # seeds pack
         + product(loss=["gce"], q=[0.5, 0.9], seed=[0, 1])  # seed x q pack together
-        + product(loss=["aldr_kl"], alpha=[2.0, 3.0])  # stateful: hparams do not pack
+        + product(loss=["aldr_kl"], alpha=[2.0, 3.0])  # stateful: its hparams pack too
         + product(transition=["forward"], seed=[0, 1])  # transition: seeds pack
+        + product(loss=["gce"], q=[0.5, 0.9], transition=["forward"])  # not its loss's hparams
         + [{"loss": "gce", "q": 0.5, "seed": 0, "model.hidden": 16}]  # other shape: own program
     )
     programs = plan_programs(_cells(grid))
     assert _groups(programs) == [
         ["loss=ce,seed=0", "loss=ce,seed=1", "loss=ce,seed=2"],
         [f"loss=gce,q={q},seed={s}" for q in (0.5, 0.9) for s in (0, 1)],
-        ["loss=aldr_kl,alpha=2.0"],
-        ["loss=aldr_kl,alpha=3.0"],
+        ["loss=aldr_kl,alpha=2.0", "loss=aldr_kl,alpha=3.0"],
         ["transition=forward,seed=0", "transition=forward,seed=1"],
+        ["loss=gce,q=0.5,transition=forward"],
+        ["loss=gce,q=0.9,transition=forward"],
         ["loss=gce,q=0.5,seed=0,model.hidden=16"],
     ]
     gce = programs[1]
@@ -139,7 +141,7 @@ def test_packing_plan_for_a_mixed_grid():
     ]
     programs = plan_programs(_cells(more))
     gce = programs[1]
-    assert len(programs) == 6 and gce.num_runs == 6
+    assert len(programs) == 7 and gce.num_runs == 6
     assert gce.varying == {
         "seed": ("seed",),
         "labels": ("noise.rate",),

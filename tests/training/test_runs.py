@@ -147,9 +147,11 @@ def test_fold_modes_partition_the_file(mode):
 def test_bad_per_run_fields_are_named():
     with pytest.raises(ValueError, match=r"runs\[1\] sets 'model.name'.*fields that can"):
         check_runs(_batched("", ({}, {"model.name": "lenet"})))
-    with pytest.raises(ValueError, match="traced only for a stateless loss"):
+    with pytest.raises(ValueError, match="traced only for a loss without a transition method"):
         check_runs(
-            _batched("loss=aldr_kl", ({"loss.hparams.alpha": 2.0}, {"loss.hparams.alpha": 3.0}))
+            _batched(
+                "loss=gce,transition=forward", ({"loss.hparams.q": 0.5}, {"loss.hparams.q": 0.9})
+            )
         )
     with pytest.raises(ValueError, match="num_folds"):
         check_runs(_batched("", ({"dataset.fold": 0}, {"dataset.fold": 1})))
@@ -159,6 +161,31 @@ def test_bad_per_run_fields_are_named():
         validate_config(_batched("", ({"noise.rate": 1.5}, {})))
     assert {f.realised for f in RUN_FIELDS} == {"key", "labels", "loss_hparam", "optimizer", "fold"}
     assert isinstance(_batched("", ({}, {})), ml_collections.ConfigDict)
+
+
+@pytest.mark.parametrize(
+    "arg,runs",
+    [
+        (  # ALDR-KL: each run's lam_i start at its own lam0 and follow its own alpha/margin
+            "loss=aldr_kl,epochs=2,rate=0.4",
+            (
+                {"loss.hparams.lam0": 1.0, "loss.hparams.alpha": 2.0},
+                {"loss.hparams.lam0": 3.0, "loss.hparams.alpha": 4.0, "loss.hparams.margin": 0.5},
+            ),
+        ),
+        (  # TGCE with a pruning refresh after every epoch: the refresh uses each run's q and k
+            "loss=tgce,prune_start=1,prune_every=1,epochs=3,rate=0.4",
+            ({"loss.hparams.q": 0.5, "loss.hparams.k": 0.3}, {"loss.hparams.q": 0.9}),
+        ),
+    ],
+)
+def test_stateful_loss_hyperparameters_pack(arg, runs):
+    """A stateful loss's runs with different hyperparameters: one program, each as alone."""
+    c = _batched(arg, runs)
+    packed = train(c, None, log=lambda s: None)
+    assert packed["history"][-1]["train/loss"][0] != packed["history"][-1]["train/loss"][1]
+    for r in range(2):
+        _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
 
 
 def test_transition_runs_carry_their_own_true_T():

@@ -46,6 +46,18 @@ def _synthetic(n=3000, k=3, anchor_share=0.2, seed=0, T=T3):
     return post, clean, noisy
 
 
+def _full_batch(noisy, clean=None) -> dict:
+    """Every example in one batch (clean labels too when given)."""
+    batch = {
+        "label": jnp.asarray(noisy),
+        "index": jnp.arange(len(noisy)),
+        "mask": jnp.ones(len(noisy)),
+    }
+    if clean is not None:
+        batch["clean_label"] = jnp.asarray(clean)
+    return batch
+
+
 def test_transition_error_hand_value():
     assert float(transition_error(np.eye(3), T3)) == pytest.approx(
         (0.3 + 0.3 + 0.2 + 0.2 + 0.3 + 0.3) / 3
@@ -131,12 +143,7 @@ def test_learnable_T_recovers_T_through_the_objective(estimator):
     cfg.volmin_lambda = 0.0
     obj = make_objective(cfg, num_classes=3, true_T=T3)
     aux = obj.init(len(noisy), 3, jax.random.key(0))
-    batch = {
-        "label": jnp.asarray(noisy),
-        "index": jnp.arange(len(noisy)),
-        "mask": jnp.ones(len(noisy)),
-        "clean_label": jnp.asarray(clean),
-    }
+    batch = _full_batch(noisy, clean)
     logits = jnp.log(jnp.asarray(post, jnp.float32) + 1e-12)
 
     @jax.jit
@@ -289,11 +296,7 @@ def test_volminnet_with_volume_term_recovers_T_without_anchors():
     cfg.t_lr, cfg.t_optimizer, cfg.volmin_lambda = 0.05, "adam", 1e-2
     obj = make_objective(cfg, num_classes=3, true_T=T3)
     aux = obj.init(len(noisy), 3, jax.random.key(0))
-    batch = {
-        "label": jnp.asarray(noisy),
-        "index": jnp.arange(len(noisy)),
-        "mask": jnp.ones(len(noisy)),
-    }
+    batch = _full_batch(noisy)
     # The model sees only its own (clean) posterior; the noisy labels carry T.
     logits = jnp.log(jnp.asarray(post, jnp.float32))
 
