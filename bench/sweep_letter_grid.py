@@ -7,8 +7,9 @@
 Five-fold cross-validation of the training file (``dataset.num_folds=5``, the LDR code's
 unshuffled ``KFold``, noise drawn on the whole file before the split as in that code). Noise
 kind/rate and the fold are per-run fields (`robustloss.training.runs.RUN_FIELDS`), so each
-loss is one program of 7 x 5 = 35 vmapped runs: 15 programs (``--dry_run`` shows it).
-``bench/letter_bench.py`` times it.
+loss is one program of 7 x 5 = 35 vmapped runs: 15 programs (``--dry_run`` shows it). Time the
+whole command (``/usr/bin/time -v python -m experiments.sweep --config bench/sweep_letter_grid.py
+--workdir DIR``); docs/sweeps.md has the measurement.
 """
 
 from robustloss.sweep import product
