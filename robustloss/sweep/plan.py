@@ -11,13 +11,15 @@ harness realises a field:
 * ``loss_hparam`` -- float hyperparameters of a loss (stateless, or stateful: ALDR-KL, TGCE)
   without a transition method, several at once (one: ``config.loss.sweep_field``/
   ``sweep_values``; more: ``config.runs``);
+* ``transition_hparam`` -- ``transition.alpha`` (DWS), ``volmin_lambda``, ``tv_weight``,
+  ``cycle_weight`` with a transition method (traced);
 * ``optimizer`` -- ``optimizer.lr`` / ``weight_decay`` / ``momentum`` (inject_hyperparams);
 * ``fold`` -- ``dataset.fold`` with ``dataset.num_folds >= 2`` (a program whose folds take
   different steps per epoch fails and is re-run cell by cell by the runner).
 
 All but seed and one loss hyperparameter go into ``config.runs`` (a tuple of per-run dotted
 overrides). Everything else (loss family, model, dataset, epochs, batch size, schedule,
-transition method and its hyperparameters, which are not traced) is part of the *program key*.
+transition method and its other options) is part of the *program key*.
 """
 
 from __future__ import annotations
@@ -130,6 +132,13 @@ PACKABLE: tuple[PackAxis, ...] = (
         "traced loss hyperparameters (float; stateless or stateful loss, no transition method)",
         _fields_of("loss_hparam"),
         _hparam_applies,
+    ),
+    PackAxis(
+        "transition_hparam",
+        "traced transition options (with a transition method): "
+        + _description("transition_hparam"),
+        _fields_of("transition_hparam"),
+        lambda cfg: cfg["transition"]["use"] != "none",
     ),
     PackAxis(
         "optimizer",

@@ -326,9 +326,10 @@ def build_objective(
 ) -> Objective:
     """The loss of ``config.loss`` as an `Objective`, wrapped by the transition method if any.
 
-    Loss hyperparameters that differ between vmapped runs are traced (`objective_hparams`);
-    with per-run true T (``[R, K, K]``) the objective is built with run 0's and `init_state`
-    puts each run's into its state.
+    Loss hyperparameters that differ between vmapped runs are traced (`objective_hparams`), and
+    so are the transition options of `robustloss.transition.TRACEABLE`; with per-run true T
+    (``[R, K, K]``) the objective is built with run 0's and `init_state` puts each run's into
+    its state.
     """
     loss = get_loss(config.loss.name, **dict(config.loss.hparams))
     traced = [k.split(".", 2)[2] for k in varying_fields(config) if k.startswith("loss.hparams.")]
@@ -338,11 +339,15 @@ def build_objective(
         return objective_from_loss(loss)
     if true_T is not None and np.ndim(true_T) == 3:
         true_T = true_T[0]
+    per_run = tuple(
+        k.split(".", 1)[1] for k in varying_fields(config) if k.startswith("transition.")
+    )
     return make_objective(
         transition_options(config),
         num_classes=num_classes,
         base_loss=loss,
         true_T=None if true_T is None else np.asarray(true_T, np.float32),
+        traced=per_run,
     )
 
 
@@ -495,6 +500,11 @@ def _per_run_aux(config, trainer: Trainer, data: RunData, aux: dict, rcs: list) 
         aux["hparams"] = {
             f: trainer.put(np.asarray([rc.loss.hparams[f] for rc in rcs], np.float32))
             for f in aux["hparams"]
+        }
+    if "t_hparams" in aux:  # traced transition options (DWS alpha, ...)
+        aux["t_hparams"] = {
+            f: trainer.put(np.asarray([rc.transition[f] for rc in rcs], np.float32))
+            for f in aux["t_hparams"]
         }
     if "state" in aux:  # e.g. ALDR-KL's lam_i start at each run's own lam0
         n = data.y_train.shape[-1]

@@ -26,6 +26,7 @@ from typing import Any
 import ml_collections
 
 from robustloss import loss_hparams
+from robustloss.transition import TRACEABLE
 
 __all__ = [
     "RUN_FIELDS",
@@ -49,7 +50,9 @@ class RunField:
             init, shuffling, per-step draws), ``labels`` (the run's own noisy labels ``[R, N]``
             and, for transition methods, its own true T ``[R, K, K]``), ``loss_hparam`` (a
             traced ``[R]`` value in the objective's ``aux``), ``optimizer`` (an
-            ``optax.inject_hyperparams`` value in the optimizer state, ``[R]``), ``fold`` (the
+            ``optax.inject_hyperparams`` value in the optimizer state, ``[R]``),
+            ``transition_hparam`` (a traced ``[R]`` value in the transition objective's
+            ``aux["t_hparams"]``: `robustloss.transition.TRACEABLE`), ``fold`` (the
             run's own training rows ``[R, n]`` into the training file and its own validation
             rows).
         when: when it can vary (empty: always).
@@ -77,13 +80,17 @@ RUN_FIELDS: tuple[RunField, ...] = (
         "float hyperparameters of a loss (stateless or stateful) without a transition method "
         "(transition methods close over the base loss's hyperparameters)",
     ),
+    *(
+        RunField(f"transition.{name}", "transition_hparam", "with a transition method")
+        for name in TRACEABLE
+    ),
     RunField("optimizer.lr", "optimizer", "the step/cosine schedule scales each run's base lr"),
     RunField("optimizer.weight_decay", "optimizer"),
     RunField("optimizer.momentum", "optimizer", "SGD momentum (Adam's b1 is not per run)"),
     RunField("dataset.fold", "fold", "with dataset.num_folds > 0; equal steps per epoch"),
 )
-# Transition hyperparameters (alpha, ratio, t_lr, volmin_lambda, tv_weight, cycle_weight, ...)
-# are closed over by `robustloss.transition.make_objective`, not traced: they do not vary per run.
+# The other transition options (ratio and num_draws set shapes; t_lr, quantile, the choices) are
+# closed over by `robustloss.transition.make_objective`: they do not vary per run.
 
 
 def run_field(path: str) -> RunField | None:
@@ -247,6 +254,12 @@ def check_runs(config: ml_collections.ConfigDict) -> None:
                 f"loss without a transition method (loss {config.loss.name!r}, "
                 f"transition.use={config.transition.use!r}); train them as separate runs"
             )
+    t_fields = [k for k in vary if k.startswith("transition.")]
+    if t_fields and config.transition.use == "none":
+        raise ValueError(
+            f"batched runs vary {t_fields} but config.transition.use='none' (no method reads "
+            "them); choose a transition method or drop those fields"
+        )
     if "noise.kind" in vary and "real" in vary["noise.kind"]:
         raise ValueError("batched runs cannot vary noise.kind to or from 'real' (a label file)")
     if "dataset.fold" in vary and config.dataset.num_folds < 2:

@@ -46,7 +46,7 @@ from robustloss.transition._methods import (
     UseInputs,
 )
 from robustloss.transition._objective import make_objective
-from robustloss.transition._options import TransitionOptions
+from robustloss.transition._options import TRACEABLE, TransitionOptions
 from robustloss.transition._utilise import (
     check_transition_matrix,
     cross_entropy,
@@ -77,6 +77,7 @@ __all__ = [
     "PAPER_WARMUP_EPOCHS",
     "USES",
     "Estimator",
+    "TRACEABLE",
     "TransitionOptions",
     "UseInputs",
     "anchor_transition",

@@ -2,8 +2,8 @@
 
 The method is a use (``USES``) and an estimator (``ESTIMATORS``) from ``_methods.py``; this
 module wires them into the `robustloss.objective.Objective` contract in small pieces: the
-initial ``aux`` (`_init_aux`), the per-batch weights and metrics (`_weighted_metrics`), one step
-of a learnable T (`_t_step`) and the post-warm-up estimate (`_estimate`).
+per-batch weighted metrics (`_weighted_metrics`), one step of a learnable T (`_t_step`), the
+clean-label indicator (`_clean_indicator`) and the anchor probabilities (`_record_proba`).
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def make_objective(
     num_classes: int,
     base_loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
     true_T: Any = None,
+    traced: tuple[str, ...] = (),
     **fields: Any,
 ) -> Objective:
     """Builds the training ``Objective`` of a transition-matrix method.
@@ -132,6 +133,9 @@ def make_objective(
       base_loss: stateless per-example loss ``(logits, labels) -> [B]`` (cross-entropy if None).
       true_T: ``[K, K]`` true ``T[clean, noisy]`` or None; required by ``estimator="true"``,
         and used for the ``t_error`` metric otherwise.
+      traced: `TRACEABLE` options read from ``aux["t_hparams"]`` at every step instead of
+        being fixed (set them to ``[R]`` values for R vmapped runs: the harness does this for
+        per-run ``transition.*`` fields).
       **fields: `TransitionOptions` fields set on top of ``options`` (``use="rent"``).
 
     Returns:
@@ -157,10 +161,14 @@ def make_objective(
     if o.use != "none" and o.estimator == "true" and true_T is None:
         raise ValueError("transition.estimator='true' needs true_T (the noise generator's T)")
     use, compat = USES[o.use], bool(o.paper_code_compat)
-    if o.use == "none":  # T is only reported: the true T when known, else I
-        method = ESTIMATORS["true"].factory(k, true_T if o.estimator == "true" else None, o)
-    else:
-        method = ESTIMATORS[o.estimator].factory(k, true_T, o)
+    o.with_traced({f: getattr(o, f) for f in traced})  # names checked before anything is built
+
+    def build_method(opts: TransitionOptions) -> Estimator:
+        if o.use == "none":  # T is only reported: the true T when known, else I
+            return ESTIMATORS["true"].factory(k, true_T if o.estimator == "true" else None, opts)
+        return ESTIMATORS[o.estimator].factory(k, true_T, opts)
+
+    method = build_method(o)
     warmup = o.resolved_warmup_epochs() if o.use != "none" else 0
     learnable = method.matrix is not None
     keep_proba = compat and method.estimate is not None
@@ -182,9 +190,15 @@ def make_objective(
             aux["t_opt"] = t_opt.init(aux["t_params"])
         if keep_proba:
             aux["proba"] = jnp.full((num_examples, k), 1.0 / k, jnp.float32)
+        if traced:
+            aux["t_hparams"] = {f: jnp.asarray(getattr(o, f), jnp.float32) for f in traced}
         return aux
 
     def loss(logits, batch, aux, key):
+        o_s, m = o, method
+        if traced:  # this run's values: the use and the estimator read them from o_s
+            o_s = o.with_traced(aux["t_hparams"])
+            m = build_method(o_s)
         labels = jnp.asarray(batch["label"]).astype(jnp.int32)
         mask = jnp.asarray(batch["mask"], jnp.float32)
         active = aux["active"] > 0
@@ -201,7 +215,7 @@ def make_objective(
             T_w = T.T if transpose_weights else T
             w = ut._importance_weights(logits, labels, T_w, mask, eps_num=eps_num, eps_den=eps_den)
         inputs = UseInputs(logits, labels, mask, per_example, T, w, key_sample, base_loss)
-        main, eff = use.factory(inputs, o)
+        main, eff = use.factory(inputs, o_s)
         if eff is not None:
             metrics.update(_weighted_metrics(eff, w, mask, clean))
 
@@ -209,9 +223,9 @@ def make_objective(
         new_aux = dict(aux)
         if learnable:
             probs = jax.nn.softmax(logits, axis=-1)
-            extra = method.classifier_loss(probs, labels, T, aux, key_tv, mask)
+            extra = m.classifier_loss(probs, labels, T, aux, key_tv, mask)
             stepped, metrics["t_loss"] = _t_step(
-                method, t_opt, aux, jax.lax.stop_gradient(probs), labels, mask, active
+                m, t_opt, aux, jax.lax.stop_gradient(probs), labels, mask, active
             )
             new_aux.update(stepped)
         if keep_proba:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
 from robustloss.table import Option
 from robustloss.transition._methods import ESTIMATORS, PAPER_WARMUP_EPOCHS, USES
+
+#: Float options that may be traced (one value per vmapped run): the weights of the DWS draw and
+#: of the learnable estimators' loss terms. The others set shapes or Python control flow.
+TRACEABLE = ("alpha", "volmin_lambda", "tv_weight", "cycle_weight")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +110,17 @@ class TransitionOptions:
     def replace(self, **changes: Any) -> TransitionOptions:
         """A copy with ``changes`` applied (and checked; unknown fields raise)."""
         return TransitionOptions.from_mapping({**dataclasses.asdict(self), **changes})
+
+    def with_traced(self, values: dict) -> TransitionOptions:
+        """A copy whose `TRACEABLE` fields hold ``values`` (traced arrays inside a jitted step;
+        not validated again -- the concrete values were, per run, when the config was)."""
+        bad = sorted(set(values) - set(TRACEABLE))
+        if bad:
+            raise ValueError(f"transition options {bad} cannot be traced; valid: {list(TRACEABLE)}")
+        new = copy.copy(self)
+        for name, value in values.items():
+            object.__setattr__(new, name, value)
+        return new
 
     def resolved_warmup_epochs(self) -> int:
         """``warmup_epochs``, with -1 replaced by the RENT code's value for the estimator."""

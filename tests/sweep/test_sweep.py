@@ -388,3 +388,13 @@ def test_rent_paper_grid_packs_its_seeds():
         assert p.config["seeds"] == (0, 1, 2) * 2 and p.config["noise"]["seed"] == -1
         seeds = [noise_seed(ml_collections.ConfigDict(c.config)) for c in p.cells]
         assert seeds == [0, 1, 2] * 2
+
+
+def test_transition_options_pack_into_one_program():
+    grid = product(transition=["dws"], **{"transition.alpha": [2.0, 10.0]}, seed=[0, 1])
+    grid += product(transition=["dws"], **{"transition.ratio": [0.5]})  # a shape: own program
+    programs = plan_programs(_cells(grid))
+    assert [p.num_runs for p in programs] == [4, 1]
+    assert programs[0].varying == {"seed": ("seed",), "transition_hparam": ("transition.alpha",)}
+    runs = programs[0].config["runs"]
+    assert [r["transition.alpha"] for r in runs] == [2.0, 2.0, 10.0, 10.0]

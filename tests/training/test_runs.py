@@ -159,7 +159,16 @@ def test_bad_per_run_fields_are_named():
 
     with pytest.raises(ValueError, match=r"config.runs\[0\]: config.noise.rate=1.5"):
         validate_config(_batched("", ({"noise.rate": 1.5}, {})))
-    assert {f.realised for f in RUN_FIELDS} == {"key", "labels", "loss_hparam", "optimizer", "fold"}
+    assert {f.realised for f in RUN_FIELDS} == {
+        "key",
+        "labels",
+        "loss_hparam",
+        "transition_hparam",
+        "optimizer",
+        "fold",
+    }
+    with pytest.raises(ValueError, match="no method reads"):
+        check_runs(_batched("", ({"transition.alpha": 2.0}, {"transition.alpha": 5.0})))
     assert isinstance(_batched("", ({}, {})), ml_collections.ConfigDict)
 
 
@@ -181,6 +190,28 @@ def test_bad_per_run_fields_are_named():
 )
 def test_stateful_loss_hyperparameters_pack(arg, runs):
     """A stateful loss's runs with different hyperparameters: one program, each as alone."""
+    c = _batched(arg, runs)
+    packed = train(c, None, log=lambda s: None)
+    assert packed["history"][-1]["train/loss"][0] != packed["history"][-1]["train/loss"][1]
+    for r in range(2):
+        _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
+
+
+@pytest.mark.parametrize(
+    "arg,runs",
+    [
+        (  # DWS: each run's Dirichlet concentration
+            "transition=dws,transition.warmup_epochs=1,epochs=2,rate=0.4",
+            ({"transition.alpha": 2.0}, {"transition.alpha": 20.0, "seed": 1}),
+        ),
+        (  # VolMinNet and TV: the weights of their loss terms
+            "transition=reweight,transition.estimator=tv,transition.warmup_epochs=0,epochs=2",
+            ({"transition.tv_weight": 0.0}, {"transition.tv_weight": 1.0}),
+        ),
+    ],
+)
+def test_transition_options_pack(arg, runs):
+    """Runs of one transition method with different traced options: each as alone."""
     c = _batched(arg, runs)
     packed = train(c, None, log=lambda s: None)
     assert packed["history"][-1]["train/loss"][0] != packed["history"][-1]["train/loss"][1]
