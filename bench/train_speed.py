@@ -96,7 +96,7 @@ def _lenet_nhwc(num_classes):
     return LeNetNHWC()
 
 
-def jax_runner(model, x, y, k, batch, opt, *, mode, runs=None):
+def jax_runner(model, x, y, k, batch, opt, *, mode, runs=None, devices=1):
     """Builds a `Trainer`, compiles and warms up; returns ``run() -> epoch seconds``."""
     import jax
     import optax
@@ -121,7 +121,7 @@ def jax_runner(model, x, y, k, batch, opt, *, mode, runs=None):
         num_classes=k,
         batch_size=batch,
         epoch_mode=mode,
-        mesh=make_mesh(jax.devices()[:1]),
+        mesh=make_mesh(jax.devices()[:devices]),
         num_runs=runs,
     )
     labels = np.stack([y] * runs) if runs else y

@@ -16,8 +16,10 @@ import os
 import subprocess
 import sys
 
+DEVICES2 = "--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false"
 FLAG_SETS = (
     "",
+    DEVICES2,  # data parallel over 2 single-threaded CPU devices (64 images each)
     "--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY",
     "--xla_cpu_experimental_xnn_fusion_type=dot,eltwise,reduce",
     "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce",
@@ -27,7 +29,7 @@ FLAG_SETS = (
 )
 
 
-def _child(images: int) -> dict:
+def _child(images: int, devices: int) -> dict:
     import numpy as np
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,9 +40,8 @@ def _child(images: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.random((images, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, images).astype(np.int32)
-    run = train_speed.jax_runner(
-        get_model("lenet", num_classes=10), x, y, 10, 128, "adam", mode="scan"
-    )
+    model = get_model("lenet", num_classes=10)
+    run = train_speed.jax_runner(model, x, y, 10, 128, "adam", mode="scan", devices=devices)
     s = sorted(run() for _ in range(3))
     steps = images // 128
     return {"median_ms_per_step": 1e3 * s[1] / steps, "min_ms_per_step": 1e3 * s[0] / steps}
@@ -51,14 +52,16 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--images", type=int, default=12_800)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        print(json.dumps(_child(a.images)))
+        print(json.dumps(_child(a.images, a.devices)))
         return 0
     for r in range(a.rounds):
         for flags in FLAG_SETS:
             env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
             cmd = [sys.executable, os.path.abspath(__file__), "--child", "--images", str(a.images)]
+            cmd += ["--devices", "2" if flags == DEVICES2 else "1"]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
             line = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else None
             result = json.loads(line) if line else {"error": out.stderr.strip()[-300:]}
