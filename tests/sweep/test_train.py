@@ -55,8 +55,6 @@ def _sweep(cells, wd, fn=run_program, **kw):
 PACKED = {
     # one program vmapping seed, a loss hyperparameter and the noise draw at once
     "hparam": zip(loss=["gce", "gce"], q=[0.5, 0.9], seed=[0, 1], **{"noise.seed": [4, 5]}),
-    # a stateful loss's hyperparameters (each run's lam_i start at its own lam0)
-    "stateful": zip(loss=["aldr_kl", "aldr_kl"], lam0=[1.0, 3.0], alpha=[2.0, 4.0]),
     # a transition method (1 CE warm-up epoch, then RENT resampling) over seeds and noise draws
     "transition": zip(
         transition=["rent"] * 2,
@@ -146,12 +144,12 @@ def test_a_failing_program_does_not_stop_the_others(tmp_path):
 
 
 def test_folds_that_cannot_share_a_program_are_replanned_per_fold(tmp_path):
-    """TGCE refreshes from the whole training set, so folds of unequal size (601 rows in 3
+    """TGCE refreshes from the whole training set, so folds of unequal size (301 rows in 3
     folds) cannot share a program: the runner re-plans the cells one program per fold (not one
     per cell), and each cell's numbers are those of its standalone run."""
     arg = (
         "epochs=2,loss=tgce,prune_start=1,prune_every=1,dataset.val_fraction=0.0,"
-        "dataset.max_train=601,dataset.num_folds=3"
+        "dataset.max_train=301,dataset.num_folds=3"
     )
     cells = _cells(product(**{"dataset.fold": [0, 1, 2]}, seed=[0, 1]), arg)
     rep, lines = _sweep(cells, str(tmp_path))
