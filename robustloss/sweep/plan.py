@@ -135,8 +135,7 @@ PACKABLE: tuple[PackAxis, ...] = (
     ),
     PackAxis(
         "transition_hparam",
-        "traced transition options (with a transition method): "
-        + _description("transition_hparam"),
+        "traced transition options: " + _description("transition_hparam"),
         _fields_of("transition_hparam"),
         lambda cfg: cfg["transition"]["use"] != "none",
     ),
