@@ -113,7 +113,8 @@ def _with_col(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def lambda_section(df: pd.DataFrame, select: str = SELECT) -> list[str]:
-    """LDR-KL per λ (fold mean ± std, no selection over λ) beside CS per margin."""
+    """LDR-KL per λ (fold mean ± std, no selection over λ) beside CS per margin; with an lr
+    grid, one row per (value, lr)."""
     runs = tables.run_scores(df, select)
     runs = _with_col(runs)
     cols = sorted(runs["col"].unique(), key=tables._col_key)
@@ -122,12 +123,15 @@ def lambda_section(df: pd.DataFrame, select: str = SELECT) -> list[str]:
         part = runs[runs["loss.name"] == loss]
         if part.empty or field not in part:
             continue
-        for value, g in part.groupby(field):
-            stats = g.groupby("col")["score"].agg(["mean", "std"])  # pandas std: ddof=1
+        varies = "optimizer.lr" in part and part["optimizer.lr"].nunique() > 1
+        lr = ["optimizer.lr"] if varies else []  # one row per lr: never mixed
+        for values, g in part.groupby([field, *lr]):
+            stats = g.groupby("col")["score"].mean()
             pop = g.groupby("col")["score"].agg(lambda s: float(np.std(s)))
-            label = f"{tables.LOSS_NAMES[loss]} ({'c' if loss == 'cs' else 'λ'} = {value:g})"
+            label = f"{tables.LOSS_NAMES[loss]} ({'c' if loss == 'cs' else 'λ'} = {values[0]:g}"
+            label += f", lr = {values[1]:g})" if lr else ")"
             vals = [
-                f"{_pct(stats.loc[c, 'mean'])} ± {_pct(pop.loc[c])}" if c in stats.index else ""
+                f"{_pct(stats.loc[c])} ± {_pct(pop.loc[c])}" if c in stats.index else ""
                 for c in cols
             ]
             rows.append(f"| {label} | " + " | ".join(vals) + " |")

@@ -48,6 +48,7 @@ def _frame(seed=0):
                             "train/acc_clean": 0.5 + 0.01 * e,
                             "loss.hparams.margin": np.nan,
                             "loss.hparams.lam": np.nan,
+                            "optimizer.lr": 1e-3,
                         }
                         if col:
                             row[col] = v
