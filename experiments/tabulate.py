@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
@@ -16,11 +17,12 @@ def _transition_row(use: str, estimator: str) -> str:
 
 # Table layouts: the config columns that name a row, and how they become its label.
 LAYOUTS = {
-    "ldr": {"rows": ("loss.name",), "label": None, "stack": "dataset.name"},
+    "ldr": {"rows": ("loss.name",), "label": None, "stack": "dataset.name", "title": "loss"},
     "rent": {
         "rows": ("transition.use", "transition.estimator"),
         "label": _transition_row,
         "stack": "dataset.name",
+        "title": "method",
     },
 }
 
@@ -49,8 +51,9 @@ def load_rows(sweep: str, layout: str, where: str | None = None):
 
 
 def make_table(df, layout: str, **kw) -> tables.Table:
-    """`robustloss.tables.paper_table` with the layout's row/stack columns."""
-    return tables.paper_table(df, rows="row", stack=LAYOUTS[layout]["stack"], **kw)
+    """`robustloss.tables.paper_table` with the layout's row/stack columns and row title."""
+    table = tables.paper_table(df, rows="row", stack=LAYOUTS[layout]["stack"], **kw)
+    return dataclasses.replace(table, row_title=LAYOUTS[layout]["title"])
 
 
 def write_plots(

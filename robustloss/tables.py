@@ -204,6 +204,7 @@ class Table:
             were given.
         caption: the selection rules and what the numbers are.
         row_order, col_order, stack_order: display order.
+        row_title: the header of the row-label column (``loss``, or ``method``, ...).
     """
 
     cells: pd.DataFrame
@@ -211,6 +212,7 @@ class Table:
     row_order: list
     col_order: list
     stack_order: list
+    row_title: str = "loss"
 
     def chosen_runs(self) -> list[str]:
         """Ids of every run behind the table (the chosen hyperparameters' runs)."""
@@ -422,7 +424,7 @@ def to_markdown(table: Table) -> str:
     for st, lines in _grid(table, ("**", "**"), "±"):
         if st:
             out.append(f"**{st}**\n")
-        out.append("| loss | " + " | ".join(table.col_order) + " |")
+        out.append(f"| {table.row_title} | " + " | ".join(table.col_order) + " |")
         out.append("|---" * (len(table.col_order) + 1) + "|")
         out += ["| " + " | ".join(line) + " |" for line in lines]
         out.append("")
@@ -444,7 +446,10 @@ def to_latex(table: Table) -> str:
         r"\small",
         r"\begin{tabular}{l" + "c" * ncol + "}",
         r"\toprule",
-        "Loss & " + " & ".join(_tex(c) for c in table.col_order) + r" \\",
+        _tex(table.row_title.capitalize())
+        + " & "
+        + " & ".join(_tex(c) for c in table.col_order)
+        + r" \\",
     ]
     for st, lines in _grid(table, (r"\textbf{", "}"), r"$\pm$"):
         out.append(r"\midrule")

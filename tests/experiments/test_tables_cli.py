@@ -76,6 +76,7 @@ def test_command_line_writes_the_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "| rent (true T) |" in text and "Sym 0.5" in text and "CD 0.4" in text
+    assert text.splitlines()[2].startswith("| method | CD 0.4 | Sym 0.5 |")
     for png in ("accuracy_vs_noise.png", "curves_Sym_0.5.png", "curves_CD_0.4.png"):
         assert (tmp_path / png).stat().st_size > 0, png
     bad = subprocess.run(
