@@ -54,7 +54,7 @@ demo: $(STAMP) data
 	$(PY) -m experiments.demo --workdir $(WORKDIR)
 
 test: $(STAMP) data
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 -q --durations=15 tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
