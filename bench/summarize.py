@@ -62,6 +62,27 @@ def main(path: str = "results/bench.json") -> None:
         print("|---|---|")
         for k, s in e["phases_s"].items():
             print(f"| {k} | {_f(s)} |")
+    lo = b.get("losses")
+    if lo:
+        m = lo["machine"]
+        print(
+            f"\n`{lo['command']}`, {m['date_utc']} UTC, load average "
+            f"{m['load_average_1_5_15'][0]:.1f}, jax {m['jax']}; logits [{lo['batch']}, "
+            f"{lo['classes']}]; {lo['method']}.\n"
+        )
+        print(
+            "| loss | fwd ms | optax CE fwd ms | fwd ratio (range) | fwd+grad ms | "
+            "optax CE fwd+grad ms | fwd+grad ratio (range) |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in lo["rows"]:
+            fr, br = r["fwd_ratio_range"], r["fwd_bwd_ratio_range"]
+            print(
+                f"| `{r['loss']}` | {r['fwd_ms']:.3f} | {r['fwd_optax_ms']:.3f} | "
+                f"{r['fwd_ratio']:.2f} ({fr[0]:.2f}-{fr[1]:.2f}) | {r['fwd_bwd_ms']:.3f} | "
+                f"{r['fwd_bwd_optax_ms']:.3f} | "
+                f"{r['fwd_bwd_ratio']:.2f} ({br[0]:.2f}-{br[1]:.2f}) |"
+            )
 
 
 if __name__ == "__main__":
