@@ -44,6 +44,7 @@ __all__ = [
     "NoisyLabels",
     "add_noise",
     "check_label_count",
+    "check_mode",
     "class_map",
     "empirical_transition",
     "from_labels",
@@ -1138,7 +1139,7 @@ def add_noise(
       seed: non-negative int, or a ``numpy.random.Generator`` (``"ours"`` only). Default None:
         each mode's documented default, 0 for ``"ours"`` and ``"rent_code"``, 123 (the paper's
         ``SEED``) for ``"ldr_code"``, so ``mode="ldr_code"`` without a seed is the paper's draw.
-      mode: ``"ours"``, ``"ldr_code"`` or ``"rent_code"``.
+      mode: ``"ours"``, ``"ldr_code"`` or ``"rent_code"`` (``clean`` is the same in all three).
       **options: the kind's options (``NOISE_KINDS[kind].options``); any other raises.
         ``sampling``: ``"exact"`` or ``"bernoulli"`` (every kind; ``"ours"`` only; clean,
         instance and real ignore it). ``class_map``: ``pair``: a ``[K]`` map or
@@ -1172,7 +1173,7 @@ def add_noise(
     y = _check_labels(labels, num_classes)
     if k != "real":
         rate = _check_rate(rate)
-    if mode == "ours":
+    if mode == "ours" or k == "clean":  # no noise: the same in every mode (no draw)
         resolve(entry, options, f"noise kind {k!r}")
         given = {name: v for name, v in options.items() if v is not None}
         seed = 0 if seed is None else seed
@@ -1180,13 +1181,23 @@ def add_noise(
     return _code_mode(y, num_classes, k, kind, rate, seed, mode, options)
 
 
+def check_mode(kind: str, mode: str) -> None:
+    """Raises ``ValueError`` unless noise ``kind`` can be drawn in ``mode`` (``clean`` always:
+    no noise is the same in every mode); cheap, so configs check it before loading data."""
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    k = noise_kind(kind)
+    if mode == "ours" or k == "clean":
+        return
+    if mode not in NOISE_KINDS[k].meta.get("code_modes", ()):
+        supported = [n for n, e in NOISE_KINDS.items() if mode in e.meta.get("code_modes", ())]
+        supported = ", ".join(repr(n) for n in ["clean", *supported])
+        raise ValueError(f"mode={mode!r} supports kinds {supported}, got {kind!r}")
+
+
 def _code_mode(y, num_classes, k, kind, rate, seed, mode, options) -> NoisyLabels:
     """``mode="ldr_code"`` / ``"rent_code"``: the papers' released generators."""
-    entry = NOISE_KINDS[k]
-    if mode not in entry.meta.get("code_modes", ()):
-        supported = [n for n, e in NOISE_KINDS.items() if mode in e.meta.get("code_modes", ())]
-        supported = ", ".join(repr(n) for n in supported)
-        raise ValueError(f"mode={mode!r} supports kinds {supported}, got {kind!r}")
+    check_mode(kind, mode)
     valid = {"class_map", "sampling"}
     unknown = sorted(set(options) - valid)
     if unknown:

@@ -520,3 +520,21 @@ def test_label_file_row_count_and_values_name_the_file(tmp_path):
     # Integer-valued floats are fine.
     np.save(tmp_path / "ok.npy", np.array([0.0, 1.0, 2.0, 2.0]))
     assert noise.from_labels(y, tmp_path / "ok.npy", num_classes=3).labels.tolist() == [0, 1, 2, 2]
+
+
+def test_clean_is_the_same_in_every_mode_and_bad_pairs_fail_early():
+    """``clean`` under a paper-code mode is no noise (a grid over settings may mix them); a kind
+    a code mode cannot draw fails in validate_config, before any data is loaded."""
+    y = np.arange(40) % 4
+    for mode in ("ours", "ldr_code", "rent_code"):
+        out = noise.add_noise(y, num_classes=4, kind="clean", rate=0.0, mode=mode)
+        np.testing.assert_array_equal(out.labels, y)
+        np.testing.assert_array_equal(out.T, np.eye(4))
+        assert not out.is_noisy.any()
+    with pytest.raises(ValueError, match="supports kinds 'clean', 'uniform', 'pair'"):
+        noise.check_mode("instance", "ldr_code")
+    from configs import test as test_config
+    from robustloss.training.config import validate_config
+
+    with pytest.raises(ValueError, match="config.noise.kind='instance' with config.noise.mode"):
+        validate_config(test_config.get_config("noise=instance,noise.mode=ldr_code"))

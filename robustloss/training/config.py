@@ -18,7 +18,7 @@ import ml_collections
 from robustloss import get_loss, list_losses
 from robustloss.data import DATASETS, list_datasets
 from robustloss.models import MODELS, list_models
-from robustloss.noise import NOISE_MODES, SAMPLINGS, list_noise_kinds, noise_kind
+from robustloss.noise import NOISE_MODES, SAMPLINGS, check_mode, list_noise_kinds, noise_kind
 from robustloss.objective import _is_stateful, objective_hparams
 from robustloss.training.optim import OPTIMIZERS, SCHEDULES
 from robustloss.training.runs import check_runs, run_config, run_overrides
@@ -374,6 +374,10 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         )
     _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
     _choice("noise.mode", c.noise.mode, NOISE_MODES)
+    try:
+        check_mode(c.noise.kind, c.noise.mode)
+    except ValueError as e:
+        raise ValueError(f"config.noise.kind={c.noise.kind!r} with config.noise.mode: {e}") from e
     if not isinstance(c.noise.before_split, bool):
         raise ValueError(f"config.noise.before_split={c.noise.before_split!r} must be a bool")
     if c.noise.before_split and not c.dataset.num_folds:
