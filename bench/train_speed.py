@@ -252,6 +252,13 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller LeNet data and ResNet batch")
     p.add_argument("--resnet-batch", type=int, default=0, help="default 32 (8 with --quick)")
     p.add_argument("--json", default="", help="update the 'train_speed' section of this file")
+    p.add_argument(
+        "--lenet-devices",
+        type=int,
+        default=1,
+        help="also time LeNet data parallel over N CPU devices (run with XLA_FLAGS="
+        "'--xla_force_host_platform_device_count=N --xla_cpu_multi_thread_eigen=false')",
+    )
     args = p.parse_args(argv)
     if args.repeats < 5:
         print("note: fewer than 5 repeats; bench.json figures should use >= 5", file=sys.stderr)
@@ -321,6 +328,19 @@ def main(argv=None) -> int:
             "jax_scan_previous_nhwc": jax_runner(_lenet_nhwc(k), x, y, k, 128, "adam", mode="scan"),
             "torch_eager": torch_runner("lenet", x, y, k, 128, "adam"),
         }
+        n_dev = args.lenet_devices
+        if n_dev > 1:
+            import jax
+
+            if len(jax.devices()) < n_dev:
+                raise ValueError(
+                    f"--lenet-devices={n_dev} but JAX sees {len(jax.devices())} device(s); set "
+                    f"XLA_FLAGS=--xla_force_host_platform_device_count={n_dev}"
+                )
+            model = get_model("lenet", k)
+            run[f"jax_scan_{n_dev}dev"] = jax_runner(
+                model, x, y, k, 128, "adam", mode="scan", devices=n_dev
+            )
         s = interleave(run, args.repeats)
         report(
             "lenet",
@@ -331,6 +351,15 @@ def main(argv=None) -> int:
                 "speedup_jax_scan_vs_torch": ratios(s, "torch_eager", "jax_scan"),
                 "speedup_jax_loop_vs_torch": ratios(s, "torch_eager", "jax_loop"),
                 "speedup_vs_previous_nhwc": ratios(s, "jax_scan_previous_nhwc", "jax_scan"),
+                **(
+                    {
+                        f"speedup_jax_scan_{n_dev}dev_vs_torch": ratios(
+                            s, "torch_eager", f"jax_scan_{n_dev}dev"
+                        )
+                    }
+                    if n_dev > 1
+                    else {}
+                ),
                 "compile_plus_first_epoch_s": {
                     m: run[m].first_epoch_s
                     for m in ("jax_scan", "jax_loop", "jax_scan_previous_nhwc")
