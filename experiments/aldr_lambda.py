@@ -30,25 +30,11 @@ def final_lambdas(config, workdir: str) -> tuple[np.ndarray, np.ndarray, dict]:
     Raises:
         ValueError: the config's loss is not ``aldr_kl`` or it vmaps several runs.
     """
-    from robustloss.training import train
-    from robustloss.training.build import build_trainer, init_state, load_run_data
-    from robustloss.training.workdir import Workdir
+    from experiments.final_state import final_state
 
     if config.loss.name != "aldr_kl":
         raise ValueError(f"loss.name={config.loss.name!r}: this diagnostic needs 'aldr_kl'")
-    if config.seeds or config.runs:
-        raise ValueError("one run only: unset config.seeds / config.runs")
-    summary = train(config, workdir)
-    data = load_run_data(config)
-    template = init_state(config, build_trainer(config, data), data)
-    wd = Workdir(workdir, config)
-    try:
-        wd.open(config.keep_checkpoints)
-        state, history = wd.resume(template)
-    finally:
-        wd.close()
-    if not history or history[-1]["epoch"] != config.num_epochs:
-        raise ValueError(f"{workdir}: no checkpoint of the final epoch {config.num_epochs}")
+    state, data, summary = final_state(config, workdir)
     leaves = [
         np.asarray(jax.device_get(x))
         for path, x in jax.tree_util.tree_leaves_with_path(state.aux)

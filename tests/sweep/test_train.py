@@ -148,7 +148,7 @@ def test_folds_that_cannot_share_a_program_are_replanned_per_fold(tmp_path):
     folds) cannot share a program: the runner re-plans the cells one program per fold (not one
     per cell), and each cell's numbers are those of its standalone run."""
     arg = (
-        "epochs=2,loss=tgce,prune_start=1,prune_every=1,dataset.val_fraction=0.0,"
+        "epochs=1,loss=tgce,prune_start=1,prune_every=1,dataset.val_fraction=0.0,"
         "dataset.max_train=301,dataset.num_folds=3"
     )
     cells = _cells(product(**{"dataset.fold": [0, 1, 2]}, seed=[0, 1]), arg)

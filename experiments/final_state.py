@@ -1,0 +1,37 @@
+"""The final train state of one run, for diagnostics that read the objective's state.
+
+`final_state(config, workdir)` trains the run (or resumes it; a complete run is not retrained)
+and restores its final checkpoint: ALDR-KL's per-example λ_i (`experiments.aldr_lambda`), a
+transition method's estimated T (`experiments.transition_heatmap`). No flags: importable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def final_state(config, workdir: str) -> tuple[Any, Any, dict]:
+    """Trains or resumes one run; returns ``(final TrainState, RunData, summary)``.
+
+    Raises:
+        ValueError: the config vmaps several runs, or the workdir has no checkpoint of the
+            final epoch.
+    """
+    from robustloss.training import train
+    from robustloss.training.build import build_trainer, init_state, load_run_data
+    from robustloss.training.workdir import Workdir
+
+    if config.seeds or config.runs or config.loss.sweep_values:
+        raise ValueError("one run only: unset config.seeds / config.runs / a loss sweep")
+    summary = train(config, workdir)
+    data = load_run_data(config)
+    template = init_state(config, build_trainer(config, data), data)
+    wd = Workdir(workdir, config)
+    try:
+        wd.open(config.keep_checkpoints)
+        state, history = wd.resume(template)
+    finally:
+        wd.close()
+    if not history or history[-1]["epoch"] != config.num_epochs:
+        raise ValueError(f"{workdir}: no checkpoint of the final epoch {config.num_epochs}")
+    return state, data, summary
