@@ -21,7 +21,6 @@ import json
 import jax
 import numpy as np
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 
 def final_lambdas(config, workdir: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -78,14 +77,8 @@ def main(argv: list[str]) -> None:
     )
 
 
-def _define_flags() -> None:
-    """The command line (defined only when run as a script, so the module imports cleanly)."""
-    config_flags.DEFINE_config_file("config", None, "ALDR-KL run config file[:args].")
-    flags.DEFINE_string("workdir", None, "The run's workdir (trained or resumed).")
-    flags.DEFINE_string("out", None, "PNG path of the plot.")
-    flags.mark_flags_as_required(["config", "workdir", "out"])
-
-
 if __name__ == "__main__":
-    _define_flags()
+    from experiments.final_state import define_run_flags
+
+    define_run_flags("ALDR-KL run")
     app.run(main)

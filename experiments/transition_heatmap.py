@@ -19,7 +19,6 @@ import json
 import jax
 import numpy as np
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 
 def final_transition(config, workdir: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -57,14 +56,8 @@ def main(argv: list[str]) -> None:
     print(json.dumps({"out": f.out, "t_error": round(err, 4), **summary["final"]}, default=str))
 
 
-def _define_flags() -> None:
-    """The command line (defined only when run as a script, so the module imports cleanly)."""
-    config_flags.DEFINE_config_file("config", None, "Transition-method run config file[:args].")
-    flags.DEFINE_string("workdir", None, "The run's workdir (trained or resumed).")
-    flags.DEFINE_string("out", None, "PNG path of the plot.")
-    flags.mark_flags_as_required(["config", "workdir", "out"])
-
-
 if __name__ == "__main__":
-    _define_flags()
+    from experiments.final_state import define_run_flags
+
+    define_run_flags("Transition-method run")
     app.run(main)
