@@ -1,10 +1,9 @@
 """UCI Letter (LDR, ICML 2023, §4): ``ffnn`` (H = 16), SGD-momentum, 100 epochs, batch 64.
 
 Reads the mlbench copy of the UCI file (``make data``) or ``--config.dataset.path=<UCI
-letter-recognition.data>``. Features are scaled to [−1, 1] (as the LDR npz files), the last
-2,000 rows are the test set (the authors' ``letter_test.npz`` has 2,000 rows; that they are the
-last 2,000 UCI rows is an assumption -- with their files use ``dataset=npz,
-dataset.path=letter_train.npz,dataset.test_path=letter_test.npz``), 20% of the training rows
+letter-recognition.data>``. Features are scaled to [−1, 1] (as the LDR npz files), the test
+set is the authors' 2,000 rows of ``letter_test.npz`` (``dataset.split="ldr"``; the other
+18,000 rows in UCI order train), 20% of the training rows
 are a stratified random noisy validation split (the paper's 5 contiguous folds are in
 ``configs/paper/ldr_icml2023.py``). Learning rate 1e-3 (the README/demo commands), coupled
 weight decay 5e-3, ÷10 at epochs 50 and 75, fixed order. Noise: the code's draw
@@ -22,7 +21,7 @@ def get_config(arg: str | None = None):
     c.dataset.name = "letter"
     c.dataset.path = ""
     c.dataset.scale = "minmax"
-    c.dataset.test_rows = 2000
+    c.dataset.split = "ldr"
     c.dataset.val_fraction = 0.2
     c.noise.mode = "ldr_code"
     c.noise.seed = 123

@@ -14,8 +14,8 @@ grid for LDR-KL and ALDR-KL: 1,365 cells)::
     python -m experiments.sweep --config configs/paper/ldr_icml2023.py:vowel --workdir /tmp/ldr_vowel
     python -m experiments.tables --sweep /tmp/ldr_vowel --select val
 
-Source of every setting: ``/work/shared/papers/ldr_icml2023.md`` (the digest of the paper and of
-its code, Optimization-AI/ICML2023_LDR at 732fc85); see ``docs/reproducing.md``.
+Source of every setting: the paper and its code, Optimization-AI/ICML2023_LDR at 732fc85 (the
+project's digest of both); see ``docs/reproducing.md``.
 
 Datasets (``DATASETS``; digest §4.1, §4.3):
   ``vowel``, ``letter``, ``news20``, ``aloi``: FFNN Linear(d→H)-tanh-Linear(H→H)-tanh-Linear(H→K)
@@ -24,9 +24,15 @@ Datasets (``DATASETS``; digest §4.1, §4.3):
       speaker is a separate column there), so H = 9 instead of 10; speakers 0-7 train (528),
       8-14 test (462).
     ``letter``: mlbench's LetterRecognition.rda (the UCI file, UCI order), features scaled to
-      [−1, 1]; first 18,000 rows train, last 2,000 test (the repo's ``letter_test.npz`` has
-      2,000 rows; that it is the *last* 2,000 UCI rows is an assumption). With the authors'
-      files use ``dataset=npz,dataset.path=letter_train.npz,dataset.test_path=letter_test.npz``.
+      [−1, 1] (min-max on the training rows, which gives the code's x/15·2−1 exactly);
+      ``dataset.split="ldr"``: the test set is the authors' ``data/letter_test.npz`` (2,000
+      rows, in its order), found in the UCI file row by row (``tools/ldr_letter_split.py``;
+      the row numbers ship with the package, no file is needed at run time); the training
+      file is the other 18,000 UCI rows **in UCI order** -- a reconstruction, since the
+      authors' ``letter_train.npz`` is lost, so the 5 contiguous folds and the training order
+      follow it. (``split="last"``, the last 2,000 UCI rows, is what this config used before
+      2026-12-06; only 8.9% of the authors' test rows lie there.) With the authors' own files
+      use ``dataset=npz,dataset.path=letter_train.npz,dataset.test_path=letter_test.npz``.
     ``news20``, ``aloi``: LIBSVM files the user supplies (``dataset.path=``; News20 ``news20.scale``
       with its ``.t`` test file, densified: 15,935 × 62,061 floats need
       ``max_dense_bytes`` > 4 GB, not settable from a config -- **not supported** in practice);
@@ -96,7 +102,7 @@ WEIGHT_DECAY = 5e-3
 # name -> (dataset.name, model, class map of the class-dependent noise, dataset fields)
 DATASETS = {
     "vowel": ("vowel", "ffnn", "vowel", {}),
-    "letter": ("letter", "ffnn", "letter", {"scale": "minmax", "test_rows": 2000}),
+    "letter": ("letter", "ffnn", "letter", {"scale": "minmax", "split": "ldr"}),
     "news20": ("libsvm", "ffnn", "news20", {}),
     "aloi": ("libsvm", "ffnn", "next", {}),
     "kuzushiji49": ("npz", "resnet18", "next", {}),

@@ -94,6 +94,7 @@ class _Args(NamedTuple):
     cache_dir: str
     max_dense_bytes: int
     test_rows: int
+    split: str = "last"
     whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
 
 
@@ -124,27 +125,30 @@ def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
 
 
 def _letter(name: str, a: _Args) -> _sources.Raw:
+    if a.split == "ldr" and a.test_rows != _ROWS["test_rows"].default:
+        raise ValueError(
+            f"letter: test_rows={a.test_rows} is not used by split='ldr' (its test set is the "
+            "authors' 2,000 rows); leave test_rows at its default or use split='last'"
+        )
     if a.path is None:
         x, y, src = _mlbench.letter_rda()
     else:
         x, y = _sources.letter_csv(a.path, a.test_rows)
         src = os.fspath(a.path)
     if a.whole:
-        cut = len(y)
-    elif not 0 < a.test_rows < len(y):
-        raise ValueError(f"test_rows must be in (0, {len(y)}), got {a.test_rows}")
+        tr, te, split = np.arange(len(y)), np.arange(0), "the whole file"
     else:
-        cut = len(y) - a.test_rows
+        tr, te, split = _mlbench.letter_split(len(y), a.split, a.test_rows)
     return _sources.Raw(
-        x[:cut],
-        y[:cut],
-        x[cut:],
-        y[cut:],
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
         26,
         tuple(chr(ord("A") + i) for i in range(26)),
         source=src,
         kind="tabular",
-        meta={"split": f"first {cut} rows train, last {a.test_rows} test"},
+        meta={"split": split},
     )
 
 
@@ -233,7 +237,10 @@ def _npz(name: str, a: _Args) -> _sources.Raw:
 
 
 _IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
-_ROWS = {"test_rows": Option(4000, low=1, integer=True)}
+_ROWS = {
+    "test_rows": Option(4000, low=1, integer=True),
+    "split": Option("last", choices=_mlbench.LETTER_SPLITS),
+}
 
 # The datasets: name -> Entry(source(name, args) -> Raw, description, options). `options` are
 # the dataset's own loader options (the harness passes them from the ``config.dataset`` fields
@@ -286,7 +293,7 @@ def dataset_options(name: str) -> dict[str, Any]:
 
     Example:
       >>> dataset_options("letter"), dataset_options("digits")
-      ({'test_rows': 4000}, {})
+      ({'test_rows': 4000, 'split': 'last'}, {})
     """
     return {k: o.default for k, o in _entry(name).options.items()}
 
@@ -306,6 +313,7 @@ def load_dataset(
     test_fraction: float = 0.2,
     test_seed: int = 0,
     test_rows: int = 4000,
+    split: str = "last",
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
     test_path: str | os.PathLike | None = None,
@@ -321,8 +329,9 @@ def load_dataset(
     ``vowel`` (UCI vowel-context), ``libsvm`` (svmlight; a ``<path>.t`` companion is the test
     file), ``npz`` (``x``, ``y``, optional ``x_test``/``y_test``, ``x_val``/``y_val``).
 
-    Splits: the official test split where the source has one (``letter``: the last
-    ``test_rows`` rows; ``vowel``: the file's flag); otherwise a stratified split of
+    Splits: the official test split where the source has one (``letter``: ``split="last"``,
+    the last ``test_rows`` rows, or ``split="ldr"``, the LDR authors' 2,000 test rows;
+    ``vowel``: the file's flag); otherwise a stratified split of
     ``test_fraction`` seeded by ``test_seed`` (fixed across runs by default, so runs with
     different ``seed`` share one test set). Validation: a stratified ``val_fraction`` of the
     training split seeded by ``seed`` (0 rows when ``val_fraction=0``).
@@ -342,7 +351,12 @@ def load_dataset(
       flatten: return ``[N, D]`` features instead of images.
       test_fraction: test fraction where the source has no test split, ``(0, 1)``.
       test_seed: seed of that test split.
-      test_rows: ``letter``: number of final rows used as test (UCI: 4,000).
+      test_rows: ``letter`` with ``split="last"``: number of final rows used as test (UCI:
+        4,000).
+      split: ``letter``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or
+        ``"ldr"`` (test = the LDR authors' ``letter_test.npz`` rows in their order, from the
+        row numbers shipped in the package; train = the other 18,000 UCI rows in UCI order, a
+        reconstruction since the authors' train file is lost). Needs the whole UCI file.
       cache_dir: where decoded TFDS arrays are cached (default :func:`default_cache_dir`;
         ``""`` disables the cache).
       max_dense_bytes: largest dense copy of a sparse LIBSVM file.
@@ -383,6 +397,7 @@ def load_dataset(
         cache_dir=cache,
         max_dense_bytes=max_dense_bytes,
         test_rows=test_rows,
+        split=split,
     )
     if test_path:
         raw = _with_test_file(name, entry, args, test_path)

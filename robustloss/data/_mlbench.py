@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from importlib import resources
 
 import numpy as np
 
@@ -28,6 +29,8 @@ MLBENCH_FILES = {"letter": "LetterRecognition.rda", "vowel": "Vowel.rda"}
 VOWEL_CLASSES = ("hid", "hId", "hEd", "hAd", "hYd", "had", "hOd", "hod", "hUd", "hud", "hed")
 VOWEL_TRAIN_SPEAKERS = 8  # speakers 0..7 train, 8..14 test (UCI / LIBSVM split)
 _R_LIBRARY = "/usr/lib/R/site-library/mlbench/data"  # where an installed r-cran-mlbench puts them
+LETTER_SPLITS = ("last", "ldr")
+LETTER_ROWS = 20000
 
 
 def mlbench_dirs() -> list[str]:
@@ -131,3 +134,62 @@ def vowel_rda(
     if x.shape != (990, 9):
         raise ValueError(f"{path!r}: expected 990 rows x 9 features, got {x.shape}")
     return x, y, speaker, path
+
+
+def ldr_letter_test_rows() -> np.ndarray:
+    """The LDR authors' Letter test rows: ``[2000]`` int64 0-based UCI row numbers.
+
+    Row ``i`` of the authors' ``letter_test.npz`` (Optimization-AI/ICML2023_LDR at 732fc85) is
+    UCI row ``rows[i]``; the rows are spread over the whole file (178 of them, 8.9%, are among
+    the last 2,000). Shipped with the package (``ldr_letter_test_rows.txt``, derived by
+    ``tools/ldr_letter_split.py``; its header gives the provenance), so no file is read but
+    that one.
+    """
+    text = resources.files(__package__).joinpath("ldr_letter_test_rows.txt").read_text()
+    rows = np.loadtxt(text.splitlines(), dtype=np.int64, comments="#")
+    if (
+        rows.shape != (2000,)
+        or len(np.unique(rows)) != 2000
+        or not 0 <= rows.min() <= rows.max() < LETTER_ROWS
+    ):
+        raise ValueError("ldr_letter_test_rows.txt is damaged: expected 2,000 distinct UCI rows")
+    return rows
+
+
+def letter_split(n: int, split: str, test_rows: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Train and test row numbers of UCI Letter's ``n`` rows under ``split``.
+
+    Args:
+      n: rows in the file (20,000 for the UCI file).
+      split: ``"last"`` (the first ``n - test_rows`` rows train, the last ``test_rows`` test)
+        or ``"ldr"`` (test = `ldr_letter_test_rows` in the authors' order, train = the other
+        18,000 rows in UCI order; needs the whole UCI file, and ``test_rows`` is unused).
+      test_rows: the ``"last"`` split's test size, in ``(0, n)``.
+
+    Returns:
+      ``(train rows, test rows, description)``.
+    """
+    if split not in LETTER_SPLITS:
+        raise ValueError(
+            f"letter split={split!r} is not valid; choose one of {list(LETTER_SPLITS)}"
+        )
+    if split == "ldr":
+        if n != LETTER_ROWS:
+            raise ValueError(
+                f"letter split='ldr' names rows of the whole UCI file ({LETTER_ROWS} rows); "
+                f"this file has {n}"
+            )
+        test = ldr_letter_test_rows()
+        train = np.setdiff1d(np.arange(n), test)
+        return (
+            train,
+            test,
+            (
+                "LDR authors' test rows (letter_test.npz, 2,000), the other 18,000 rows train in "
+                "UCI order (a reconstruction: the authors' train file is lost)"
+            ),
+        )
+    if not 0 < test_rows < n:
+        raise ValueError(f"test_rows must be in (0, {n}), got {test_rows}")
+    cut = n - test_rows
+    return np.arange(cut), np.arange(cut, n), f"first {cut} rows train, last {test_rows} test"

@@ -51,7 +51,8 @@ def default_config() -> ml_collections.ConfigDict:
       dataset.name / data_dir / path / download / val_fraction: passed to
         ``robustloss.data.load_dataset``; ``max_train`` > 0 keeps only the first that many
         training examples; ``max_test`` likewise for the test set; ``scale`` (``""`` or
-        ``"minmax"``, tabular) and ``test_rows`` (``letter``) are passed to the loader;
+        ``"minmax"``, tabular), ``test_rows`` and ``split`` (``letter``: ``"last"`` or the LDR
+        authors' test rows ``"ldr"``) are passed to the loader;
         ``test_path`` (``letter``/``libsvm``/``npz``) is a second file holding the fixed test
         set (then every row of ``path`` is a training row).
         ``num_folds`` (0 = off, else >= 2, with ``val_fraction = 0``): k-fold cross-validation
@@ -125,6 +126,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.max_test = 0
     c.dataset.scale = ""
     c.dataset.test_rows = 4000
+    c.dataset.split = "last"
     c.dataset.test_path = ""
     c.dataset.num_folds = 0
     c.dataset.fold = 0

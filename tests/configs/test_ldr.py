@@ -52,7 +52,7 @@ def test_cells_resolve_to_the_code_protocol():
     o = c.optimizer
     assert (o.name, o.lr, o.momentum, o.weight_decay) == ("sgd", 1e-3, 0.9, 5e-3)
     assert tuple(o.decay_epochs) == (50, 75) and o.schedule == "step" and not c.shuffle
-    assert c.dataset.test_rows == 2000 and c.dataset.scale == "minmax"
+    assert c.dataset.split == "ldr" and c.dataset.scale == "minmax"
     if HAS_FOLDS:
         assert (c.dataset.num_folds, c.dataset.fold, c.noise.before_split) == (5, 3, True)
     else:
