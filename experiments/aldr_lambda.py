@@ -29,7 +29,7 @@ def final_lambdas(config, workdir: str) -> tuple[np.ndarray, np.ndarray, dict]:
     Raises:
         ValueError: the config's loss is not ``aldr_kl`` or it vmaps several runs.
     """
-    from experiments.final_state import final_state
+    from robustloss.training.restore import final_state
 
     if config.loss.name != "aldr_kl":
         raise ValueError(f"loss.name={config.loss.name!r}: this diagnostic needs 'aldr_kl'")
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from experiments import plots
+    from robustloss.report import plots
 
     f = flags.FLAGS
     config = f.config
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from experiments.final_state import define_run_flags
+    from experiments._run_flags import define_run_flags
 
     define_run_flags("ALDR-KL run")
     app.run(main)

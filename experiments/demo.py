@@ -3,9 +3,9 @@
 Runs the sweep of ``configs/demo.py`` -- CE, MAE, GCE, SCE, NCE+RCE, LDR-KL and ALDR-KL × 3
 seeds on UCI Letter (offline, Debian ``r-cran-mlbench``) with 60% uniform label noise, each
 loss's seeds vmapped into one program -- through the sweep runner (``robustloss.sweep``), then
-prints a paper-style table (``robustloss.tables``: final-epoch clean test accuracy, mean ± std
-over the seeds) and writes ``learning_curves.png`` (``experiments/plots.py``: clean test
-accuracy per epoch and train accuracy against the noisy and the clean labels) into the
+prints a paper-style table (``robustloss.report.tables``: final-epoch clean test accuracy, mean
+± std over the seeds) and writes ``learning_curves.png`` (``robustloss.report.plots``: clean
+test accuracy per epoch and train accuracy against the noisy and the clean labels) into the
 workdir, with two lines saying what the numbers show. Without the mlbench files it says so and
 falls back to scikit-learn digits. Re-running resumes: finished cells are not trained again.
 
@@ -95,7 +95,7 @@ def summarize(
 
 
 def _name(loss: str) -> str:
-    from robustloss.tables import LOSS_NAMES
+    from robustloss.report.tables import LOSS_NAMES
 
     return LOSS_NAMES.get(loss, loss)
 
@@ -104,9 +104,8 @@ def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)
     from configs import demo
-    from experiments import plots
-    from robustloss import results, tables
-    from robustloss.sweep import cells_from_grid, run_sweep
+    from robustloss.report import plots, tables
+    from robustloss.sweep import cells_from_grid, results, run_sweep
 
     dataset = _DATASET.value
     if dataset == "auto":

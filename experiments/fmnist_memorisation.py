@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)
     from configs import fashion_mnist
-    from experiments.plots import plot
+    from robustloss.report.plots import plot
     from robustloss.training import train
 
     os.makedirs(_OUT.value, exist_ok=True)

@@ -9,7 +9,7 @@ Usage::
 
 The config file defines ``get_sweep(arg)`` (a list of ``:key=value`` cells) next to
 ``get_config(arg)``. Re-running the same command trains only unfinished cells. Results:
-``DIR/cells/<id>/`` per cell and ``DIR/results.parquet`` (``robustloss.results.load``). See
+``DIR/cells/<id>/`` per cell and ``DIR/results.parquet`` (``robustloss.sweep.results.load``). See
 ``docs/sweeps.md``.
 """
 

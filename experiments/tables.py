@@ -9,7 +9,8 @@ Usage::
 Rows × columns as the papers lay them out (``--table ldr``: losses × noise settings, datasets
 stacked; ``--table rent``: transition methods (with the T they use) × noise settings), mean ±
 std over folds/seeds, n runs shown, best per column in bold (lowest for an error metric such as
-``--metric train/t_error``), and the selection rules in the caption (see `robustloss.tables`).
+``--metric train/t_error``), and the selection rules in the caption (see
+`robustloss.report.tables`).
 The RENT/DWS Fashion-MNIST grid, for example::
 
     python -m experiments.sweep --config configs/paper/rent_iclr2024.py:fmnist_cpu --workdir DIR
@@ -28,8 +29,8 @@ import os
 
 from absl import app, flags
 
-from experiments.tabulate import LAYOUTS, load_rows, make_table, write_plots
-from robustloss import tables
+from robustloss.report import tables
+from robustloss.report.layouts import LAYOUTS, load_rows, make_table, write_plots
 
 _SWEEP = flags.DEFINE_string("sweep", None, "Sweep directory (holds results.parquet).")
 _TABLE = flags.DEFINE_enum("table", "ldr", list(LAYOUTS), "Table layout.")

@@ -27,7 +27,7 @@ def final_transition(config, workdir: str) -> tuple[np.ndarray, np.ndarray, dict
     Raises:
         ValueError: the config has no transition method, or its state has no T.
     """
-    from experiments.final_state import final_state
+    from robustloss.training.restore import final_state
 
     if config.transition.use == "none":
         raise ValueError("transition.use='none': this diagnostic needs a transition method")
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    from experiments import plots
+    from robustloss.report import plots
 
     f = flags.FLAGS
     T_true, T_est, summary = final_transition(f.config, f.workdir)
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from experiments.final_state import define_run_flags
+    from experiments._run_flags import define_run_flags
 
     define_run_flags("Transition-method run")
     app.run(main)

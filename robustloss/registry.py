@@ -25,8 +25,8 @@ from jax.typing import ArrayLike
 
 from robustloss import losses as L
 from robustloss import stateful as S
+from robustloss.options import Entry, Option, describe
 from robustloss.stateful import StatefulLoss
-from robustloss.table import Entry, Option, describe
 
 
 def _entry(fn: Callable[..., Any], description: str, defaults: dict, **kw: Any) -> Entry:

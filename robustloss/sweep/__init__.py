@@ -1,5 +1,5 @@
 """Sweeps: grids of cells in config files, packed into vmapped programs, resumable, on a local
-process pool or Ray; results in one table (`robustloss.results`). See ``docs/sweeps.md``.
+process pool or Ray; results in one table (`robustloss.sweep.results`). See ``docs/sweeps.md``.
 
 * `product`, `zip`: build grids of ``:key=value`` cells (a config file's ``get_sweep(arg)``).
 * `load_cells`, `cells_from_grid`: resolve cells to standalone configs with stable ids.

@@ -7,7 +7,7 @@
                                 (or config.json + FAILED with the error text)
     DIR/packs/<program id>/     a running program's workdir (checkpoints); removed once its
                                 cells are written
-    DIR/results.parquet         one row per cell x epoch (`robustloss.results`)
+    DIR/results.parquet         one row per cell x epoch (`robustloss.sweep.results`)
     DIR/jax_cache/              JAX's persistent compilation cache of the workers
 
 Only the driver writes ``cells/`` and the table; tasks write only their ``packs/`` directory.
@@ -241,7 +241,7 @@ def run_sweep(
     Returns:
         ``{"cells", "done", "failed", "trained", "programs", "skipped"}``.
     """
-    from robustloss import results
+    from robustloss.sweep import results
     from robustloss.sweep.executors import make_executor
 
     log = log or (lambda s: print(s, flush=True))

@@ -16,16 +16,15 @@ import ml_collections
 import numpy as np
 
 from robustloss import get_loss
-from robustloss.data import dataset_options, kfold_splits, load_dataset, random_crop_flip
-from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
-from robustloss.noise import (
-    NOISE_KINDS,
-    _check_label_values,
-    add_noise,
-    from_labels,
-    noise_kind,
+from robustloss.data import (
+    dataset_options,
+    kfold_splits,
+    load_dataset,
+    random_crop_flip,
     read_label_file,
 )
+from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
+from robustloss.noise import NOISE_KINDS, add_noise, check_label_values, from_labels, noise_kind
 from robustloss.objective import Objective, objective_from_loss, objective_hparams
 from robustloss.training.config import noise_seed, transition_options
 from robustloss.training.optim import INJECTED, make_run_optimizer, make_schedule, set_hyperparams
@@ -129,7 +128,7 @@ def _noise(
                 f"the training examples' source rows need (largest row {rows.max(initial=-1)})"
             )
         where = f"config.noise.labels_path={path!r}"
-        file_labels = _check_label_values(file_labels, k, where)  # file rows, file named
+        file_labels = check_label_values(file_labels, k, where)  # file rows, file named
         return from_labels(labels, file_labels[rows], num_classes=k)
     kw: dict[str, Any] = {"sampling": n.sampling, "mode": n.mode}
     if n.class_map:

@@ -70,7 +70,7 @@ def default_config() -> ml_collections.ConfigDict:
         config (``seeds``, ``runs``) gets exactly the labels of a separate run with
         ``seed=seeds[r]``; ``>= 0`` fixes one draw for every run (`noise_seed`).
         ``kind="real"``: ``labels_path`` is a file with one noisy label per row of the
-        dataset's source order (``robustloss.noise.read_label_file``; it must hold exactly that
+        dataset's source order (``robustloss.data.read_label_file``; it must hold exactly that
         many rows, see ``build.source_rows``); ``labels_key`` names the npz array or CSV header
         column, ``labels_column`` (>= 0; -1 = none) the 0-based column of a 2-D array or CSV.
       loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``. ``sweep_field`` /
@@ -284,7 +284,7 @@ def _range(path: str, value: Any, lo: float, hi: float | None = None, *, lo_open
 
 def _check_component_options(group: str, table: dict, fields: Any) -> None:
     """Each option of the family's table entries that is a field of ``config.<group>`` is
-    checked by the entry's own `robustloss.table.Option` (all entries, not only the chosen
+    checked by the entry's own `robustloss.options.Option` (all entries, not only the chosen
     one, so a bad value fails even while the component that reads it is not selected)."""
     for entry in table.values():
         for name, option in entry.options.items():

@@ -14,7 +14,7 @@ Estimators (row-stochastic ``[K, K]``):
   (+ Cycle's pair of VolMinNet matrices) trained inside the objective, and the true T.
 Training: ``make_objective(options, num_classes=..., ...)`` (a ``robustloss.objective.Objective``)
 with a frozen `TransitionOptions` that checks itself. The method tables ``USES`` and
-``ESTIMATORS`` (name -> ``robustloss.table.Entry``) are what ``make_objective`` dispatches
+``ESTIMATORS`` (name -> ``robustloss.options.Entry``) are what ``make_objective`` dispatches
 through; `list_uses` / `list_estimators` describe them.
 
 References:
@@ -22,7 +22,7 @@ References:
   for noisy label learning", ICLR 2024.
 """
 
-from robustloss.table import describe
+from robustloss.options import describe
 from robustloss.transition._estimators import (
     anchor_transition,
     cycle_backward_loss,

@@ -1,6 +1,6 @@
 """The tables of transition-matrix methods: how T is used (``USES``) and estimated (``ESTIMATORS``).
 
-Each table is a plain dict ``name -> robustloss.table.Entry`` (one registry pattern for every
+Each table is a plain dict ``name -> robustloss.options.Entry`` (one registry pattern for every
 family of components). ``make_objective`` dispatches through them:
 
 * a **use** entry's factory is ``use(inputs, options) -> (loss, weights)``: the objective after
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from robustloss.objective import masked_mean
-from robustloss.table import Entry, Option
+from robustloss.options import Entry, Option
 from robustloss.transition import _estimators as est
 from robustloss.transition import _utilise as ut
 

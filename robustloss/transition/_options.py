@@ -6,7 +6,7 @@ import copy
 import dataclasses
 from typing import Any
 
-from robustloss.table import Option
+from robustloss.options import Option
 from robustloss.transition._methods import ESTIMATORS, PAPER_WARMUP_EPOCHS, USES
 
 #: Float options that may be traced (one value per vmapped run): the weights of the DWS draw and

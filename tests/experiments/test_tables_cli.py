@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from experiments import tabulate as cli
-from robustloss import results
+from robustloss.report import layouts as cli
+from robustloss.sweep import results
 from tests import ROOT
 
 METHODS = [("none", "anchor"), ("rent", "anchor"), ("rent", "true"), ("dws", "anchor")]

@@ -13,13 +13,13 @@ from absl import flags
 from ml_collections import config_flags
 
 from configs import test as test_config
-from robustloss import results
 from robustloss.sweep import (
     cell_arg,
     cells_from_grid,
     load_cells,
     plan_programs,
     product,
+    results,
     run_sweep,
     zip,
 )

@@ -2,12 +2,16 @@
 
 `final_state(config, workdir)` trains the run (or resumes it; a complete run is not retrained)
 and restores its final checkpoint: ALDR-KL's per-example λ_i (`experiments.aldr_lambda`), a
-transition method's estimated T (`experiments.transition_heatmap`). No flags: importable.
+transition method's estimated T (`experiments.transition_heatmap`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from robustloss.training.build import build_trainer, init_state, load_run_data
+from robustloss.training.run import train
+from robustloss.training.workdir import Workdir
 
 
 def final_state(config, workdir: str) -> tuple[Any, Any, dict]:
@@ -17,10 +21,6 @@ def final_state(config, workdir: str) -> tuple[Any, Any, dict]:
         ValueError: the config vmaps several runs, or the workdir has no checkpoint of the
             final epoch.
     """
-    from robustloss.training import train
-    from robustloss.training.build import build_trainer, init_state, load_run_data
-    from robustloss.training.workdir import Workdir
-
     if config.seeds or config.runs or config.loss.sweep_values:
         raise ValueError("one run only: unset config.seeds / config.runs / a loss sweep")
     summary = train(config, workdir)
@@ -35,15 +35,3 @@ def final_state(config, workdir: str) -> tuple[Any, Any, dict]:
     if not history or history[-1]["epoch"] != config.num_epochs:
         raise ValueError(f"{workdir}: no checkpoint of the final epoch {config.num_epochs}")
     return state, data, summary
-
-
-def define_run_flags(what: str) -> None:
-    """``--config``, ``--workdir``, ``--out`` of a one-run diagnostic script (defined only when
-    it runs as a script, so its module imports cleanly)."""
-    from absl import flags
-    from ml_collections import config_flags
-
-    config_flags.DEFINE_config_file("config", None, f"{what} config file[:args].")
-    flags.DEFINE_string("workdir", None, "The run's workdir (trained or resumed).")
-    flags.DEFINE_string("out", None, "PNG path of the plot.")
-    flags.mark_flags_as_required(["config", "workdir", "out"])

@@ -11,7 +11,7 @@ files and the table append loses nothing (the driver calls `sync` when it starts
 Read it with `load` (a pandas DataFrame) or `query` (DuckDB SQL over a table named
 ``results``)::
 
-    from robustloss import results
+    from robustloss.sweep import results
     results.query(DIR, "SELECT \\"loss.name\\", avg(\\"test/top1\\") AS acc FROM results "
                        "WHERE epoch = \\"num_epochs\\" GROUP BY 1")
 """

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustloss import tables
+from robustloss.report import tables
 
 EPOCHS, FOLDS = 4, 3
 

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from experiments import plots
-from robustloss import tables
-from tests.test_tables import _sweep
+from robustloss.report import plots, tables
+from tests.report.test_tables import _sweep
 
 
 def _png_shape(path):

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from experiments import ldr_report
-from robustloss import results
+from robustloss.report import ldr as ldr_report
+from robustloss.sweep import results
 
 FOLDS, EPOCHS = 2, 3
 # (loss, hyperparameter column, values)

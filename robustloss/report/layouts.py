@@ -1,5 +1,5 @@
-"""Paper-style tables and their plots from a sweep directory: the library part of
-``python -m experiments.tables`` (no flags, so scripts and tests can import it)."""
+"""Table layouts (LDR: a row per loss; RENT: a row per transition method) and their plots, from
+a sweep directory: what ``python -m experiments.tables`` and the reports call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import dataclasses
 import os
 from collections.abc import Sequence
 
-from robustloss import tables
+from robustloss.report import plots, tables
+from robustloss.sweep import results
 
 
 def _transition_row(use: str, estimator: str) -> str:
@@ -29,8 +30,6 @@ LAYOUTS = {
 
 def load_rows(sweep: str, layout: str, where: str | None = None):
     """The sweep's results with the layout's ``row`` column added (optionally filtered)."""
-    from robustloss import results
-
     if where:
         df = results.query(sweep, f"SELECT * FROM results WHERE {where}")
     else:
@@ -51,7 +50,7 @@ def load_rows(sweep: str, layout: str, where: str | None = None):
 
 
 def make_table(df, layout: str, **kw) -> tables.Table:
-    """`robustloss.tables.paper_table` with the layout's row/stack columns and row title."""
+    """`robustloss.report.tables.paper_table` with the layout's row/stack columns and row title."""
     table = tables.paper_table(df, rows="row", stack=LAYOUTS[layout]["stack"], **kw)
     return dataclasses.replace(table, row_title=LAYOUTS[layout]["title"])
 
@@ -68,8 +67,6 @@ def write_plots(
     """Accuracy vs noise rate, and learning curves per noise setting (``curves_for``: only
     these column labels, e.g. ``["U 0.6"]``; None: all), of the runs ``table`` reports (its
     chosen hyperparameters), one line per table row; returns the paths."""
-    from experiments import plots
-
     os.makedirs(out_dir, exist_ok=True)
     df = df[df["cell_id"].astype(str).isin(set(table.chosen_runs()))]
     df = df.assign(**{"loss.name": df["row"]})  # plots draw one line per "loss.name"

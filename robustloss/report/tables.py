@@ -1,6 +1,6 @@
 """Paper-style tables from a sweep's results: selection rules, mean ± std, best per column.
 
-Input is the results table of a sweep (`robustloss.results.load`): one row per run (cell) and
+Input is the results table of a sweep (`robustloss.sweep.results.load`): one row per run (cell) and
 epoch, the run's resolved config fields as dotted columns (``loss.name``, ``noise.kind``,
 ``noise.rate``, ``loss.hparams.q``, ...) and its metrics as slash-named columns (``test/top1``,
 ``val/top1``, ...). Two rules turn that into one number per table cell, and both are stated in

@@ -1,4 +1,4 @@
-"""The one registry pattern (robustloss.table) and its promise: unknown options raise."""
+"""The one registry pattern (robustloss.options) and its promise: unknown options raise."""
 
 import pathlib
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from robustloss.table import Entry, Option, describe, lookup, resolve
+from robustloss.options import Entry, Option, describe, lookup, resolve
 
 
 def test_option_ranges_and_choices_name_path_value_and_bounds():

@@ -58,9 +58,9 @@ def _style(i: int) -> dict:
 def accuracy_vs_noise(runs, path: str, *, title: str = "", loss_names: dict | None = None) -> None:
     """Mean test score vs noise rate, one line per loss and one panel per noise kind.
 
-    ``runs`` is `robustloss.tables.run_scores` output (one row per run: ``loss.name``,
+    ``runs`` is `robustloss.report.tables.run_scores` output (one row per run: ``loss.name``,
     ``noise.kind``, ``noise.rate``, ``score``), best restricted to the runs a table reports
-    (`robustloss.tables.Table.chosen_runs`), so every point is a table cell; the clean runs
+    (`robustloss.report.tables.Table.chosen_runs`), so every point is a table cell; the clean runs
     (rate 0) start every panel. Error bars are the std over the runs of a point.
     """
     plt = _pyplot()
@@ -104,8 +104,8 @@ def learning_curves(df, path: str, *, title: str = "", loss_names: dict | None =
     towards 1 while test accuracy falls is memorisation.
 
     ``df`` holds rows per run and epoch (the sweep's results table) of one noise setting;
-    pass only the runs a table reports (`robustloss.tables.Table.chosen_runs`) so that a loss's
-    curve is its chosen hyperparameters', not an average over its grid.
+    pass only the runs a table reports (`robustloss.report.tables.Table.chosen_runs`) so that a
+    loss's curve is its chosen hyperparameters', not an average over its grid.
     """
     plt = _pyplot()
     names = loss_names or {}

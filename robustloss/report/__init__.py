@@ -1,0 +1,3 @@
+"""Study tier: paper tables (`robustloss.report.tables`), their layouts and plots
+(`robustloss.report.layouts`, `robustloss.report.plots`) and the LDR reproduction report
+(`robustloss.report.ldr`), all computed from a sweep's results table."""
