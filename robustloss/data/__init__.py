@@ -10,33 +10,48 @@ Example:
   ((8, 8, 1), 10)
 """
 
+from ._cifar_n import LABEL_SETS, check_cifar_n, read_cifar_n_file
 from ._dataset import Dataset, kfold_splits, train_val_split
 from ._labels import check_label_count, read_label_file
 from ._load import (
     DATASETS,
+    REAL_NOISE_DATASETS,
     TEST_PATH_DATASETS,
+    check_dataset_fields,
     dataset_options,
     default_cache_dir,
     list_datasets,
     load_dataset,
 )
+from ._pickles import UnsafePickleError
 from ._preprocess import channel_stats, minmax_scale, normalize_per_channel, random_crop_flip
+from ._real_noise import FileDataset, decode_images, file_dataset_arrays, load_file_dataset
 from ._sources import read_idx, tfds_order, write_tfds_copy
 
 __all__ = [
     "DATASETS",
+    "LABEL_SETS",
+    "REAL_NOISE_DATASETS",
     "TEST_PATH_DATASETS",
     "Dataset",
+    "FileDataset",
+    "UnsafePickleError",
     "channel_stats",
+    "check_cifar_n",
+    "check_dataset_fields",
     "check_label_count",
+    "decode_images",
     "dataset_options",
     "default_cache_dir",
+    "file_dataset_arrays",
     "kfold_splits",
     "list_datasets",
     "load_dataset",
+    "load_file_dataset",
     "minmax_scale",
     "normalize_per_channel",
     "random_crop_flip",
+    "read_cifar_n_file",
     "read_idx",
     "read_label_file",
     "tfds_order",

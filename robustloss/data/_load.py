@@ -9,7 +9,7 @@ import numpy as np
 
 from robustloss.options import Entry, Option
 
-from . import _mlbench, _sources
+from . import _cifar_n, _mlbench, _real_noise, _sources
 from ._dataset import Dataset, train_val_split
 from ._preprocess import minmax_scale
 
@@ -62,6 +62,14 @@ class _Args(NamedTuple):
     test_rows: int
     split: str = "last"
     whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
+    # real-noise datasets (docs/data.md, "Real label noise")
+    label_set: str = ""
+    label_file: str = ""
+    partial: bool = False
+    image_size: int = 0
+    eval_path: str = ""
+    train_set: str = ""
+    test_set: str = ""
 
 
 def _digits(name: str, a: _Args) -> _sources.Raw:
@@ -202,6 +210,107 @@ def _npz(name: str, a: _Args) -> _sources.Raw:
     return _sources.Raw(x_tr, y_tr, x_te, y_te, len(names), names, os.fspath(path), kind, div, meta)
 
 
+def _cifar_n_source(name: str, a: _Args) -> _sources.Raw:
+    return _cifar_n.cifar_n_raw(
+        name,
+        path=os.fspath(a.path) if a.path else None,
+        data_dir=a.data_dir,
+        label_set_name=a.label_set,
+        label_file=a.label_file or None,
+        partial=a.partial,
+        source=a.source,
+    )
+
+
+def _file_source(name: str, a: _Args) -> _sources.Raw:
+    fd = _real_noise.load_file_dataset(
+        name,
+        a.path,
+        partial=a.partial,
+        eval_path=a.eval_path or None,
+        train_set=a.train_set,
+        test_set=a.test_set,
+    )
+    return _real_noise.file_dataset_arrays(fd, a.image_size)
+
+
+def _label_set_problem(value) -> str | None:
+    names = _cifar_n.all_label_set_names()
+    if value == "" or value in names:
+        return None
+    return f"choose one of {list(names)} (CIFAR-N label sets; '' for other datasets)"
+
+
+def _str_problem(value) -> str | None:
+    return None if isinstance(value, str) else "it must be a string (a path, or '')"
+
+
+def _bool_problem(value) -> str | None:
+    return None if isinstance(value, bool) else "it must be True or False"
+
+
+def _cifar_n_fields(name: str, fields) -> str | None:
+    """The dataset-specific check of ``config.dataset`` for CIFAR-N (before any loading)."""
+    try:
+        _cifar_n.label_set(name, fields.get("label_set", ""))
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+_PARTIAL = Option(False, check=_bool_problem)
+_CIFAR_N_OPTIONS = {
+    "label_set": Option("", check=_label_set_problem),
+    "label_file": Option("", check=_str_problem),
+    "partial": _PARTIAL,
+}
+_FILE_OPTIONS = {"partial": _PARTIAL, "image_size": Option(0, low=0, integer=True)}
+_EVAL_PATH = {"eval_path": Option("", check=_str_problem)}
+_CLOTHING_SETS = {
+    "train_set": Option("", choices=("", *_real_noise.CLOTHING1M_TRAIN_SETS)),
+    "test_set": Option("", choices=("", *_real_noise.CLOTHING1M_TEST_SETS)),
+}
+
+
+def _real(clean: str, train_size: int, check=None, pipeline: str = "memory") -> dict:
+    """Table ``meta`` of a real-noise dataset: which clean training labels it publishes
+    (``all``/``some``/``none``), its published training size (dry-run cost), its own config
+    check, the pipeline its full size needs."""
+    return {"real_noise": clean, "train_size": train_size, "check": check, "pipeline": pipeline}
+
+
+#: The loader options of the real-noise datasets and their "not set" values.
+REAL_NOISE_FIELDS = {
+    "label_set": "",
+    "label_file": "",
+    "partial": False,
+    "image_size": 0,
+    "eval_path": "",
+    "train_set": "",
+    "test_set": "",
+}
+
+
+def check_dataset_fields(name: str, fields) -> str | None:
+    """Why ``config.dataset`` ``fields`` do not fit dataset ``name`` (None when they do): a
+    real-noise field set for a dataset that does not read it (``label_set`` on ``cifar10``,
+    ``eval_path`` on ``clothing1m``), or the dataset's own check (a CIFAR-N label set).
+
+    Example:
+        >>> check_dataset_fields("cifar10", {"label_set": "aggre"})
+        "dataset.label_set applies to ['cifar10n', 'cifar100n'], not 'cifar10'"
+    """
+    entry = DATASETS.get(name)
+    options = entry.options if entry is not None else {}
+    for key, unset in REAL_NOISE_FIELDS.items():
+        value = fields.get(key, unset) if hasattr(fields, "get") else unset
+        if value != unset and key not in options:
+            users = [n for n, e in DATASETS.items() if key in e.options]
+            return f"dataset.{key} applies to {users}, not {name!r}"
+    check = entry.meta.get("check") if entry is not None else None
+    return check(fields) if check else None
+
+
 _IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
 _ROWS = {
     "test_rows": Option(4000, low=1, integer=True),
@@ -238,7 +347,53 @@ DATASETS: dict[str, Entry] = {
         _npz,
         ".npz with x, y (or arr_0, arr_1; optionally x_test/y_test, x_val/y_val) (path=)",
     ),
+    # Real label noise (docs/data.md, "Real label noise"): the dataset carries its own labels.
+    "cifar10n": Entry(
+        _cifar_n_source,
+        "CIFAR-10 + CIFAR-10N human labels (label_set aggre|worse|random1-3): CIFAR python "
+        "batches + CIFAR-10_human.pt in path, or TFDS cifar10_n; alignment checked",
+        _CIFAR_N_OPTIONS,
+        meta=_real("all", 50_000, lambda f: _cifar_n_fields("cifar10n", f)),
+    ),
+    "cifar100n": Entry(
+        _cifar_n_source,
+        "CIFAR-100 + CIFAR-100N human labels (label_set noisy|noisy_coarse): CIFAR python "
+        "batches + CIFAR-100_human.pt in path, or TFDS cifar100_n; alignment checked",
+        _CIFAR_N_OPTIONS,
+        meta=_real("all", 50_000, lambda f: _cifar_n_fields("cifar100n", f)),
+    ),
+    "clothing1m": Entry(
+        _file_source,
+        "Clothing1M from its list files in path (14 classes; noisy train 1M, clean val/test "
+        "14,313/10,526; train_set/test_set 'rent' for the RENT code's sets)",
+        {**_FILE_OPTIONS, **_CLOTHING_SETS},
+        meta=_real("some", 1_000_000, None, "stream"),
+    ),
+    "mini_webvision": Entry(
+        _file_source,
+        "mini-WebVision (first 50 WebVision 1.0 Google classes, 65,944 train) in path; test = "
+        "WebVision val, eval set ilsvrc12_val from eval_path (<wnid>/ folders)",
+        {**_FILE_OPTIONS, **_EVAL_PATH},
+        meta=_real("none", 65_944, None, "stream"),
+    ),
+    "food101n": Entry(
+        _file_source,
+        "Food-101N (310,009 train, verification labels) in path; test = Food-101 test (25,250) "
+        "from eval_path or food-101/ beside path",
+        {**_FILE_OPTIONS, **_EVAL_PATH},
+        meta=_real("some", 310_009, None, "stream"),
+    ),
+    "animal10n": Entry(
+        _file_source,
+        "ANIMAL-10N (training/ and testing/ folders, label in the file name; 50,000/5,000, "
+        "64x64) in path",
+        _FILE_OPTIONS,
+        meta=_real("none", 50_000, None),
+    ),
 }
+
+#: The datasets that carry their own (real, human or web) noisy labels.
+REAL_NOISE_DATASETS = tuple(k for k, e in DATASETS.items() if e.meta.get("real_noise"))
 
 # Sources that can read a separate test file (``test_path=``) in their own format.
 TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
@@ -283,6 +438,13 @@ def load_dataset(
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
     test_path: str | os.PathLike | None = None,
+    label_set: str = "",
+    label_file: str = "",
+    partial: bool = False,
+    image_size: int = 0,
+    eval_path: str = "",
+    train_set: str = "",
+    test_set: str = "",
 ) -> Dataset:
     """Loads a dataset into memory as NumPy arrays.
 
@@ -330,6 +492,15 @@ def load_dataset(
         fixed test set (e.g. the LDR code's ``letter_train.npz`` + ``letter_test.npz``); then
         every row of ``path`` is a training row (in file order) and ``test_rows``,
         ``test_fraction`` are unused.
+      label_set: ``cifar10n``/``cifar100n``: the human label set (``aggre``, ``worse``,
+        ``random1``..``random3``; ``noisy``, ``noisy_coarse``), in ``meta["real_noise"]``.
+      label_file: ``cifar10n``/``cifar100n``: the CIFAR-N ``.pt`` file when not in ``path``.
+      partial: real-noise datasets: accept a copy with fewer images/entries than published
+        (recorded in ``meta``).
+      image_size: file datasets decoded into memory: the side of the square images (0: the
+        dataset's standard size).
+      eval_path: ``mini_webvision``: the ILSVRC12 validation folder; ``food101n``: Food-101.
+      train_set, test_set: ``clothing1m``: ``"rent"`` for the RENT code's sets.
 
     Returns:
       :class:`Dataset`.
@@ -364,6 +535,13 @@ def load_dataset(
         max_dense_bytes=max_dense_bytes,
         test_rows=test_rows,
         split=split,
+        label_set=label_set,
+        label_file=os.fspath(label_file) if label_file else "",
+        partial=partial,
+        image_size=image_size,
+        eval_path=os.fspath(eval_path) if eval_path else "",
+        train_set=train_set,
+        test_set=test_set,
     )
     if test_path:
         raw = _with_test_file(name, entry, args, test_path)

@@ -153,12 +153,17 @@ def _timing(workdir: str) -> float | None:
 def describe_plan(programs: Sequence[Program], slots: int, per_run_epoch: float | None) -> str:
     """The ``--dry_run`` text: programs, their cells, the packed axes and an estimated cost."""
     lines = []
+    passes = 0
     for i, p in enumerate(programs):
         varying = ", ".join(f"{a}: {'/'.join(f)}" for a, f in p.varying.items()) or "-"
         lines.append(
             f"program {i + 1}/{len(programs)} {p.id}: {p.num_runs} run(s) x "
             f"{p.config['num_epochs']} epochs; vmapped over {varying}"
         )
+        text, n = _data_cost(p)
+        passes += n
+        if text:
+            lines.append(f"  data: {text}")
         for c in p.cells:
             lines.append(f"  cell {c.id}  {c.arg}")
     runs = sum(p.num_runs for p in programs)
@@ -173,8 +178,32 @@ def describe_plan(programs: Sequence[Program], slots: int, per_run_epoch: float 
         f"{len(programs)} program(s) (= compilations), {runs} run(s), {run_epochs} run-epochs; "
         f"estimated {cost}"
     )
+    if passes:
+        lines.append(
+            f"training examples processed: {passes:,} (published training-set sizes x run-epochs)"
+        )
     lines.append("packable axes: " + "; ".join(f"{a.name} ({a.description})" for a in PACKABLE))
     return "\n".join(lines)
+
+
+def _data_cost(p: Program) -> tuple[str, int]:
+    """A program's dataset cost from the dataset table's published training size (real-noise
+    datasets): ``(text, training examples processed)``; ``("", 0)`` when none is known."""
+    from robustloss.data import DATASETS
+
+    d = p.config["dataset"]
+    entry = DATASETS.get(d["name"])
+    n = entry.meta.get("train_size") if entry is not None else None
+    if not n:
+        return "", 0
+    if d.get("max_train"):
+        n = min(n, int(d["max_train"]))
+    total = n * p.run_epochs
+    return (
+        f"{d['name']}, {n:,} training images (published) x {p.run_epochs} run-epochs = "
+        f"{total:,} examples; pipeline={d.get('pipeline', 'memory')}",
+        total,
+    )
 
 
 def _replan(p: Program, error: str, max_pack: int) -> tuple[list[Program], str]:

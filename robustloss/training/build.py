@@ -24,7 +24,15 @@ from robustloss.data import (
     read_label_file,
 )
 from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
-from robustloss.noise import NOISE_KINDS, add_noise, check_label_values, from_labels, noise_kind
+from robustloss.noise import (
+    NOISE_KINDS,
+    NoisyLabels,
+    add_noise,
+    check_label_values,
+    empirical_transition,
+    from_labels,
+    noise_kind,
+)
 from robustloss.objective import Objective, objective_from_loss, objective_hparams
 from robustloss.training.config import noise_seed, transition_options
 from robustloss.training.optim import INJECTED, make_run_optimizer, make_schedule, set_hyperparams
@@ -33,6 +41,7 @@ from robustloss.training.trainer import Trainer, TrainState, make_mesh
 from robustloss.transition import make_objective
 
 __all__ = [
+    "STREAM_PENDING",
     "RunData",
     "build_objective",
     "build_trainer",
@@ -66,6 +75,14 @@ class RunData:
         train_sizes: with ``train_rows``, each run's number of training rows.
         val_sizes: when runs validate on different rows: each run's validation size; ``x_val``
             is then ``[R, n_val, ...]`` (padded), else shared.
+        clean_train_known: whether ``y_train_clean`` is the true label of every training row
+            (False for real-noise datasets that publish clean labels for few or none of their
+            training images: ``train/acc_clean`` is then not logged).
+        extra_eval: further evaluation sets by name, ``{name: (x, y)}`` (mini-WebVision's
+            ``ilsvrc12_val``), logged as ``<name>/top1``...
+        noise_report: real label noise only: what the labels trained on are -- realised noise
+            rate, empirical T, label set, provenance (`real_noise_report`); a list with one per
+            run for vmapped runs. None otherwise.
     """
 
     x_train: np.ndarray
@@ -82,6 +99,21 @@ class RunData:
     train_rows: np.ndarray | None = None
     train_sizes: tuple[int, ...] | None = None
     val_sizes: tuple[int, ...] | None = None
+    clean_train_known: bool = True
+    extra_eval: dict | None = None
+    noise_report: dict | list | None = None
+
+
+#: What ``dataset.pipeline="stream"`` says until the streaming pipeline (issue 18) is merged.
+#: To connect it: in `load_run_data`, replace the ``raise`` under ``if d.pipeline == "stream"``
+#: by the stream's run data built from ``robustloss.data.load_file_dataset(...)`` (paths +
+#: labels, index = position) for the file datasets, or from `load_dataset` for the others.
+STREAM_PENDING = (
+    "config.dataset.pipeline='stream' needs the streaming input pipeline (grain; issue 18), "
+    "which is not in this build. The file datasets' paths and labels are ready for it "
+    "(robustloss.data.load_file_dataset); until it is merged use dataset.pipeline='memory' "
+    "with a dataset.image_size / partial copy that fits in memory"
+)
 
 
 def source_rows(ds: Any) -> int:
@@ -100,6 +132,79 @@ def source_rows(ds: Any) -> int:
     return n
 
 
+def _own_labels(real: dict, rows: np.ndarray, labels: np.ndarray, k: int) -> NoisyLabels:
+    """A real-noise dataset's own labels of source ``rows``, with the empirical T over the rows
+    whose clean label the dataset publishes (identity where it publishes none)."""
+    rows = np.asarray(rows, np.int64)
+    noisy = np.asarray(real["labels"])[rows]
+    clean = np.asarray(real["clean"])[rows]
+    known = clean >= 0
+    T = empirical_transition(clean[known], noisy[known], k) if known.any() else np.eye(k)
+    return NoisyLabels(noisy.astype(np.int32), T, noisy != labels)
+
+
+def real_noise_report(real: dict, rows: np.ndarray, k: int) -> dict[str, Any]:
+    """What a run on a real-noise dataset trains on, measured on its training ``rows``.
+
+    Returns:
+        ``{"label_set", "realised_rate"`` (fraction of labels != the true label, over the rows
+        where that is known; None where the dataset publishes nothing), ``"rows",
+        "rows_known"`` (rows with a known noisy/clean status), ``"rows_with_clean_label",
+        "T"`` (empirical ``T[clean, noisy]`` over those rows as nested lists, or None),
+        ``"published_rate", "file_rate"`` (the whole label file, CIFAR-N), ``"dataset",
+        "source", "label_file", "field", "checks"``.
+    """
+    rows = np.asarray(rows, np.int64)
+    noisy = np.asarray(real["labels"])[rows]
+    clean = np.asarray(real["clean"])[rows]
+    flag = real.get("is_noisy")
+    flag = np.where(clean >= 0, noisy != clean, -1) if flag is None else np.asarray(flag)[rows]
+    known, with_clean = flag >= 0, clean >= 0
+    T = None
+    if with_clean.any():
+        T = empirical_transition(clean[with_clean], noisy[with_clean], k).tolist()
+    out = {k_: real.get(k_) for k_ in ("dataset", "label_set", "published_rate", "file_rate")}
+    out.update(
+        realised_rate=float(np.mean(flag[known] == 1)) if known.any() else None,
+        rows=len(rows),
+        rows_known=int(known.sum()),
+        rows_with_clean_label=int(with_clean.sum()),
+        T=T,
+    )
+    out.update({k_: real.get(k_) for k_ in ("source", "label_file", "field", "checks")})
+    if real.get("provenance"):
+        out["provenance"] = real["provenance"]
+    return out
+
+
+def _file_noise_report(config, draw: NoisyLabels) -> dict[str, Any]:
+    """The report of ``noise.kind="real"`` from a label file (clean labels: the dataset's)."""
+    n = config.noise
+    return {
+        "dataset": config.dataset.name,
+        "label_set": n.labels_key or (f"column {n.labels_column}" if n.labels_column >= 0 else ""),
+        "realised_rate": float(np.mean(draw.is_noisy)) if len(draw.is_noisy) else None,
+        "rows": len(draw.labels),
+        "rows_known": len(draw.labels),
+        "rows_with_clean_label": len(draw.labels),
+        "T": np.asarray(draw.T).tolist(),
+        "published_rate": None,
+        "label_file": n.labels_path,
+    }
+
+
+def noise_metrics(report: dict | list | None) -> dict[str, Any]:
+    """The per-epoch metric of a noise report: ``{"noise/realised_rate": rate}`` (a list with one
+    rate per run for vmapped runs), or ``{}`` when the rate is unknown."""
+    if report is None:
+        return {}
+    if isinstance(report, list):
+        rates = [r["realised_rate"] for r in report]
+        return {} if all(v is None for v in rates) else {"noise/realised_rate": rates}
+    rate = report["realised_rate"]
+    return {} if rate is None else {"noise/realised_rate": rate}
+
+
 def _noise(
     config: ml_collections.ConfigDict,
     labels: np.ndarray,
@@ -108,8 +213,11 @@ def _noise(
     seed: int,
     rows: np.ndarray | None = None,
     num_source_rows: int | None = None,
+    own: dict | None = None,
 ):
     n = config.noise
+    if noise_kind(n.kind) == "real" and own is not None and not n.labels_path:
+        return _own_labels(own, rows, labels, k)  # the dataset's own labels, by source row
     if noise_kind(n.kind) == "real":
         # The file is in the dataset's source order; `rows` maps our examples to source rows.
         # read_label_file names the file in every error (shape, header, row count).
@@ -148,6 +256,8 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         A `RunData`.
     """
     d = config.dataset
+    if d.get("pipeline", "memory") == "stream":
+        raise NotImplementedError(STREAM_PENDING)
     extra: dict[str, Any] = {k: d[k] for k in dataset_options(d.name)}
     if d.scale:
         extra["scale"] = d.scale
@@ -179,8 +289,12 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         ds.y_val.astype(np.int32),
         np.asarray(ds.val_index),
         n_source,
+        real=ds.meta.get("real_noise") if noise_kind(config.noise.kind) == "real" else None,
+        val_clean=bool(ds.meta.get("val_clean")),
     )
+    _check_real_noise(config, base, ds)
     test = (np.asarray(x_test, np.float32), np.asarray(y_test, np.int32))
+    extra_eval = ds.meta.get("extra_eval")
     overrides = run_overrides(config)
     if overrides is None:
         one = _run_labels(config, base, k)
@@ -196,6 +310,9 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
             num_classes=k,
             true_T=one.T,
             source=ds.source,
+            clean_train_known=_clean_known(base, one.train),
+            extra_eval=extra_eval,
+            noise_report=one.report,
         )
     cache: dict[str, _Labels] = {}
     per_run = []
@@ -205,7 +322,33 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         if key not in cache:  # runs that differ only in their seed share one draw
             cache[key] = _run_labels(rc, base, k)
         per_run.append(cache[key])
-    return _stack_runs(per_run, base, test, k, ds.source)
+    out = _stack_runs(per_run, base, test, k, ds.source)
+    out.clean_train_known = all(_clean_known(base, p.train) for p in per_run)
+    out.extra_eval = extra_eval
+    if any(p.report is not None for p in per_run):
+        out.noise_report = [p.report for p in per_run]
+    return out
+
+
+def _clean_known(b: _Base, train: np.ndarray) -> bool:
+    """Whether the dataset publishes the true label of every training row (``train/acc_clean``
+    is logged only then)."""
+    if b.real is None:
+        return True
+    return bool(np.all(np.asarray(b.real["clean"])[b.rows[train]] >= 0))
+
+
+def _check_real_noise(config: ml_collections.ConfigDict, b: _Base, ds: Any) -> None:
+    """Data-dependent checks of real label noise (right after loading, before compiling)."""
+    t = config.transition
+    if b.real is not None and t.use != "none" and t.estimator == "true":
+        known = int(np.sum(np.asarray(b.real["clean"])[b.rows] >= 0))
+        if known < len(b.rows):
+            raise ValueError(
+                f"config.transition.estimator='true' needs the true T, but dataset "
+                f"{config.dataset.name!r} publishes clean labels for {known} of its "
+                f"{len(b.rows)} training images; estimate T instead (e.g. 'anchor')"
+            )
 
 
 @dataclasses.dataclass
@@ -219,6 +362,8 @@ class _Base:
     y_val: np.ndarray
     val_index: np.ndarray
     n_source: int  # rows of the dataset's source order (a real-noise file must have as many)
+    real: dict | None = None  # a real-noise dataset's own labels (noise.kind="real")
+    val_clean: bool = False  # the dataset's own validation set, clean (never corrupted)
 
 
 @dataclasses.dataclass
@@ -231,6 +376,7 @@ class _Labels:
     y_val: np.ndarray
     y_val_clean: np.ndarray
     T: np.ndarray
+    report: dict | None = None  # real label noise: `real_noise_report` of the training rows
 
 
 def fold_rows(config: ml_collections.ConfigDict, labels: np.ndarray) -> tuple:
@@ -254,28 +400,55 @@ def fold_rows(config: ml_collections.ConfigDict, labels: np.ndarray) -> tuple:
 def _run_labels(config: ml_collections.ConfigDict, b: _Base, k: int) -> _Labels:
     """The labels of one (unbatched) run: fold split and noise, in the one order every run uses."""
     seed, nz = noise_seed(config), config.noise
+    own = b.real
+    noisy_val = nz.noisy_val and not b.val_clean
     if not config.dataset.num_folds:
-        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source)
+        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source, own)
         y_val = b.y_val
-        if nz.noisy_val and len(y_val):
+        if noisy_val and len(y_val):
             y_val = _noise(
-                config, b.y_val, b.x_val, k, seed + 100_003, b.val_index, b.n_source
+                config, b.y_val, b.x_val, k, seed + 100_003, b.val_index, b.n_source, own
             ).labels
         train = np.arange(len(b.y))
-        return _Labels(train, _i32(draw.labels), b.x_val, _i32(y_val), b.y_val, _f32(draw.T))
+        return _Labels(
+            train,
+            _i32(draw.labels),
+            b.x_val,
+            _i32(y_val),
+            b.y_val,
+            _f32(draw.T),
+            _report(config, b, b.rows, draw),
+        )
     tr, va = fold_rows(config, b.y)
     if nz.before_split:  # one draw on the whole file; the validation fold carries it (LDR code)
-        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source)
+        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source, own)
         y_tr = np.asarray(draw.labels)[tr]
-        y_va = np.asarray(draw.labels)[va] if nz.noisy_val else b.y[va]
+        y_va = np.asarray(draw.labels)[va] if noisy_val else b.y[va]
+        T = draw.T
+        report = _report(config, b, b.rows[tr], _own_or(draw, tr))
     else:
-        draw = _noise(config, b.y[tr], b.x[tr], k, seed, b.rows[tr], b.n_source)
-        y_tr, y_va = draw.labels, b.y[va]
-        if nz.noisy_val:
+        draw = _noise(config, b.y[tr], b.x[tr], k, seed, b.rows[tr], b.n_source, own)
+        y_tr, y_va, T = draw.labels, b.y[va], draw.T
+        if noisy_val:
             y_va = _noise(
-                config, b.y[va], b.x[va], k, seed + 100_003, b.rows[va], b.n_source
+                config, b.y[va], b.x[va], k, seed + 100_003, b.rows[va], b.n_source, own
             ).labels
-    return _Labels(tr, _i32(y_tr), b.x[va], _i32(y_va), b.y[va], _f32(draw.T))
+        report = _report(config, b, b.rows[tr], draw)
+    return _Labels(tr, _i32(y_tr), b.x[va], _i32(y_va), b.y[va], _f32(T), report)
+
+
+def _own_or(draw: NoisyLabels, rows: np.ndarray) -> NoisyLabels:
+    """``draw`` restricted to ``rows`` (the training fold of a draw on the whole file)."""
+    return NoisyLabels(np.asarray(draw.labels)[rows], draw.T, np.asarray(draw.is_noisy)[rows])
+
+
+def _report(config, b: _Base, source_rows_: np.ndarray, draw: NoisyLabels) -> dict | None:
+    """The noise report of a run on real labels (None for synthetic noise or clean labels)."""
+    if noise_kind(config.noise.kind) != "real":
+        return None
+    if b.real is not None:
+        return real_noise_report(b.real, source_rows_, len(draw.T))
+    return _file_noise_report(config, draw)
 
 
 def _i32(a) -> np.ndarray:

@@ -16,7 +16,7 @@ import jax
 import ml_collections
 
 from robustloss import get_loss, list_losses
-from robustloss.data import DATASETS, list_datasets
+from robustloss.data import DATASETS, REAL_NOISE_DATASETS, check_dataset_fields, list_datasets
 from robustloss.models import MODELS, list_models
 from robustloss.noise import NOISE_MODES, SAMPLINGS, check_mode, list_noise_kinds, noise_kind
 from robustloss.objective import _is_stateful, objective_hparams
@@ -34,6 +34,7 @@ SELECT_METRICS = (
     *(f"test/{m}" for m in _ACCURACIES),
 )
 FOLD_MODES = ("contiguous", "shuffled", "stratified")
+PIPELINES = ("memory", "stream")
 PROGRESS = ("auto", "bar", "lines", "none")
 
 
@@ -60,6 +61,19 @@ def default_config() -> ml_collections.ConfigDict:
         ``fold_mode``: ``contiguous`` (scikit-learn's unshuffled ``KFold``, the LDR code),
         ``shuffled`` (``KFold(shuffle=True, random_state=split_seed)``) or ``stratified``
         (``StratifiedKFold(shuffle=True, random_state=split_seed)`` on the clean labels).
+        Real label noise (``cifar10n``, ``cifar100n``, ``clothing1m``, ``mini_webvision``,
+        ``food101n``, ``animal10n``; docs/data.md "Real label noise"): ``label_set`` (CIFAR-N:
+        ``aggre``, ``worse``, ``random1``-``random3``; ``noisy``, ``noisy_coarse``),
+        ``label_file`` (the CIFAR-N ``.pt`` when not in ``path``), ``partial`` (accept a copy
+        with fewer images than published, recorded in the provenance), ``image_size`` (file
+        datasets in memory: the square side, 0 = the dataset's standard), ``eval_path``
+        (mini-WebVision: the ILSVRC12 val folder; Food-101N: Food-101), ``train_set`` /
+        ``test_set`` (Clothing1M: ``rent`` for the RENT code's sets). These datasets carry
+        their own labels: ``noise.kind`` must be ``real`` (with no ``labels_path``), or
+        ``clean`` where every clean training label is known (CIFAR-N).
+        ``pipeline``: ``memory`` (arrays on the device) or ``stream`` (files decoded on the
+        host while training; the streaming pipeline of issue 18 -- until it is merged,
+        ``stream`` fails with a message saying so).
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol).
@@ -131,6 +145,14 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.num_folds = 0
     c.dataset.fold = 0
     c.dataset.fold_mode = "contiguous"
+    c.dataset.pipeline = "memory"
+    c.dataset.label_set = ""
+    c.dataset.label_file = ""
+    c.dataset.partial = False
+    c.dataset.image_size = 0
+    c.dataset.eval_path = ""
+    c.dataset.train_set = ""
+    c.dataset.test_set = ""
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
@@ -332,6 +354,10 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
     _range("dataset.split_seed", c.dataset.split_seed, 0)
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
     _check_component_options("dataset", DATASETS, c.dataset)
+    _choice("dataset.pipeline", c.dataset.pipeline, PIPELINES)
+    reason = check_dataset_fields(c.dataset.name, c.dataset)
+    if reason:
+        raise ValueError(f"config.dataset (name={c.dataset.name!r}): {reason}")
     _choice("dataset.fold_mode", c.dataset.fold_mode, FOLD_MODES)
     if c.dataset.num_folds != 0:
         _range("dataset.num_folds", c.dataset.num_folds, 2)
@@ -350,10 +376,27 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         kind = noise_kind(c.noise.kind)
     except ValueError:
         _choice("noise.kind", c.noise.kind, list_noise_kinds())
-    if kind == "real" and not c.noise.labels_path:
+    own = c.dataset.name in REAL_NOISE_DATASETS
+    if own:
+        clean = DATASETS[c.dataset.name].meta["real_noise"]
+        if kind not in ("real", "clean") or (kind == "clean" and clean != "all"):
+            allowed = "'real' (its own labels)" + (" or 'clean'" if clean == "all" else "")
+            raise ValueError(
+                f"config.noise.kind={c.noise.kind!r}: dataset {c.dataset.name!r} carries its own "
+                f"noisy labels; set noise.kind to {allowed}"
+                + ("" if clean == "all" else " (its clean training labels are not all known)")
+            )
+        if c.noise.labels_path:
+            raise ValueError(
+                f"config.noise.labels_path={c.noise.labels_path!r}: dataset {c.dataset.name!r} "
+                "carries its own labels (dataset.label_set); a label file would replace them -- "
+                "use dataset.label_file (CIFAR-N) or another dataset"
+            )
+    elif kind == "real" and not c.noise.labels_path:
         raise ValueError(
             f"config.noise.kind={c.noise.kind!r} needs config.noise.labels_path: a file with one "
-            "noisy label per training example (.npy, .npz with noise.labels_key, .csv)"
+            "noisy label per training example (.npy, .npz with noise.labels_key, .csv), or a "
+            f"dataset with its own labels ({list(REAL_NOISE_DATASETS)})"
         )
     col = c.noise.labels_column
     if isinstance(col, bool) or not isinstance(col, int) or col < -1:
@@ -469,11 +512,12 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
 def _check_select(c: ml_collections.ConfigDict) -> None:
     """``select_metric``: a metric the evaluation logs (a typo must not select on test)."""
     _choice("select_metric", c.select_metric, SELECT_METRICS)
-    if c.select_metric == "val/clean_top1" and not (c.noise.noisy_val and c.noise.rate > 0):
+    noisy = c.noise.rate > 0 or noise_kind(c.noise.kind) == "real"
+    if c.select_metric == "val/clean_top1" and not (c.noise.noisy_val and noisy):
         raise ValueError(
             "config.select_metric='val/clean_top1' is logged only with noisy validation labels "
-            f"(noise.noisy_val=True and noise.rate > 0; got {c.noise.noisy_val!r} and "
-            f"{c.noise.rate!r}); use 'val/top1'"
+            f"(noise.noisy_val=True and noise.rate > 0 or real labels; got {c.noise.noisy_val!r} "
+            f"and {c.noise.rate!r}); use 'val/top1'"
         )
 
 

@@ -32,6 +32,7 @@ from robustloss.training.build import (
     build_trainer,
     init_state,
     load_run_data,
+    noise_metrics,
     num_runs,
 )
 from robustloss.training.config import validate_config
@@ -90,6 +91,8 @@ class _Evaluation:
         self.val_sizes = data.val_sizes  # runs validating on their own (padded) rows
         self.val_per_run = self.val_sizes is not None
         self.x_val = trainer.put(data.x_val) if self.has_val else None
+        # further eval sets by name (mini-WebVision's ilsvrc12_val): <name>/top1..
+        self.extra = {n: (trainer.put(x), y) for n, (x, y) in (data.extra_eval or {}).items()}
         self.y_val, self.y_val_clean = per_run(data.y_val), per_run(data.y_val_clean)
         self.clean_val = _val_labels_noisy(config)
         if runs:  # any run with noise reports its clean validation accuracy, as alone
@@ -124,6 +127,8 @@ class _Evaluation:
     def _metrics(self, state: TrainState) -> dict:
         t = self.trainer
         record = {f"test/{k}": v for k, v in t.evaluate(state, self.x_test, self.y_test).items()}
+        for name, (x, y) in self.extra.items():
+            record.update({f"{name}/{k}": v for k, v in t.evaluate(state, x, y).items()})
         if self.has_val:
             logits = t.predict(state, self.x_val, per_run=self.val_per_run)
             sizes = self.val_sizes
@@ -194,9 +199,11 @@ def train(
         if wd is not None:
             wd.open(config.keep_checkpoints)
             state, history = wd.resume(state)
+        clean = data.y_train_clean if data.clean_train_known else None  # train/acc_clean
         train_data = trainer.prepare_train_data(
-            data.x_train, data.y_train, data.y_train_clean, rows=data.train_rows
+            data.x_train, data.y_train, clean, rows=data.train_rows
         )
+        noise = noise_metrics(data.noise_report)  # real labels: the realised noise rate
         x_refresh, refresh_per_run = train_data["x"][:-1], False
         if data.train_rows is not None:  # each run refreshes on its own training rows
             x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
@@ -211,7 +218,7 @@ def train(
             state, stats = trainer.train_epoch(state, train_data)
             if trainer.objective.refresh_due(epoch, config.num_epochs):
                 state = trainer.refresh(state, x_refresh, data.y_train, per_run=refresh_per_run)
-            record: dict[str, Any] = {"epoch": epoch + 1}
+            record: dict[str, Any] = {"epoch": epoch + 1, **noise}
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
             if evaluation.due(epoch):
                 record.update(evaluation(state, epoch + 1))
@@ -232,6 +239,8 @@ def train(
         return {"history": []}
     summary = summarize(history, config.select_metric, num_runs(config), config.num_epochs)
     summary["data_source"] = data.source
+    if data.noise_report is not None:  # real labels: rate, empirical T, label set, provenance
+        summary["noise"] = data.noise_report
     if wd is not None:
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}
