@@ -1,10 +1,10 @@
-"""The default path (``axis=-1, where=None``) is bit-identical to the losses before ``axis``/``where``.
+"""The default path (``axis=-1, where=None``) is bit-identical to the losses before the change.
 
 ``default_path_pins.json`` holds the float32 bits of every stateless loss (int, one-hot and soft
-labels; values and gradients; jitted, and eager for integer labels; float32 and bfloat16 logits) and of the two
-stateful losses, computed by `compute_pins` with the implementation of commit 9b20e84 (before
-the optax conventions were added). The training harness and many pinned numbers in results/
-depend on these values, so any change to them must be deliberate.
+labels; values and gradients; jitted, and eager for integer labels; float32 and bfloat16 logits)
+and of the two stateful losses, computed by `compute_pins` with the implementation of commit
+9b20e84 (before the optax conventions were added). The training harness and many pinned numbers
+in results/ depend on these values, so any change to them must be deliberate.
 
 Bit equality is only meaningful for the same jax version and CPU architecture; elsewhere the
 comparison falls back to ``rtol=1e-6``. Regenerate (only from an implementation whose default
