@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from robustloss.losses import _common as c
-from robustloss.losses._symmetric import _nce_parts
+from robustloss.losses._symmetric import nce_parts
 
 
 def _agce(log_p, a, q):
@@ -18,9 +18,14 @@ def _aul(log_p, a, q):
     return (jnp.power(a - jnp.exp(log_p), q) - jnp.power(a - 1.0, q)) / q
 
 
-@c.nan_for_invalid_int_labels
 def asymmetric_generalized_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 1.0, q: ArrayLike = 2.0
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    a: ArrayLike = 1.0,
+    q: ArrayLike = 2.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Asymmetric generalized cross-entropy (AGCE).
 
@@ -49,12 +54,18 @@ def asymmetric_generalized_cross_entropy(
     """
     c.check_range("agce", "a", a, c.positive, "(0, inf)")
     c.check_range("agce", "q", q, c.positive, "(0, inf)")
-    return c.loss_of_log_prob(logits, labels, lambda lp: _agce(lp, a, q))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: _agce(lp, a, q)))
 
 
-@c.nan_for_invalid_int_labels
 def asymmetric_unhinged_loss(
-    logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 6.0, q: ArrayLike = 1.5
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    a: ArrayLike = 6.0,
+    q: ArrayLike = 1.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Asymmetric unhinged loss (AUL).
 
@@ -83,19 +94,19 @@ def asymmetric_unhinged_loss(
     """
     c.check_range("aul", "a", a, lambda x: x > 1, "(1, inf)")
     c.check_range("aul", "q", q, c.positive, "(0, inf)")
-    return c.loss_of_log_prob(logits, labels, lambda lp: _aul(lp, a, q))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: _aul(lp, a, q)))
 
 
-def _nce_plus(logits, labels, alpha, beta, passive):
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    ce, denom, log_p = _nce_parts(logits, labels, is_int)
+def _nce_plus(logits, labels, axis, where, alpha, beta, passive):
+    x = c.prepare(logits, labels, axis, where)
+    ce, denom, log_p = nce_parts(x)
     pas = passive(log_p)
-    if not is_int:
-        pas = jnp.sum(labels * pas, axis=-1)
-    return alpha * ce / denom + beta * pas
+    if not x.is_int:
+        pas = x.sum(x.labels * pas)
+    return x.finish(x.nan_below_two(alpha * ce / denom + beta * pas))
 
 
-@c.nan_for_invalid_int_labels
 def nce_plus_agce(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -104,6 +115,8 @@ def nce_plus_agce(
     beta: ArrayLike = 1.0,
     a: ArrayLike = 3.0,
     q: ArrayLike = 1.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Active-passive loss NCE+AGCE: ``alpha * NCE + beta * AGCE(a, q)``.
 
@@ -135,10 +148,9 @@ def nce_plus_agce(
     c.check_range("nce_agce", "beta", beta, c.nonnegative, "[0, inf)")
     c.check_range("nce_agce", "a", a, c.positive, "(0, inf)")
     c.check_range("nce_agce", "q", q, c.positive, "(0, inf)")
-    return _nce_plus(logits, labels, alpha, beta, lambda lp: _agce(lp, a, q))
+    return _nce_plus(logits, labels, axis, where, alpha, beta, lambda lp: _agce(lp, a, q))
 
 
-@c.nan_for_invalid_int_labels
 def nce_plus_aul(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -147,6 +159,8 @@ def nce_plus_aul(
     beta: ArrayLike = 1.0,
     a: ArrayLike = 6.0,
     q: ArrayLike = 1.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Active-passive loss NCE+AUL: ``alpha * NCE + beta * AUL(a, q)``.
 
@@ -178,4 +192,4 @@ def nce_plus_aul(
     c.check_range("nce_aul", "beta", beta, c.nonnegative, "[0, inf)")
     c.check_range("nce_aul", "a", a, lambda x: x > 1, "(1, inf)")
     c.check_range("nce_aul", "q", q, c.positive, "(0, inf)")
-    return _nce_plus(logits, labels, alpha, beta, lambda lp: _aul(lp, a, q))
+    return _nce_plus(logits, labels, axis, where, alpha, beta, lambda lp: _aul(lp, a, q))

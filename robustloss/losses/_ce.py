@@ -9,8 +9,9 @@ from jax.typing import ArrayLike
 from robustloss.losses import _common as c
 
 
-@c.nan_for_invalid_int_labels
-def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+def cross_entropy(
+    logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+) -> jax.Array:
     r"""Softmax cross-entropy, one value per example.
 
     .. math:: \ell(f, y) = -\log p_y = \mathrm{LSE}(f) - f_y, \quad p = \mathrm{softmax}(f)
@@ -34,16 +35,20 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Cox, "The regression analysis of binary sequences", JRSS B, 1958 (multinomial logistic
       regression); Goodfellow, Bengio and Courville, "Deep Learning", MIT Press, 2016, §6.2.
     """
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    lse = jax.nn.logsumexp(logits, axis=-1)
-    if is_int:
-        return lse - c.take_label(logits, labels)
-    return jnp.sum(labels, axis=-1) * lse - jnp.sum(labels * logits, axis=-1)
+    x = c.prepare(logits, labels, axis, where)
+    lse = x.lse()
+    if x.is_int:
+        return x.finish(lse - x.take(x.logits))
+    return x.finish(x.sum(x.labels) * lse - x.sum(x.labels * x.logits))
 
 
-@c.nan_for_invalid_int_labels
 def softmax_focal_loss(
-    logits: ArrayLike, labels: ArrayLike, *, gamma: ArrayLike = 2.0
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    gamma: ArrayLike = 2.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Multi-class (softmax) focal loss.
 
@@ -71,21 +76,22 @@ def softmax_focal_loss(
       Lin, Goyal, Girshick, He and Dollár, "Focal Loss for Dense Object Detection", ICCV 2017.
     """
     c.check_range("focal", "gamma", gamma, c.nonnegative, "[0, inf)")
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    log_p, _ = c.log_prob_label(logits, labels, is_int)
-    tiny = jnp.finfo(logits.dtype).tiny
+    x = c.prepare(logits, labels, axis, where)
+    tiny = jnp.finfo(x.logits.dtype).tiny
 
     def per_class(lp):
         return -jnp.power(jnp.maximum(c.one_minus_exp(lp), tiny), gamma) * lp
 
-    if is_int:
-        return per_class(log_p)
-    return jnp.sum(labels * per_class(log_p), axis=-1)
+    return x.finish(x.of_log_prob(per_class))
 
 
-@c.nan_for_invalid_int_labels
 def label_smoothing_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 0.1
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: ArrayLike = 0.1,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Cross-entropy against labels smoothed towards the uniform distribution.
 
@@ -116,20 +122,29 @@ def label_smoothing_cross_entropy(
       mitigate label noise?", ICML 2020.
     """
     c.check_range("ls", "epsilon", epsilon, lambda x: (x >= 0) & (x <= 1), "[0, 1]")
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    lse = jax.nn.logsumexp(logits, axis=-1)
-    uniform_ce = lse - jnp.mean(logits, axis=-1)
-    if is_int:
-        ce = lse - c.take_label(logits, labels)
+    x = c.prepare(logits, labels, axis, where)
+    lse = x.lse()
+    if x.mask is None:
+        uniform_ce = lse - jnp.mean(x.logits, axis=-1)
+    else:
+        uniform_ce = lse - x.sum(x.logits) / x.num_classes
+    if x.is_int:
+        ce = lse - x.take(x.logits)
         mass = 1.0
     else:
-        mass = jnp.sum(labels, axis=-1)
-        ce = mass * lse - jnp.sum(labels * logits, axis=-1)
-    return (1.0 - epsilon) * ce + epsilon * mass * uniform_ce
+        mass = x.sum(x.labels)
+        ce = mass * lse - x.sum(x.labels * x.logits)
+    return x.finish((1.0 - epsilon) * ce + epsilon * mass * uniform_ce)
 
 
-@c.nan_for_invalid_int_labels
-def taylor_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, order: int = 2) -> jax.Array:
+def taylor_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    order: int = 2,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
     r"""Taylor cross-entropy: the order-``t`` Taylor series of ``-log p_y`` around ``p_y = 1``.
 
     .. math:: \ell(f, y) = \sum_{j=1}^{t} \frac{(1 - p_y)^j}{j}
@@ -158,24 +173,25 @@ def taylor_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, order: int = 2
       IJCAI 2020.
     """
     c.check_static_int("taylor_ce", "order", order, 1)
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    log_p, _ = c.log_prob_label(logits, labels, is_int)
+    x = c.prepare(logits, labels, axis, where)
 
     def per_class(lp):
-        x = c.one_minus_exp(lp)
-        acc = jnp.full_like(x, 1.0 / order)
-        for j in range(order - 1, 0, -1):  # Horner: x (1 + x (1/2 + x (1/3 + ...)))
-            acc = 1.0 / j + x * acc
-        return x * acc
+        u = c.one_minus_exp(lp)
+        acc = jnp.full_like(u, 1.0 / order)
+        for j in range(order - 1, 0, -1):  # Horner: u (1 + u (1/2 + u (1/3 + ...)))
+            acc = 1.0 / j + u * acc
+        return u * acc
 
-    if is_int:
-        return per_class(log_p)
-    return jnp.sum(labels * per_class(log_p), axis=-1)
+    return x.finish(x.of_log_prob(per_class))
 
 
-@c.nan_for_invalid_int_labels
 def poly1_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 1.0
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: ArrayLike = 1.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Poly-1 loss: cross-entropy plus a weighted first polynomial term.
 
@@ -204,8 +220,5 @@ def poly1_cross_entropy(
       Perspective of Classification Loss Functions", ICLR 2022.
     """
     c.check_range("poly1", "epsilon", epsilon, lambda x: x >= -1, "[-1, inf)")
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    log_p, _ = c.log_prob_label(logits, labels, is_int)
-    if is_int:
-        return -log_p + epsilon * c.one_minus_exp(log_p)
-    return jnp.sum(labels * (-log_p + epsilon * c.one_minus_exp(log_p)), axis=-1)
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: -lp + epsilon * c.one_minus_exp(lp)))

@@ -21,7 +21,13 @@ def _log_softplus(h: jax.Array) -> jax.Array:
     return jnp.where(small, h, jnp.log(jax.nn.softplus(safe)))
 
 
-def normalize_scores(logits: ArrayLike, score_norm: str = "none") -> jax.Array:
+def normalize_scores(
+    logits: ArrayLike,
+    score_norm: str = "none",
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
     r"""Score normalisation used by the LDR code before LDR-KL / ALDR-KL.
 
     * ``"none"``: ``f = h`` (raw logits).
@@ -54,41 +60,85 @@ def normalize_scores(logits: ArrayLike, score_norm: str = "none") -> jax.Array:
     c.check_choice("ldr", "score_norm", score_norm, SCORE_NORMS)
     h = jnp.asarray(logits)
     h = h.astype(jnp.promote_types(h.dtype, jnp.float32))
-    num_classes = h.shape[-1]
+    if h.ndim < 1:
+        raise ValueError(f"logits must have shape [..., K], got {h.shape}.")
+    ax = c.class_axis(axis, h.ndim)
+    if where is None and ax == h.ndim - 1:
+        return _normalize(h, score_norm)
+    shape = h.shape
+    h = jnp.moveaxis(h, ax, -1)
+    if where is None:
+        out = _normalize(h, score_norm)
+    else:
+        mask = c.where_mask(where, shape, ax)
+        h, eff_mask, _ = c.apply_where(h, mask)
+        out = jnp.where(mask, _normalize(h, score_norm, eff_mask), 0.0)
+    return jnp.moveaxis(out, -1, ax)
+
+
+def _normalize(h: jax.Array, score_norm: str, mask: jax.Array | None = None) -> jax.Array:
+    """`normalize_scores` on ``[..., K]`` scores (class axis last, at least float32).
+
+    With a class ``mask`` (at least one True per row; masked ``h`` finite) the mean and the
+    norm run over the unmasked classes and ``K`` is their count; masked outputs are finite
+    values to be left out by the caller.
+    """
+    if mask is None:
+        num_classes = h.shape[-1]
+        if score_norm == "none":
+            return h
+        if score_norm == "softplus_mean":
+            return num_classes * jax.nn.softmax(_log_softplus(h), axis=-1)
+        return num_classes * h / (jnp.sum(jnp.abs(h), axis=-1, keepdims=True) + L1_EPS)
+    num_classes = jnp.sum(mask, axis=-1, keepdims=True).astype(h.dtype)
     if score_norm == "none":
         return h
     if score_norm == "softplus_mean":
-        return num_classes * jax.nn.softmax(_log_softplus(h), axis=-1)
-    return num_classes * h / (jnp.sum(jnp.abs(h), axis=-1, keepdims=True) + L1_EPS)
+        return num_classes * c.softmax(_log_softplus(h), mask)
+    norm = jnp.sum(jnp.where(mask, jnp.abs(h), 0.0), axis=-1, keepdims=True)
+    return num_classes * h / (norm + L1_EPS)
 
 
-def _ldr_int(scores: jax.Array, labels: jax.Array, lam, margin) -> jax.Array:
-    """LDR-KL for integer labels; ``lam`` scalar or ``[...]``.
+def _ldr_int(scores: jax.Array, labels: jax.Array, lam, margin, mask=None) -> jax.Array:
+    """LDR-KL for integer labels; ``lam`` scalar or ``[...]``; optional class ``mask``.
 
     With ``z_k = f_k + c [k != y]`` (so ``delta = z - f_y``), the loss is
     ``M + lam * log1p(mean_k expm1((z_k - M)/lam)) - f_y`` with ``M = max z``: stable for
     ``lam -> 0`` (tends to ``max delta``) and accurate for ``lam -> inf`` (tends to
     ``mean delta`` without the cancellation of ``LSE - log K``). ``M`` is a pure shift (the
-    expression does not depend on it), so it is held out of the gradient.
+    expression does not depend on it), so it is held out of the gradient. With a ``mask`` the
+    max and the mean run over the unmasked classes (masked ``z`` are set to ``M`` first, so that
+    ``expm1`` never overflows there).
     """
     lam = jnp.asarray(lam, scores.dtype)
     is_y = label_mask(labels, scores.shape[-1])
     z = jnp.where(is_y, scores, scores + margin)
     f_y = c.take_label(scores, labels)
-    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
     inv_lam = 1.0 / lam  # one division per row, not per entry
-    s = jnp.mean(jnp.expm1((z - m) * inv_lam[..., None]), axis=-1)
+    if mask is None:
+        m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+        s = jnp.mean(jnp.expm1((z - m) * inv_lam[..., None]), axis=-1)
+    else:
+        m = jax.lax.stop_gradient(jnp.max(jnp.where(mask, z, -jnp.inf), axis=-1, keepdims=True))
+        terms = jnp.expm1((jnp.where(mask, z, m) - m) * inv_lam[..., None])
+        count = jnp.sum(mask, axis=-1).astype(scores.dtype)
+        s = jnp.sum(jnp.where(mask, terms, 0.0), axis=-1) / count
     return m[..., 0] + lam * jnp.log1p(s) - f_y
 
 
-def ldr_kl_on_scores(scores: jax.Array, labels: jax.Array, is_int: bool, lam, margin) -> jax.Array:
-    """LDR-KL on already-normalised, canonicalised scores; ``lam`` scalar or ``[...]``."""
+def ldr_kl_on_scores(
+    scores: jax.Array, labels: jax.Array, is_int: bool, lam, margin, mask=None
+) -> jax.Array:
+    """LDR-KL on already-normalised, canonicalised scores; ``lam`` scalar or ``[...]``.
+
+    ``mask``: optional ``[..., K]`` class mask (at least one True per row, masked scores
+    finite), as in ``c.Classes.mask``.
+    """
     if is_int:
-        return _ldr_int(scores, labels, lam, margin)
-    return expect_over_classes(lambda f, y: _ldr_int(f, y, lam, margin), scores, labels)
+        return _ldr_int(scores, labels, lam, margin, mask)
+    return expect_over_classes(lambda f, y: _ldr_int(f, y, lam, margin, mask), scores, labels, mask)
 
 
-@c.nan_for_invalid_int_labels
 def ldr_kl(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -96,6 +146,8 @@ def ldr_kl(
     lam: ArrayLike = 1.0,
     margin: ArrayLike = 0.1,
     score_norm: str = "none",
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""LDR-KL: the label-distributionally robust loss with a KL regulariser.
 
@@ -135,6 +187,6 @@ def ldr_kl(
     c.check_range("ldr_kl", "lam", lam, c.positive, "(0, inf)")
     c.check_range("ldr_kl", "margin", margin, c.nonnegative, "[0, inf)")
     c.check_choice("ldr_kl", "score_norm", score_norm, SCORE_NORMS)
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    scores = normalize_scores(logits, score_norm)
-    return ldr_kl_on_scores(scores, labels, is_int, lam, margin)
+    x = c.prepare(logits, labels, axis, where)
+    scores = _normalize(x.logits, score_norm, x.mask)
+    return x.finish(ldr_kl_on_scores(scores, x.labels, x.is_int, lam, margin, x.mask))

@@ -15,8 +15,9 @@ from jax.typing import ArrayLike
 from robustloss.losses import _common as c
 
 
-@c.nan_for_invalid_int_labels
-def mean_absolute_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+def mean_absolute_error(
+    logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+) -> jax.Array:
     r"""Mean absolute error between the one-hot label and the softmax probabilities.
 
     .. math:: \ell(f, y) = \sum_k |e_{y,k} - p_k| = 2 (1 - p_y)
@@ -45,11 +46,13 @@ def mean_absolute_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Ghosh, Kumar and Sastry, "Robust Loss Functions under Label Noise for Deep Neural
       Networks", AAAI 2017.
     """
-    return c.loss_of_log_prob(logits, labels, lambda lp: 2.0 * c.one_minus_exp(lp))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: 2.0 * c.one_minus_exp(lp)))
 
 
-@c.nan_for_invalid_int_labels
-def mean_squared_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+def mean_squared_error(
+    logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+) -> jax.Array:
     r"""Squared error between the one-hot label and the softmax probabilities (Brier score).
 
     .. math:: \ell(f, y) = \sum_k (e_{y,k} - p_k)^2 = 1 - 2 p_y + \|p\|^2
@@ -75,12 +78,12 @@ def mean_squared_error(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Brier, "Verification of forecasts expressed in terms of probability", Monthly Weather
       Review, 1950; Ghosh, Kumar and Sastry, AAAI 2017 (as a noise-robust baseline).
     """
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    p = c.softmax(logits)
-    sq = jnp.sum(p * p, axis=-1)
-    if is_int:
-        return 1.0 - 2.0 * c.take_label(p, labels) + sq
-    return jnp.sum(labels, axis=-1) * (1.0 + sq) - 2.0 * jnp.sum(labels * p, axis=-1)
+    x = c.prepare(logits, labels, axis, where)
+    p = x.softmax()
+    sq = x.sum(p * p)
+    if x.is_int:
+        return x.finish(1.0 - 2.0 * x.take(p) + sq)
+    return x.finish(x.sum(x.labels) * (1.0 + sq) - 2.0 * x.sum(x.labels * p))
 
 
 def _lq(log_p: jax.Array, q) -> jax.Array:
@@ -88,9 +91,13 @@ def _lq(log_p: jax.Array, q) -> jax.Array:
     return -jnp.expm1(q * log_p) / q
 
 
-@c.nan_for_invalid_int_labels
 def generalized_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, *, q: ArrayLike = 0.7
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    q: ArrayLike = 0.7,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Generalized cross-entropy (the negative Box-Cox / L_q loss).
 
@@ -119,10 +126,10 @@ def generalized_cross_entropy(
       Noisy Labels", NeurIPS 2018.
     """
     c.check_range("gce", "q", q, lambda x: (x > 0) & (x <= 1), "(0, 1]")
-    return c.loss_of_log_prob(logits, labels, lambda lp: _lq(lp, q))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: _lq(lp, q)))
 
 
-@c.nan_for_invalid_int_labels
 def truncated_generalized_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -130,6 +137,8 @@ def truncated_generalized_cross_entropy(
     *,
     q: ArrayLike = 0.7,
     k: ArrayLike = 0.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Truncated L_q loss with a given per-example selection mask (the TGCE objective).
 
@@ -163,16 +172,20 @@ def truncated_generalized_cross_entropy(
     """
     c.check_range("tgce", "q", q, lambda x: (x > 0) & (x <= 1), "(0, 1]")
     c.check_range("tgce", "k", k, lambda x: (x >= 0) & (x < 1), "[0, 1)")
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    mask = jnp.asarray(mask, logits.dtype)
-    lq = c.loss_of_log_prob(logits, labels, lambda lp: _lq(lp, q))
-    lq_k = (1.0 - jnp.power(jnp.asarray(k, logits.dtype), q)) / q
-    return mask * lq + (1.0 - mask) * c.label_mass(labels, is_int, logits.dtype) * lq_k
+    x = c.prepare(logits, labels, axis, where)
+    mask = jnp.asarray(mask, x.logits.dtype)
+    lq = x.of_log_prob(lambda lp: _lq(lp, q))
+    lq_k = (1.0 - jnp.power(jnp.asarray(k, x.logits.dtype), q)) / q
+    return x.finish(mask * lq + (1.0 - mask) * x.mass() * lq_k)
 
 
-@c.nan_for_invalid_int_labels
 def reverse_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, *, A: ArrayLike = -4.0
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    A: ArrayLike = -4.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Reverse cross-entropy ``-sum_k p_k log e_{y,k}`` with ``log 0 := A``.
 
@@ -200,10 +213,10 @@ def reverse_cross_entropy(
       Noisy Labels", ICCV 2019.
     """
     c.check_range("rce", "A", A, c.negative, "(-inf, 0)")
-    return c.loss_of_log_prob(logits, labels, lambda lp: -A * c.one_minus_exp(lp))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: -A * c.one_minus_exp(lp)))
 
 
-@c.nan_for_invalid_int_labels
 def symmetric_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -211,6 +224,8 @@ def symmetric_cross_entropy(
     alpha: ArrayLike = 0.1,
     beta: ArrayLike = 1.0,
     A: ArrayLike = -4.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Symmetric cross-entropy: ``alpha * CE + beta * RCE``.
 
@@ -243,25 +258,32 @@ def symmetric_cross_entropy(
     c.check_range("sce", "alpha", alpha, c.nonnegative, "[0, inf)")
     c.check_range("sce", "beta", beta, c.nonnegative, "[0, inf)")
     c.check_range("sce", "A", A, c.negative, "(-inf, 0)")
-    return c.loss_of_log_prob(
-        logits, labels, lambda lp: -alpha * lp - beta * A * c.one_minus_exp(lp)
-    )
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: -alpha * lp - beta * A * c.one_minus_exp(lp)))
 
 
-def _nce_parts(logits: jax.Array, labels: jax.Array, is_int: bool):
-    """Returns ``(CE, sum_k -log p_k, log p)`` where ``log p`` is gathered for int labels."""
-    lse = jax.nn.logsumexp(logits, axis=-1)
-    num_classes = logits.shape[-1]
-    denom = num_classes * lse - jnp.sum(logits, axis=-1)  # -sum_k log p_k >= K log K > 0
-    if is_int:
-        log_p = c.take_label(logits, labels) - lse
+def nce_parts(x: c.Classes):
+    """Returns ``(CE, sum_k -log p_k, log p)``; ``log p`` is gathered for int labels.
+
+    Sums run over the unmasked classes. The denominator is at least ``K log K > 0`` for
+    ``K >= 2`` classes; with a single unmasked class it is 0 and NCE is undefined: it is
+    replaced by 1 here, and the caller returns ``x.nan_below_two(...)``.
+    """
+    lse = x.lse()
+    denom = x.num_classes * lse - x.sum(x.logits)  # -sum_k log p_k >= K log K > 0
+    two = x.at_least_two()
+    if two is not None:
+        denom = jnp.where(two, denom, 1.0)
+    if x.is_int:
+        log_p = x.take(x.logits) - lse
         return -log_p, denom, log_p
-    log_p = logits - lse[..., None]
-    return -jnp.sum(labels * log_p, axis=-1), denom, log_p
+    log_p = x.logits - lse[..., None]
+    return -x.sum(x.labels * log_p), denom, log_p
 
 
-@c.nan_for_invalid_int_labels
-def normalized_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+def normalized_cross_entropy(
+    logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+) -> jax.Array:
     r"""Normalized cross-entropy: CE divided by the sum of CE over all labels.
 
     .. math:: \ell(f, y) = \frac{\log p_y}{\sum_k \log p_k}
@@ -286,12 +308,11 @@ def normalized_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Ma, Huang, Wang, Romano, Erfani and Bailey, "Normalized Loss Functions for Deep Learning
       with Noisy Labels", ICML 2020.
     """
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    ce, denom, _ = _nce_parts(logits, labels, is_int)
-    return ce / denom
+    x = c.prepare(logits, labels, axis, where)
+    ce, denom, _ = nce_parts(x)
+    return x.finish(x.nan_below_two(ce / denom))
 
 
-@c.nan_for_invalid_int_labels
 def nce_plus_rce(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -299,6 +320,8 @@ def nce_plus_rce(
     alpha: ArrayLike = 1.0,
     beta: ArrayLike = 1.0,
     A: ArrayLike = -4.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Active-passive loss NCE+RCE: ``alpha * NCE + beta * RCE``.
 
@@ -331,16 +354,22 @@ def nce_plus_rce(
     c.check_range("nce_rce", "alpha", alpha, c.nonnegative, "[0, inf)")
     c.check_range("nce_rce", "beta", beta, c.nonnegative, "[0, inf)")
     c.check_range("nce_rce", "A", A, c.negative, "(-inf, 0)")
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    ce, denom, log_p = _nce_parts(logits, labels, is_int)
+    x = c.prepare(logits, labels, axis, where)
+    ce, denom, log_p = nce_parts(x)
     rce = -A * c.one_minus_exp(log_p)
-    if not is_int:
-        rce = jnp.sum(labels * rce, axis=-1)
-    return alpha * ce / denom + beta * rce
+    if not x.is_int:
+        rce = x.sum(x.labels * rce)
+    return x.finish(x.nan_below_two(alpha * ce / denom + beta * rce))
 
 
-@c.nan_for_invalid_int_labels
-def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 1.0) -> jax.Array:
+def robust_log_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike = 1.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
     r"""Robust log loss (RLL), the symmetric form of Patel and Sastry.
 
     .. math:: \ell(f, y) = \log\frac{\alpha + 1}{\alpha} - \log(\alpha + p_y)
@@ -372,19 +401,30 @@ def robust_log_loss(logits: ArrayLike, labels: ArrayLike, *, alpha: ArrayLike = 
       Matter?", PAKDD 2021.
     """
     c.check_range("rll", "alpha", alpha, c.positive, "(0, inf)")
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    num_classes = logits.shape[-1]
-    log_ap = jnp.log(alpha + c.softmax(logits))  # [..., K]
-    total = jnp.sum(log_ap, axis=-1)
+    x = c.prepare(logits, labels, axis, where)
+    num_classes = x.num_classes  # of unmasked classes
+    two = x.at_least_two()
+    if two is not None:  # one class: 1/(K-1) is undefined (NaN below); keep the gradient finite
+        num_classes = jnp.where(two, num_classes, 2.0)
+    log_ap = jnp.log(alpha + x.softmax())  # [..., K]
+    total = x.sum(log_ap)
     const = jnp.log1p(1.0 / alpha) + total / (num_classes - 1)
     scale = num_classes / (num_classes - 1)
-    if is_int:
-        return const - scale * c.take_label(log_ap, labels)
-    return jnp.sum(labels, axis=-1) * const - scale * jnp.sum(labels * log_ap, axis=-1)
+    if x.is_int:
+        out = const - scale * x.take(log_ap)
+    else:
+        out = x.sum(x.labels) * const - scale * x.sum(x.labels * log_ap)
+    return x.finish(x.nan_below_two(out))
 
 
-@c.nan_for_invalid_int_labels
-def jensen_shannon(logits: ArrayLike, labels: ArrayLike, *, pi1: ArrayLike = 0.5) -> jax.Array:
+def jensen_shannon(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    pi1: ArrayLike = 0.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
     r"""Jensen-Shannon divergence loss between the one-hot label and the prediction.
 
     .. math:: \ell(f, y) = \frac{\pi_1 \mathrm{KL}(e_y \| m) + (1 - \pi_1)\mathrm{KL}(p \| m)}
@@ -426,4 +466,5 @@ def jensen_shannon(logits: ArrayLike, labels: ArrayLike, *, pi1: ArrayLike = 0.5
         kl_pred = -c.one_minus_exp(lp) * log_pi2 + p * (lp - log_m)
         return (pi1 * kl_label + (1.0 - pi1) * kl_pred) / z
 
-    return c.loss_of_log_prob(logits, labels, per_class)
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(per_class))
