@@ -34,13 +34,18 @@ def asymmetric_generalized_cross_entropy(
     Not symmetric. Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       a: ``a > 0`` (may be traced).
       q: ``q > 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -74,13 +79,18 @@ def asymmetric_unhinged_loss(
     Not symmetric. Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       a: ``a > 1`` (may be traced).
       q: ``q > 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -126,13 +136,18 @@ def nce_plus_agce(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: NCE weight, ``>= 0``; beta: AGCE weight, ``>= 0``; a: ``> 0``; q: ``> 0`` (all may
         be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -170,13 +185,18 @@ def nce_plus_aul(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: NCE weight, ``>= 0``; beta: AUL weight, ``>= 0``; a: ``> 1``; q: ``> 0`` (all may
         be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp

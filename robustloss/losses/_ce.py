@@ -17,18 +17,30 @@ def cross_entropy(
     .. math:: \ell(f, y) = -\log p_y = \mathrm{LSE}(f) - f_y, \quad p = \mathrm{softmax}(f)
 
     For probability labels ``q`` it is ``-sum_k q_k log p_k`` (the expectation over ``y ~ q``).
+    Equal to ``optax.softmax_cross_entropy`` and ``..._with_integer_labels``, ``axis`` and
+    ``where`` included, except that an integer label whose class is masked out gives NaN here.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` in ``[0, K)`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses (at least float32).
+      Per-example losses, shape ``logits.shape`` without ``axis`` (at least float32).
 
     Example:
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import cross_entropy
       >>> print(cross_entropy(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
+      [0.24131...]
+      >>> mask = jnp.array([[True, False, True]])  # class 1 takes no part: log(1 + e^-3)
+      >>> print(cross_entropy(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0]), where=mask))
+      [0.04858...]
+      >>> print(cross_entropy(jnp.array([[2.0], [0.5], [-1.0]]), jnp.array([0]), axis=0))
       [0.24131...]
 
     References:
@@ -59,12 +71,17 @@ def softmax_focal_loss(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       gamma: focusing parameter, ``gamma >= 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -99,15 +116,22 @@ def label_smoothing_cross_entropy(
 
     i.e. CE with target ``(1 - epsilon) e_y + epsilon / K`` (the convention of
     ``optax.smooth_labels``). Probability labels: ``sum_y q_y * loss(f, y)``, i.e. ``q`` is
-    smoothed the same way.
+    smoothed the same way. With ``where``, ``K`` is the number of unmasked classes and the
+    uniform part spreads over them only, as ``optax.smooth_labels(..., where=)`` followed by
+    ``optax.softmax_cross_entropy(..., where=)`` (equal when ``q`` sums to 1 over them).
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       epsilon: smoothing mass, ``0 <= epsilon <= 1`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -154,13 +178,18 @@ def taylor_cross_entropy(
     labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       order: number of terms ``t``, a Python int ``>= 1``. It is **static** (it sets the
         number of terms) and cannot be traced.
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -197,17 +226,23 @@ def poly1_cross_entropy(
 
     .. math:: \ell(f, y) = -\log p_y + \epsilon (1 - p_y)
 
-    Probability labels: ``sum_y q_y * loss(f, y)`` (optax's ``poly_loss_cross_entropy`` instead
-    uses ``1 - q . p`` for the polynomial term; the two agree for one-hot labels).
+    Probability labels: ``sum_y q_y * loss(f, y) = CE(q) + epsilon sum_k q_k (1 - p_k)``, which
+    is optax's ``poly_loss_cross_entropy`` (``axis`` and ``where`` included; its default
+    ``epsilon`` is 2).
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       epsilon: weight of ``1 - p_y``, ``epsilon >= -1`` (the loss stays decreasing in ``p_y``);
         may be traced.
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp

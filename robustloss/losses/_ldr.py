@@ -38,20 +38,28 @@ def normalize_scores(
     * ``"l1"``: ``f = K h / (||h||_1 + 1e-6)`` (``sum |f| = K`` up to the epsilon, which keeps
       an all-zero ``h`` finite). Used by the LDR code for ALDR-KL.
 
-    Gradients flow through the normaliser.
+    Gradients flow through the normaliser. With ``where`` the mean and the norm run over the
+    unmasked classes and ``K`` is their count (the scores the same classes would get alone);
+    masked entries of the result are 0 and get no gradient.
 
     Args:
-      logits: ``[..., K]`` raw scores ``h``.
+      logits: raw scores ``h``, classes along ``axis`` (``[..., K]`` by default).
       score_norm: one of ``"none"``, ``"softplus_mean"``, ``"l1"`` (static).
+      axis: the class axis, an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part.
 
     Returns:
-      ``[..., K]`` normalised scores (at least float32).
+      Normalised scores, shape ``logits.shape`` (at least float32).
 
     Example:
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import normalize_scores
       >>> print(normalize_scores(jnp.array([1.0, -1.0, 2.0]), "l1").round(4))
       [ 0.75 -0.75  1.5 ]
+      >>> mask = jnp.array([True, True, False])
+      >>> print(normalize_scores(jnp.array([1.0, -1.0, 2.0]), "l1", where=mask).round(4))
+      [ 1. -1.  0.]
 
     References:
       Zhu, Ying and Yang, "Label Distributionally Robust Losses for Multi-class
@@ -160,18 +168,26 @@ def ldr_kl(
     computed as ``M + lam log1p(mean expm1((delta - M)/lam))``, ``M = max delta``, which is
     stable in both limits. ``f`` is ``normalize_scores(logits, score_norm)``; the LDR code used
     ``"softplus_mean"`` for LDR-KL. Probability labels: ``sum_y q_y * loss(f, y)``, which
-    evaluates every class (``O(K^2)`` per example).
+    evaluates every class (``O(K^2)`` per example). With ``where``, ``K`` is the number of
+    unmasked classes: the scores are normalised over them, and the mean ``(1/K) sum_k`` and the
+    max run over them only.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
-      lam: temperature ``lam > 0``, a scalar or a per-example ``[...]`` array (may be traced).
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
+      lam: temperature ``lam > 0``, a scalar or a per-example array (``logits.shape`` without
+        ``axis``; may be traced).
       margin: ``c >= 0`` (may be traced).
       score_norm: ``"none"`` (default, raw logits), ``"softplus_mean"`` or ``"l1"`` (static;
         see ``normalize_scores``).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp

@@ -55,15 +55,21 @@ def crammer_singer_hinge(
        = \max_k \delta_k, \quad \delta_k = f_k - f_y + c [k \neq y]
 
     The ``lam -> 0`` limit of LDR-KL. Computed on the raw logits. Probability labels:
-    ``sum_y q_y * loss(f, y)`` (via the two largest logits, ``O(K)``).
+    ``sum_y q_y * loss(f, y)`` (via the two largest logits, ``O(K)``). With ``where`` the max
+    runs over the unmasked classes other than ``y`` (0 when there is none).
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       margin: ``c >= 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -106,17 +112,24 @@ def weston_watkins_hinge(
     .. math:: \ell(f, y) = \sum_{k \neq y} \max(0, f_k - f_y + c)
 
     Computed on the raw logits. Probability labels: ``sum_y q_y * loss(f, y)``, which evaluates
-    every class (``O(K^2)`` per example).
+    every class (``O(K^2)`` per example). With ``where`` the sum runs over the unmasked classes
+    other than ``y``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       margin: ``c >= 0`` (may be traced).
       reduction: ``"sum"`` (the definition above, default) or ``"mean"``, which divides by
-        ``K`` as the released LDR code does (equivalent to a learning-rate rescale). Static.
+        ``K`` as the released LDR code does (equivalent to a learning-rate rescale); with
+        ``where``, by the number of unmasked classes. Static.
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp

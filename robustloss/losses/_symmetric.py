@@ -30,11 +30,16 @@ def mean_absolute_error(
     identically 0, so its "MAE" never trains. That bug is documented, not reproduced.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses in ``[0, 2]``.
+      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 2]``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -57,16 +62,22 @@ def mean_squared_error(
 
     .. math:: \ell(f, y) = \sum_k (e_{y,k} - p_k)^2 = 1 - 2 p_y + \|p\|^2
 
+    With ``where``, ``p`` and ``||p||^2`` are over the unmasked classes.
     Not symmetric (``sum_y loss = K - 2 + K ||p||^2``). Probability labels:
     ``sum_y q_y * loss(f, y) = (sum q)(1 + ||p||^2) - 2 q.p``, which differs from
     ``||q - p||^2`` by the constant ``1 - ||q||^2``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses in ``[0, 2]``.
+      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 2]``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -108,12 +119,17 @@ def generalized_cross_entropy(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       q: exponent in ``(0, 1]`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses in ``[0, 1/q]``.
+      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 1/q]``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -150,14 +166,20 @@ def truncated_generalized_cross_entropy(
     ``v = 1[p_y > k]``. Probability labels: ``v sum_y q_y L_q(p_y) + (1-v)(sum q) L_q(k)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
-      mask: ``[...]`` selection weights ``v`` in ``{0, 1}`` (any float works).
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
+      mask: selection weights ``v`` in ``{0, 1}`` (any float works), shape ``logits.shape``
+        without ``axis``. Not to be confused with ``where``, the class mask.
       q: exponent in ``(0, 1]`` (may be traced).
       k: truncation threshold in ``[0, 1)`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -194,13 +216,18 @@ def reverse_cross_entropy(
     Symmetric: ``sum_y loss = -A (K - 1)``. Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       A: the value substituted for ``log 0``, ``A < 0`` (may be traced). The SCE paper uses
         ``-4``; the APL / LDR code clamps the label at ``1e-4``, i.e. ``A = log(1e-4) ≈ -9.21``.
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses in ``[0, -A]``.
+      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, -A]``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -236,14 +263,19 @@ def symmetric_cross_entropy(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: CE weight, ``>= 0`` (may be traced).
       beta: RCE weight, ``>= 0`` (may be traced).
       A: ``log 0`` substitute of RCE, ``< 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -289,14 +321,21 @@ def normalized_cross_entropy(
     .. math:: \ell(f, y) = \frac{\log p_y}{\sum_k \log p_k}
 
     Symmetric: ``sum_y loss = 1``. The denominator is at least ``K log K`` (Jensen), so it never
-    vanishes. Probability labels: ``sum_y q_y * loss(f, y)``.
+    vanishes. Probability labels: ``sum_y q_y * loss(f, y)``. With ``where`` both sums run over
+    the unmasked classes; a row with a single unmasked class has ``0/0`` and gives NaN (with a
+    zero gradient).
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses in ``[0, 1]``.
+      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 1]``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -330,16 +369,23 @@ def nce_plus_rce(
     Symmetric: ``sum_y loss = alpha - beta A (K - 1)``. The APL / LDR code clamps the one-hot
     label at ``1e-4`` inside RCE, i.e. ``A = log(1e-4) ≈ -9.2103``; pass
     ``A=math.log(1e-4)`` to reproduce it. Probability labels: ``sum_y q_y * loss(f, y)``.
+    With ``where``, NCE's sums run over the unmasked classes; a row with a single unmasked class
+    gives NaN (NCE is ``0/0`` there).
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: NCE weight, ``>= 0`` (may be traced).
       beta: RCE weight, ``>= 0`` (may be traced).
       A: ``log 0`` substitute of RCE, ``< 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -376,25 +422,36 @@ def robust_log_loss(
        + \frac{1}{K-1} \sum_{k \neq y} \log(\alpha + p_k)
 
     Symmetric: ``sum_y loss = K log((alpha+1)/alpha)``. Probability labels:
-    ``sum_y q_y * loss(f, y)``.
+    ``sum_y q_y * loss(f, y)``. With ``where``, ``p`` and the sum are over the unmasked classes
+    and ``K`` is their count (so ``1/(K-1)`` uses the unmasked count); a row with a single
+    unmasked class gives NaN (``1/(K-1)`` is undefined), with a zero gradient.
 
     Note (LDR code): the released LDR code computes
     ``-log(alpha + p_y) + log(sum_k (alpha + exp(f_k [k != y] - sum_j f_j)))/(K-1)``, which is
     not this loss and not symmetric. That variant is documented, not reproduced.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: ``alpha > 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
       >>> from robustloss.losses import robust_log_loss
       >>> print(robust_log_loss(jnp.array([[2.0, 0.5, -1.0]]), jnp.array([0])))
       [0.2133...]
+      >>> mask = jnp.array([[True, True, False, False]])  # RLL on the first two classes (K = 2)
+      >>> logits = jnp.array([[2.0, 0.5, 40.0, -1.0]])
+      >>> print(robust_log_loss(logits, jnp.array([0]), where=mask))
+      [0.2632...]
 
     References:
       Patel and Sastry, "Memorization in Deep Neural Networks: Does the Loss Function
@@ -437,12 +494,17 @@ def jensen_shannon(
     ``q``).
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       pi1: weight of the label distribution, ``0 < pi1 < 1`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
