@@ -39,7 +39,7 @@ def mean_absolute_error(
         ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 2]``.
+      Per-example losses in ``[0, 2]``, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -77,7 +77,7 @@ def mean_squared_error(
         ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 2]``.
+      Per-example losses in ``[0, 2]``, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -129,7 +129,7 @@ def generalized_cross_entropy(
         ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 1/q]``.
+      Per-example losses in ``[0, 1/q]``, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -227,7 +227,7 @@ def reverse_cross_entropy(
         ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, -A]``.
+      Per-example losses in ``[0, -A]``, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -335,7 +335,7 @@ def normalized_cross_entropy(
         ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      Per-example losses, shape ``logits.shape`` without ``axis`` in ``[0, 1]``.
+      Per-example losses in ``[0, 1]``, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
