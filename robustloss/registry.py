@@ -1,8 +1,8 @@
 """Name -> loss registry: ``get_loss``, ``list_losses``, ``loss_hparams``.
 
 Registry names are the papers' acronyms (DESIGN §2). ``get_loss(name, **hparams)`` returns a
-:class:`Loss` (a callable ``(logits, labels) -> [B]``) for stateless losses, or a
-:class:`robustloss.stateful.StatefulLoss` for ``aldr_kl`` and ``tgce``.
+:class:`Loss` (a callable ``(logits, labels, *, axis=-1, where=None) -> [B]``) for stateless
+losses, or a :class:`robustloss.stateful.StatefulLoss` for ``aldr_kl`` and ``tgce``.
 
 Hyperparameter checking: unknown names raise ``ValueError`` listing the valid ones; concrete
 out-of-range values raise ``ValueError`` naming the valid range. **Traced** values (inside
@@ -156,9 +156,28 @@ class Loss:
     def __setattr__(self, key, value):
         raise AttributeError("Loss is immutable; build a new one with get_loss.")
 
-    def __call__(self, logits: ArrayLike, labels: ArrayLike) -> jax.Array:
-        """Per-example losses ``[...]`` for ``logits`` ``[..., K]`` and int/probability labels."""
-        return self.fn(logits, labels, **self.hparams)
+    def __call__(
+        self,
+        logits: ArrayLike,
+        labels: ArrayLike,
+        *,
+        axis: int = -1,
+        where: ArrayLike | None = None,
+    ) -> jax.Array:
+        """Per-example losses for int/probability labels: ``fn(logits, labels, axis, where)``.
+
+        Args:
+          logits: scores with the classes along ``axis``.
+          labels: integer ids (``logits.shape`` without ``axis``) or probability vectors
+            (``logits.shape``).
+          axis: the class axis (an int, default -1).
+          where: optional boolean mask that broadcasts to ``logits``: True marks the classes
+            that take part (as in ``optax.softmax_cross_entropy``); see docs/losses.md.
+
+        Returns:
+          One loss per example, shape ``logits.shape`` without ``axis``.
+        """
+        return self.fn(logits, labels, axis=axis, where=where, **self.hparams)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())

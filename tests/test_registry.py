@@ -204,6 +204,30 @@ def test_loss_is_a_pytree():
     np.testing.assert_allclose(out[1], rebuilt(f, y), rtol=1e-6)
 
 
+def test_loss_passes_axis_and_where_on():
+    """Loss(logits, labels, axis=, where=) is the function with them; where may be traced."""
+    f = jnp.array([[2.0, 0.5, -1.0, 9.0], [0.1, 0.2, 0.3, 9.0]])
+    y = jnp.array([0, 2])
+    mask = jnp.array([[True, True, True, False], [True, False, True, False]])
+    for name in ("gce", "ldr_kl", "ww"):
+        loss = robustloss.get_loss(name)
+        want = loss.fn(f, y, where=mask, **loss.hparams)
+        np.testing.assert_array_equal(loss(f, y, where=mask), want)
+        np.testing.assert_array_equal(loss(f.T, y, axis=0, where=mask.T), want)
+        jitted = jax.jit(lambda lo, f, m: lo(f, y, axis=0, where=m))(loss, f.T, mask.T)
+        np.testing.assert_allclose(jitted, want, rtol=1e-6)
+        assert not np.allclose(loss(f, y), want)  # the mask matters here
+    stacked = jax.tree_util.tree_map(
+        lambda a, b: jnp.array([a, b]),
+        robustloss.get_loss("gce", q=0.3),
+        robustloss.get_loss("gce"),
+    )
+    out = jax.vmap(lambda lo: lo(f, y, where=mask))(stacked)
+    np.testing.assert_allclose(out[1], robustloss.get_loss("gce")(f, y, where=mask), rtol=1e-6)
+    with pytest.raises(ValueError, match="axis=2 is out of range"):
+        robustloss.get_loss("ce")(f, y, axis=2)
+
+
 def test_docstring_examples_run():
     from robustloss import stateful
 
