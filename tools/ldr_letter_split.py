@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from robustloss._io import atomic_write
+
 HEADER = """\
 UCI Letter rows of the LDR authors' test split (Zhu, Ying, Yang, ICML 2023).
 Source: data/letter_test.npz of Optimization-AI/ICML2023_LDR at commit 732fc85 (2023-06-06),
@@ -72,7 +74,7 @@ def main() -> None:
     x, y, _ = _mlbench.letter_rda()
     z = np.load(args.npz)
     rows = derive_rows(x, y, z["arr_0"], z["arr_1"])
-    np.savetxt(args.out, rows, fmt="%d", header=HEADER)
+    atomic_write(args.out, lambda tmp: np.savetxt(tmp, rows, fmt="%d", header=HEADER))
     print(f"{args.out}: {len(rows)} rows; {(rows >= 18000).mean():.1%} in UCI rows 18000-19999")
 
 

@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from robustloss._io import atomic_write
 from robustloss.data._dataset import train_val_split
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -296,9 +297,7 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
             for part, a in (("x", x), ("y", y), ("id", ids)):
                 if a is None:
                     continue
-                tmp = files[part] + ".tmp.npy"
-                np.save(tmp, a)
-                os.replace(tmp, files[part])
+                atomic_write(files[part], lambda tmp, a=a: np.save(tmp, a))
         arrays[split] = (x, y, ids)
     x_tr, y_tr, id_tr = arrays["train"]
     x_te, y_te, id_te = arrays[test]

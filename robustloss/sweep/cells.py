@@ -20,6 +20,8 @@ import os
 import shutil
 from typing import Any
 
+from robustloss._io import atomic_write
+
 __all__ = [
     "NOT_IN_ID",
     "Cell",
@@ -111,15 +113,6 @@ def cell_status(workdir: str, cell_id: str) -> str:
     return "pending"
 
 
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _json(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=True) + "\n"
 
@@ -139,11 +132,11 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
     for stale in ("DONE", "FAILED"):
         if os.path.exists(os.path.join(d, stale)):
             os.remove(os.path.join(d, stale))
-    _atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
+    atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
-    _atomic_write(os.path.join(d, "metrics.jsonl"), lines)
-    _atomic_write(os.path.join(d, "summary.json"), _json(summary))
-    _atomic_write(os.path.join(d, "DONE"), _json({"cell": cell.id, "values": cell.values, **info}))
+    atomic_write(os.path.join(d, "metrics.jsonl"), lines)
+    atomic_write(os.path.join(d, "summary.json"), _json(summary))
+    atomic_write(os.path.join(d, "DONE"), _json({"cell": cell.id, "values": cell.values, **info}))
     return d
 
 
@@ -153,7 +146,7 @@ def write_failed(workdir: str, cell: Cell, error: str, info: dict) -> str:
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
-    _atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
+    atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
     body = {"cell": cell.id, "values": cell.values, "error": error, **info}
-    _atomic_write(os.path.join(d, "FAILED"), _json(body))
+    atomic_write(os.path.join(d, "FAILED"), _json(body))
     return d
