@@ -29,34 +29,11 @@ import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from robustloss._fields import get_field, pop_field
 from robustloss.sweep.cells import NOT_IN_ID, Cell, config_hash
 
-__all__ = ["PACKABLE", "PackAxis", "Program", "get_path", "plan_programs", "program_key"]
-
-
-def get_path(cfg: dict, path: str) -> Any:
-    node = cfg
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
-def _set_path(cfg: dict, path: str, value: Any) -> None:
-    *groups, leaf = path.split(".")
-    node = cfg
-    for g in groups:
-        node = node[g]
-    node[leaf] = value
-
-
-def _del_path(cfg: dict, path: str) -> None:
-    *groups, leaf = path.split(".")
-    node = cfg
-    for g in groups:
-        node = node[g]
-    node.pop(leaf, None)
+__all__ = ["PACKABLE", "PackAxis", "Program", "plan_programs", "program_key"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,11 +142,11 @@ def _to_program(prog: dict, cells: list[Cell], varying: dict[str, tuple[str, ...
         elif name == "loss_hparam" and len(fields) == 1:
             (path,) = fields
             prog["loss"]["sweep_field"] = path.rsplit(".", 1)[1]
-            prog["loss"]["sweep_values"] = tuple(float(get_path(c.config, path)) for c in cells)
+            prog["loss"]["sweep_values"] = tuple(float(get_field(c.config, path)) for c in cells)
         else:
             rest += fields
     if rest:
-        prog["runs"] = tuple({f: get_path(c.config, f) for f in rest} for c in cells)
+        prog["runs"] = tuple({f: get_field(c.config, f) for f in rest} for c in cells)
 
 
 def _active(cfg: dict) -> list[tuple[PackAxis, tuple[str, ...]]]:
@@ -184,7 +161,7 @@ def program_key(cfg: dict) -> str:
         rest.pop(field, None)
     for _, fields in active:
         for f in fields:
-            _del_path(rest, f)
+            pop_field(rest, f)
     body = {"config": rest, "axes": [a.name for a, _ in active]}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -215,7 +192,7 @@ class Program:
 
 
 def _varying(cells: Sequence[Cell], fields: tuple[str, ...]) -> list[str]:
-    return [f for f in fields if len({repr(get_path(c.config, f)) for c in cells}) > 1]
+    return [f for f in fields if len({repr(get_field(c.config, f)) for c in cells}) > 1]
 
 
 def _split_over_cap(cells: list[Cell], cap: int) -> list[list[Cell]]:
