@@ -25,7 +25,7 @@ from jax.typing import ArrayLike
 
 from robustloss import losses as L
 from robustloss import stateful as S
-from robustloss.options import Entry, Option, describe
+from robustloss.options import Entry, Option, lookup, resolve
 from robustloss.stateful import StatefulLoss
 
 
@@ -182,11 +182,6 @@ def list_losses() -> list[str]:
     return list(LOSSES)
 
 
-def describe_losses() -> dict[str, str]:
-    """``{name: one-line description}`` of every loss."""
-    return describe(LOSSES)
-
-
 def is_stateful(name: str) -> bool:
     """True if ``get_loss(name)`` returns a :class:`StatefulLoss`."""
     return bool(_spec(name).meta.get("stateful", False))
@@ -198,9 +193,7 @@ def loss_hparams(name: str) -> dict[str, Any]:
 
 
 def _spec(name: str) -> Entry:
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(LOSSES)}.")
-    return LOSSES[name]
+    return lookup(LOSSES, name, "loss")
 
 
 def _validate_stateless(spec: Entry, hparams: Mapping[str, Any]) -> None:
@@ -243,11 +236,7 @@ def get_loss(name: str, **hparams: Any) -> Loss | StatefulLoss:
       (1,)
     """
     spec = _spec(name)
-    unknown = sorted(set(hparams) - set(spec.options))
-    if unknown:
-        valid = ", ".join(spec.options) if spec.options else "(none)"
-        raise ValueError(f"Unknown hyperparameter(s) {unknown} for loss {name!r}. Valid: {valid}.")
-    full = {**loss_hparams(name), **hparams}
+    full = resolve(spec, hparams, f"loss {name!r}")
     if is_stateful(name):
         return spec.factory(**full)
     _validate_stateless(spec, full)
@@ -258,7 +247,6 @@ __all__ = [
     "LOSSES",
     "Loss",
     "StatefulLoss",
-    "describe_losses",
     "get_loss",
     "is_stateful",
     "list_losses",

@@ -7,11 +7,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from robustloss.options import Entry, Option
+from robustloss.options import Entry, Option, lookup
 
 from . import _mlbench, _sources
 from ._dataset import Dataset, train_val_split
 from ._preprocess import minmax_scale
+
+# The ``letter`` options of the dataset table (`DATASETS`); each default is written here once
+# and `load_dataset`'s keyword defaults are these.
+LETTER_TEST_ROWS = Option(4000, low=1, integer=True)
+LETTER_SPLIT = Option("last", choices=_mlbench.LETTER_SPLITS)
 
 
 def list_datasets() -> list[str]:
@@ -60,7 +65,7 @@ class _Args(NamedTuple):
     cache_dir: str
     max_dense_bytes: int
     test_rows: int
-    split: str = "last"
+    split: str
     whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
 
 
@@ -91,7 +96,7 @@ def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
 
 
 def _letter(name: str, a: _Args) -> _sources.Raw:
-    if a.split == "ldr" and a.test_rows != _ROWS["test_rows"].default:
+    if a.split == "ldr" and a.test_rows != LETTER_TEST_ROWS.default:
         raise ValueError(
             f"letter: test_rows={a.test_rows} is not used by split='ldr' (its test set is the "
             "authors' 2,000 rows); leave test_rows at its default or use split='last'"
@@ -203,10 +208,6 @@ def _npz(name: str, a: _Args) -> _sources.Raw:
 
 
 _IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
-_ROWS = {
-    "test_rows": Option(4000, low=1, integer=True),
-    "split": Option("last", choices=_mlbench.LETTER_SPLITS),
-}
 
 # The datasets: name -> Entry(source(name, args) -> Raw, description, options). `options` are
 # the dataset's own loader options (the harness passes them from the ``config.dataset`` fields
@@ -226,7 +227,7 @@ DATASETS: dict[str, Entry] = {
         _letter,
         "UCI Letter, 20,000 rows, 26 classes, 16 features: mlbench file (make data) or "
         "path=<letter-recognition.data>",
-        _ROWS,
+        {"test_rows": LETTER_TEST_ROWS, "split": LETTER_SPLIT},
     ),
     "vowel": Entry(
         _vowel,
@@ -247,11 +248,7 @@ TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
 def _entry(name: Any) -> Entry:
     if isinstance(name, str) and name.startswith("tfds:"):
         return Entry(_tfds, f"TFDS dataset {name[5:]!r}")
-    if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
-        )
-    return DATASETS[name]
+    return lookup(DATASETS, name, "dataset", also=["tfds:<tfds name>"])
 
 
 def dataset_options(name: str) -> dict[str, Any]:
@@ -278,8 +275,8 @@ def load_dataset(
     flatten: bool = False,
     test_fraction: float = 0.2,
     test_seed: int = 0,
-    test_rows: int = 4000,
-    split: str = "last",
+    test_rows: int = LETTER_TEST_ROWS.default,
+    split: str = LETTER_SPLIT.default,
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
     test_path: str | os.PathLike | None = None,
@@ -343,8 +340,6 @@ def load_dataset(
       >>> len(ds.y_train) + len(ds.y_test), ds.x_train.dtype.name
       (1797, 'float32')
     """
-    if not isinstance(name, str):
-        raise ValueError(f"dataset name must be a string; choose one of {list_datasets()}")
     entry = _entry(name)
     if scale not in (None, "minmax"):
         raise ValueError(f"scale must be None or 'minmax', got {scale!r}")

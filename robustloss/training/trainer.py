@@ -105,8 +105,6 @@ class Trainer:
         sync_every: in loop mode, read a scalar every this many steps (0 = automatic: 8 on
             multi-device CPU, otherwise only once per epoch).
         eval_batch_size: examples per evaluation chunk (rounded up to the device count).
-        schedule: the optimizer's learning-rate schedule (step -> rate), for logging ``lr``;
-            None when unknown.
         lr_shape: with an optimizer of ``make_run_optimizer``, the schedule's shape (step ->
             multiplier of each run's base rate), for logging per-run ``lr``.
         run_examples: with ``num_runs``, each run's own number of training examples (<=
@@ -132,7 +130,6 @@ class Trainer:
         labels_per_run: bool = True,
         sync_every: int = 0,
         eval_batch_size: int = 1000,
-        schedule: optax.Schedule | None = None,
         lr_shape: optax.Schedule | None = None,
         run_examples: tuple[int, ...] | None = None,
     ):
@@ -152,7 +149,6 @@ class Trainer:
         self.model = model
         self.objective = objective
         self.tx = tx
-        self.schedule = schedule
         self.lr_shape = lr_shape
         self.run_examples = run_examples
         self.num_examples = num_examples
