@@ -115,7 +115,7 @@ def objective_from_loss(loss: Any) -> Objective:
     ``refresh_due``/``refresh`` schedule is passed through.
 
     Args:
-        loss: a ``Loss`` or ``StatefulLoss`` (see DESIGN §2–§3).
+        loss: a ``Loss`` or ``StatefulLoss`` (docs/design.md §4–§5).
 
     Returns:
         An `Objective` whose ``loss`` returns ``(scalar, aux, {})``.

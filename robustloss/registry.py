@@ -1,6 +1,6 @@
 """Name -> loss registry: ``get_loss``, ``list_losses``, ``loss_hparams``.
 
-Registry names are the papers' acronyms (DESIGN §2). ``get_loss(name, **hparams)`` returns a
+Registry names are the papers' acronyms (docs/design.md §2). ``get_loss(name, **hparams)`` returns a
 :class:`Loss` (a callable ``(logits, labels) -> [B]``) for stateless losses, or a
 :class:`robustloss.stateful.StatefulLoss` for ``aldr_kl`` and ``tgce``.
 
@@ -178,7 +178,7 @@ class Loss:
 
 
 def list_losses() -> list[str]:
-    """All registry names, stateless and stateful, in the order of DESIGN §2's table."""
+    """All registry names, stateless and stateful, in table order (that of docs/losses.md)."""
     return list(LOSSES)
 
 

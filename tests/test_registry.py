@@ -13,7 +13,8 @@ import pytest
 import robustloss
 from robustloss import registry
 
-# DESIGN §2's table, verbatim: name -> hyperparameter defaults.
+# The fixed public names and their hyperparameter defaults (docs/losses.md's table), written
+# out independently of registry.LOSSES.
 TABLE = {
     "ce": {},
     "mae": {},

@@ -9,7 +9,7 @@ are identical, a test row takes the first one not taken yet. The result is writt
 provenance header; ``robustloss.data`` reads it (``dataset.split="ldr"``) and never needs the
 npz at run time.
 
-    python tools/ldr_letter_split.py --npz ../shared/data/ldr_letter_test.npz [--out FILE]
+    python tools/ldr_letter_split.py --npz <the LDR code's data/letter_test.npz> [--out FILE]
 """
 
 from __future__ import annotations

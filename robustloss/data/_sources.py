@@ -585,10 +585,10 @@ def write_tfds_copy(
 ) -> str:
     """Writes image/label arrays as a TFDS dataset copy with TFDS's own writer, without TensorFlow.
 
-    The stock TFDS builders need TensorFlow to *prepare* (DESIGN §7), but TFDS's writer and its
-    array_record format do not: this builds the copy from arrays already in memory (e.g. the
-    Debian Fashion-MNIST IDX files), keyed by row number exactly as the stock ``mnist``-family
-    builders key examples, so TFDS orders it the same way (``tfds_order``) and
+    The stock TFDS builders need TensorFlow to *prepare* (docs/design.md §11), but TFDS's writer
+    and its array_record format do not: this builds the copy from arrays already in memory (e.g.
+    the Debian Fashion-MNIST IDX files), keyed by row number exactly as the stock
+    ``mnist``-family builders key examples, so TFDS orders it the same way (``tfds_order``) and
     ``load_dataset(name, data_dir=data_dir)`` reads it like a stock copy.
 
     Args:

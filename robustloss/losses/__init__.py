@@ -1,6 +1,6 @@
 """Stateless classification losses for learning with noisy labels.
 
-Every function follows one contract (DESIGN §2, modelled on ``optax.losses``)::
+Every function follows one contract (docs/design.md §4, modelled on ``optax.losses``)::
 
     loss = fn(logits, labels, *, <hyperparameters>)   # shape logits.shape[:-1]
 

@@ -1,7 +1,7 @@
 """Shared helpers for the loss functions: input canonicalisation, label handling, checks.
 
-Every loss follows the contract of DESIGN §2: ``fn(logits, labels, *, hparams)`` returns one loss
-per example (shape ``logits.shape[:-1]``). ``labels`` are either integer class ids (shape
+Every loss follows the contract of docs/design.md §4: ``fn(logits, labels, *, hparams)`` returns
+one loss per example (shape ``logits.shape[:-1]``). ``labels`` are either integer class ids (shape
 ``logits.shape[:-1]``) or probability vectors (shape ``logits.shape``). For probability vectors a
 loss returns the expectation of the integer-label loss under the label distribution,
 ``sum_y q_y * loss(f, y)`` (linear in ``q``, identical for one-hot labels) unless its docstring

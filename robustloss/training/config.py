@@ -114,7 +114,7 @@ def default_config() -> ml_collections.ConfigDict:
       augment: random crop (pad 4) + horizontal flip of training images.
       epoch_mode: ``auto`` (the model's measured default), ``scan`` or ``loop``.
       num_devices: 0 = all devices (all processes under ``jax.distributed``), else the first n.
-      sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
+      sync_every: loop mode: read a scalar every n steps (0 = automatic; docs/design.md §11).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
       checkpoint_seconds: > 0 replaces ``checkpoint_every`` by elapsed time: save after an

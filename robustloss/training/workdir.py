@@ -79,7 +79,7 @@ def restore_state(mgr: ocp.CheckpointManager, like: TrainState, step: int | None
     """Restores a `TrainState` from ``mgr`` using ``like``'s shapes, dtypes and shardings.
 
     Passing the abstract target keeps optax states as their NamedTuples (without it Orbax returns
-    lists/None, DESIGN §7) and places every array on the mesh as ``like`` is placed.
+    lists/None, docs/design.md §11) and places every array on the mesh as ``like`` is placed.
     """
     step = mgr.latest_step() if step is None else step
     abstract = jax.tree.map(
