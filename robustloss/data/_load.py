@@ -7,14 +7,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from robustloss.options import Entry, Option, lookup
+from robustloss.options import Entry, Option, lookup, resolve
 
 from . import _mlbench, _sources
 from ._dataset import Dataset, train_val_split
 from ._preprocess import minmax_scale
 
-# The ``letter`` options of the dataset table (`DATASETS`); each default is written here once
-# and `load_dataset`'s keyword defaults are these.
+# The ``letter`` options of the dataset table (`DATASETS`), written once here; `load_dataset`
+# takes a dataset's options as keywords and fills in these defaults.
 LETTER_TEST_ROWS = Option(4000, low=1, integer=True)
 LETTER_SPLIT = Option("last", choices=_mlbench.LETTER_SPLITS)
 
@@ -64,8 +64,7 @@ class _Args(NamedTuple):
     test_seed: int
     cache_dir: str
     max_dense_bytes: int
-    test_rows: int
-    split: str
+    options: dict  # the dataset's own options (its entry's, defaults filled in)
     whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
 
 
@@ -96,20 +95,21 @@ def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
 
 
 def _letter(name: str, a: _Args) -> _sources.Raw:
-    if a.split == "ldr" and a.test_rows != LETTER_TEST_ROWS.default:
+    test_rows, split_name = a.options["test_rows"], a.options["split"]
+    if split_name == "ldr" and test_rows != LETTER_TEST_ROWS.default:
         raise ValueError(
-            f"letter: test_rows={a.test_rows} is not used by split='ldr' (its test set is the "
+            f"letter: test_rows={test_rows} is not used by split='ldr' (its test set is the "
             "authors' 2,000 rows); leave test_rows at its default or use split='last'"
         )
     if a.path is None:
         x, y, src = _mlbench.letter_rda()
     else:
-        x, y = _sources.letter_csv(a.path, a.test_rows)
+        x, y = _sources.letter_csv(a.path, test_rows)
         src = os.fspath(a.path)
     if a.whole:
         tr, te, split = np.arange(len(y)), np.arange(0), "the whole file"
     else:
-        tr, te, split = _mlbench.letter_split(len(y), a.split, a.test_rows)
+        tr, te, split = _mlbench.letter_split(len(y), split_name, test_rows)
     return _sources.Raw(
         x[tr],
         y[tr],
@@ -275,11 +275,10 @@ def load_dataset(
     flatten: bool = False,
     test_fraction: float = 0.2,
     test_seed: int = 0,
-    test_rows: int = LETTER_TEST_ROWS.default,
-    split: str = LETTER_SPLIT.default,
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
     test_path: str | os.PathLike | None = None,
+    **options: Any,
 ) -> Dataset:
     """Loads a dataset into memory as NumPy arrays.
 
@@ -314,12 +313,6 @@ def load_dataset(
       flatten: return ``[N, D]`` features instead of images.
       test_fraction: test fraction where the source has no test split, ``(0, 1)``.
       test_seed: seed of that test split.
-      test_rows: ``letter`` with ``split="last"``: number of final rows used as test (UCI:
-        4,000).
-      split: ``letter``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or
-        ``"ldr"`` (test = the LDR authors' ``letter_test.npz`` rows in their order, from the
-        row numbers shipped in the package; train = the other 18,000 UCI rows in UCI order, a
-        reconstruction since the authors' train file is lost). Needs the whole UCI file.
       cache_dir: where decoded TFDS arrays are cached (default :func:`default_cache_dir`;
         ``""`` disables the cache).
       max_dense_bytes: largest dense copy of a sparse LIBSVM file.
@@ -327,6 +320,13 @@ def load_dataset(
         fixed test set (e.g. the LDR code's ``letter_train.npz`` + ``letter_test.npz``); then
         every row of ``path`` is a training row (in file order) and ``test_rows``,
         ``test_fraction`` are unused.
+      **options: the dataset's own options (:func:`dataset_options`; checked against its
+        entry in `DATASETS`, so an option of another dataset raises). ``letter``:
+        ``test_rows`` (``split="last"``: the number of final rows used as test; UCI: 4,000) and
+        ``split``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or ``"ldr"``
+        (test = the LDR authors' ``letter_test.npz`` rows in their order, from the row numbers
+        shipped in the package; train = the other 18,000 UCI rows in UCI order, a
+        reconstruction since the authors' train file is lost; needs the whole UCI file).
 
     Returns:
       :class:`Dataset`.
@@ -357,8 +357,7 @@ def load_dataset(
         test_seed=test_seed,
         cache_dir=cache,
         max_dense_bytes=max_dense_bytes,
-        test_rows=test_rows,
-        split=split,
+        options=resolve(entry, options, f"dataset {name!r}"),
     )
     if test_path:
         raw = _with_test_file(name, entry, args, test_path)
