@@ -150,7 +150,7 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def ldr_tabular_protocol(lr: float) -> ml_collections.ConfigDict:
-    """The LDR paper's tabular protocol (digest §4.3–4.4) on top of `base_config`.
+    """The LDR paper's tabular protocol (the paper's experiments; its code's ``models.py`` and optimiser) on top of `base_config`.
 
     ``ffnn``, uniform noise 0.3, SGD momentum 0.9 with coupled weight decay 5e-3, batch 64, 100
     epochs with the learning rate ÷10 at epochs 50 and 75, fixed data order (the LDR code's

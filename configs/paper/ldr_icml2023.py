@@ -14,10 +14,10 @@ grid for LDR-KL and ALDR-KL: 1,365 cells)::
     python -m experiments.sweep --config configs/paper/ldr_icml2023.py:vowel --workdir /tmp/ldr_vowel
     python -m experiments.tables --sweep /tmp/ldr_vowel --select val
 
-Source of every setting: the paper and its code, Optimization-AI/ICML2023_LDR at 732fc85 (the
-project's digest of both); see ``docs/reproducing.md``.
+Source of every setting: the paper and its code, Optimization-AI/ICML2023_LDR at 732fc85; see
+``docs/reproducing.md``.
 
-Datasets (``DATASETS``; digest §4.1, §4.3):
+Datasets (``DATASETS``; the code's data files and ``models.py``):
   ``vowel``, ``letter``, ``news20``, ``aloi``: FFNN Linear(d→H)-tanh-Linear(H→H)-tanh-Linear(H→K)
     with H = min(d, K), 100 epochs, lr ÷10 at epochs 50 and 75.
     ``vowel``: mlbench's Vowel.rda (``make data``): 9 numeric features, not LIBSVM's 10 (the
@@ -50,7 +50,7 @@ Datasets (``DATASETS``; digest §4.1, §4.3):
     ``tiny_imagenet``: an ``.npz`` the user supplies, already downsampled to 32×32 (the harness
       has no resize; the code's RandomCrop(60)+Resize(32) is not supported; no normalisation as
       in the code). 200 classes, 100,000 train / the 10,000 val images as test.
-Protocol (digest §4.4-4.5): SGD momentum 0.9 (PyTorch semantics), coupled weight decay 5e-3,
+Protocol (the code's ``experiment.py`` and the paper's experiments): SGD momentum 0.9 (PyTorch semantics), coupled weight decay 5e-3,
   batch 64, fixed data order (``shuffle=False``), learning rate 1e-3 (every README/demo command;
   the paper's lr grid is unknown), noise drawn by the code's generator (``noise.mode="ldr_code"``,
   ``noise.seed=123``) on the whole training file **before** the split (``noise.before_split``),
@@ -67,7 +67,7 @@ Special keys:
   ``lam_grid`` (sweeps only): ``10`` (default, Optimization-AI HEAD) or ``0.1/1/10``.
   ``lr_grid`` (sweeps only): e.g. ``0.01/0.1``: every cell once per learning rate, chosen on
     validation like a loss hyperparameter (the paper's lr grid is unknown; default: lr 1e-3 only).
-Losses (``loss_grid``): the 13 baselines of the code, each with the code's grid (digest §2), plus
+Losses (``loss_grid``): the 13 baselines of the code, each with the code's grid (``experiment.py``), plus
   LDR-KL (λ = 10, margin 0.1, ``softplus_mean`` scores, as the code) and ALDR-KL (λ0 = 10, α = 2,
   margin 0.1, ``l1`` scores; the code's λ update without margin, ``update="code"``). Deviations
   kept on purpose: ``mae`` is the correct MAE 2(1 − p_y) -- the code's MAE is identically zero,
@@ -118,9 +118,10 @@ CODE_DEFAULTS = {
 
 
 def loss_grid(lam_grid: tuple[float, ...] = (10.0,), dataset: str = "letter") -> list[dict]:
-    """The 15 losses of the LDR code, one cell per grid value (digest §2; 35 cells by default).
+    """The 15 losses of the LDR code, one cell per grid value (the code's ``experiment.py``; 35 cells by
+    default).
 
-    Grid values not in the digest: none -- every baseline's grid is the code's
+    Grid values not from the code: none -- every baseline's grid is the code's
     (``experiment.py``); the λ grid of LDR-KL/ALDR-KL is 10 at Optimization-AI HEAD and
     {0.1, 1, 10} in DixianZhu/LDR (``lam_grid``).
     """

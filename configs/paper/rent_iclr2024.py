@@ -8,7 +8,7 @@ dotted fields, ...)::
         --config 'configs/paper/rent_iclr2024.py:fmnist_cpu,setting=asym40,method=rent,estimator=anchor' \
         --workdir /tmp/rent_fm
 
-Protocols (the RENT code, digest §4; warm-up epochs are *added* to the 200 training epochs):
+Protocols (as the RENT code's ``main.py`` sets them; warm-up epochs are *added* to the 200 training epochs):
   ``mnist``: LeNet (PyTorch-default init, ``model.init="torch"``, as the code), no augmentation, Adam 1e-3, batch 128, 200 + warm-up epochs.
   ``fmnist``: ResNet-18, otherwise as MNIST. The code's ResNet has an ImageNet stem (7x7/2
     conv + max-pool) on 28 px inputs; ours is the CIFAR stem (``robustloss.models``).
@@ -25,7 +25,7 @@ Special keys:
   ``warmup``: warm-up epochs (default: the code's value per estimator, or 2 for
     ``fmnist_cpu``).
   ``compat``: ``true`` sets ``transition.paper_code_compat``.
-Seeds: the code reuses one cached noise draw for all seeds (digest D7); here ``noise.seed`` is
+Seeds: the code reuses one cached noise draw for all seeds; here ``noise.seed`` is
 left at ``-1`` (the run's seed), so replications differ in their noise, as they should, and run
 ``r`` of ``seeds=3/4/5`` gets exactly the labels of a separate ``seed=3``/``4``/``5`` run.
 

@@ -212,7 +212,7 @@ def _est_tv(k: int, true_T: jax.Array | None, o: Any) -> Estimator:
 
     def classifier_loss(probs, labels, T, aux, key, mask):
         del labels, T, aux
-        if o.paper_code_compat:  # the released code's TV term is dead (digest D3)
+        if o.paper_code_compat:  # the code's TV term acts on detached logits: no gradient
             return jnp.zeros((), jnp.float32)
         return o.tv_weight * est.total_variation(probs, key, mask)
 
@@ -293,5 +293,5 @@ ESTIMATORS: dict[str, Entry] = {
     ),
 }
 
-# CE warm-up epochs of the RENT code per estimator (MNIST/FMNIST/SVHN/CIFAR; digest §2).
+# CE warm-up epochs of the RENT code per estimator (its MNIST/FMNIST/SVHN/CIFAR settings).
 PAPER_WARMUP_EPOCHS = {name: e.meta["paper_warmup"] for name, e in ESTIMATORS.items()}
