@@ -20,7 +20,7 @@ import os
 import shutil
 from typing import Any
 
-from robustloss._io import atomic_write
+from robustloss._io import atomic_write as _atomic_write
 
 __all__ = [
     "NOT_IN_ID",
@@ -132,11 +132,11 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
     for stale in ("DONE", "FAILED"):
         if os.path.exists(os.path.join(d, stale)):
             os.remove(os.path.join(d, stale))
-    atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
+    _atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
-    atomic_write(os.path.join(d, "metrics.jsonl"), lines)
-    atomic_write(os.path.join(d, "summary.json"), _json(summary))
-    atomic_write(os.path.join(d, "DONE"), _json({"cell": cell.id, "values": cell.values, **info}))
+    _atomic_write(os.path.join(d, "metrics.jsonl"), lines)
+    _atomic_write(os.path.join(d, "summary.json"), _json(summary))
+    _atomic_write(os.path.join(d, "DONE"), _json({"cell": cell.id, "values": cell.values, **info}))
     return d
 
 
@@ -146,7 +146,7 @@ def write_failed(workdir: str, cell: Cell, error: str, info: dict) -> str:
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
-    atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
+    _atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
     body = {"cell": cell.id, "values": cell.values, "error": error, **info}
-    atomic_write(os.path.join(d, "FAILED"), _json(body))
+    _atomic_write(os.path.join(d, "FAILED"), _json(body))
     return d

@@ -30,7 +30,8 @@ import json
 import math
 from collections.abc import Callable, Sequence
 
-from robustloss._fields import get_field, pop_field
+from robustloss._fields import get_field as get_path
+from robustloss._fields import pop_field as _del_path
 from robustloss.sweep.cells import NOT_IN_ID, Cell, config_hash
 
 __all__ = ["PACKABLE", "PackAxis", "Program", "plan_programs", "program_key"]
@@ -142,11 +143,11 @@ def _to_program(prog: dict, cells: list[Cell], varying: dict[str, tuple[str, ...
         elif name == "loss_hparam" and len(fields) == 1:
             (path,) = fields
             prog["loss"]["sweep_field"] = path.rsplit(".", 1)[1]
-            prog["loss"]["sweep_values"] = tuple(float(get_field(c.config, path)) for c in cells)
+            prog["loss"]["sweep_values"] = tuple(float(get_path(c.config, path)) for c in cells)
         else:
             rest += fields
     if rest:
-        prog["runs"] = tuple({f: get_field(c.config, f) for f in rest} for c in cells)
+        prog["runs"] = tuple({f: get_path(c.config, f) for f in rest} for c in cells)
 
 
 def _active(cfg: dict) -> list[tuple[PackAxis, tuple[str, ...]]]:
@@ -161,7 +162,7 @@ def program_key(cfg: dict) -> str:
         rest.pop(field, None)
     for _, fields in active:
         for f in fields:
-            pop_field(rest, f)
+            _del_path(rest, f)
     body = {"config": rest, "axes": [a.name for a, _ in active]}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -192,7 +193,7 @@ class Program:
 
 
 def _varying(cells: Sequence[Cell], fields: tuple[str, ...]) -> list[str]:
-    return [f for f in fields if len({repr(get_field(c.config, f)) for c in cells}) > 1]
+    return [f for f in fields if len({repr(get_path(c.config, f)) for c in cells}) > 1]
 
 
 def _split_over_cap(cells: list[Cell], cap: int) -> list[list[Cell]]:
