@@ -1,7 +1,7 @@
 """Test setup: run JAX on CPU with 4 simulated devices so data-parallel paths are exercised.
 
 Tests pick 1, 2 or 4 of these devices explicitly (more than 4 can stall in collectives on 2
-cores, DESIGN §7). The flag must be set before JAX initialises its backend.
+cores, docs/design.md §11). The flag must be set before JAX initialises its backend.
 """
 
 import os

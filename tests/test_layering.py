@@ -17,6 +17,8 @@ PACKAGE = ROOT / "robustloss"
 
 # Layer of each top-level part of the package; an import may only go to the same or a lower one.
 LAYERS = {
+    "robustloss._io": 0,  # standard library only: atomic writes
+    "robustloss._fields": 0,  # standard library only: dotted config fields
     "robustloss.losses": 0,
     "robustloss.options": 1,
     "robustloss.objective": 1,
@@ -31,9 +33,13 @@ LAYERS = {
     "robustloss.sweep": 7,
     "robustloss.report": 8,
 }
-# Parts whose function-local imports are deliberate, not cycle breakers: the sweep driver must not
-# import JAX (or the harness, which does), because its worker processes set XLA/thread variables
-# before their first JAX import and Ray tasks import JAX inside the task (docs/sweeps.md).
+# Parts allowed function-local imports of the package. robustloss.sweep has some (of the harness);
+# they are tolerated, not needed: `import robustloss.sweep` loads JAX anyway (the package face
+# does) and the harness too (plan.PACKABLE reads training.runs.RUN_FIELDS at import time), and the
+# workers do not depend on what the driver imported: they are spawned processes (or Ray tasks)
+# that start with their XLA/thread variables in the environment (executors.thread_env;
+# tests/sweep/test_engines.py::test_local_pool_retries_a_killed_worker sees them in a worker
+# although the test process imported JAX first).
 LAZY_IMPORTS_OK = {"robustloss.sweep"}
 # Which parts of one layer may import which (same layer, but a fixed direction).
 # (``from robustloss import losses`` names the package face, which re-exports the registry.)

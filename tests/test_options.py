@@ -36,6 +36,34 @@ def test_lookup_resolve_describe():
     assert describe(table) == {"e": "makes a dict"}
 
 
+def _unknown_names():
+    """Every family's name lookup, called with a name that is not in its table."""
+    import robustloss
+    from robustloss.data import load_dataset
+    from robustloss.models import get_model
+    from robustloss.noise import add_noise, class_map, superclass_map
+    from robustloss.training.optim import make_optimizer, make_run_optimizer, make_schedule
+
+    return {
+        "loss": lambda: robustloss.get_loss("nope"),
+        "model": lambda: get_model("nope", 3),
+        "dataset": lambda: load_dataset("nope"),
+        "noise kind": lambda: add_noise([0, 1], num_classes=2, kind="nope", rate=0.1),
+        "class map": lambda: class_map("nope", 10),
+        "superclass map": lambda: superclass_map("nope"),
+        "optimizer": lambda: make_optimizer("nope", make_schedule(0.1)),
+        "optimizer ": lambda: make_run_optimizer("nope", 0.1, make_schedule(1.0)),
+        "schedule": lambda: make_schedule(0.1, schedule="nope"),
+    }
+
+
+@pytest.mark.parametrize("what", list(_unknown_names()))
+def test_every_family_looks_names_up_through_lookup(what):
+    """One message format for an unknown name in every family (`options.lookup`)."""
+    with pytest.raises(ValueError, match=rf"^unknown {what.strip()} 'nope'; choose one of \['"):
+        _unknown_names()[what]()
+
+
 def test_misspelt_options_raise_everywhere_in_the_public_api():
     """Issue 9, item 7: a misspelt keyword is never swallowed."""
     from robustloss import get_loss
@@ -51,16 +79,18 @@ def test_misspelt_options_raise_everywhere_in_the_public_api():
         add_noise(y, num_classes=3, kind="symmetric", rate=0.2, class_map=[1, 2, 0])
     with pytest.raises(ValueError, match=r"\['include_true'\].*rent_code"):
         add_noise(y, num_classes=3, kind="pair", rate=0.2, mode="rent_code", include_true=True)
-    with pytest.raises(ValueError, match=r"unknown keyword.*\['hiden'\].*'hidden'"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['hiden'\].*'hidden'"):
         get_model("ffnn", 3, hiden=4)
     with pytest.raises(ValueError, match=r"\['alhpa'\].*'alpha'"):
         make_objective(num_classes=3, use="dws", alhpa=1.0)
     with pytest.raises(ValueError, match=r"\['alhpa'\]"):
         TransitionOptions.from_mapping({"alhpa": 1.0})
-    with pytest.raises(ValueError, match=r"Unknown hyperparameter.*\['qq'\]"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['qq'\] for loss 'gce'"):
         get_loss("gce", qq=0.5)
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['val_fractoin'\] for dataset"):
         load_dataset("digits", val_fractoin=0.1)
+    with pytest.raises(ValueError, match=r"\['test_rows'\] for dataset 'digits'; valid: \[\]"):
+        load_dataset("digits", test_rows=10)  # an option of another dataset (letter)
     # The valid spelling still works and is used.
     out = add_noise(np.arange(30) % 3, num_classes=3, kind="pair", rate=0.5, class_map=[2, 0, 1])
     assert set(zip((np.arange(30) % 3)[out.is_noisy], out.labels[out.is_noisy], strict=True)) <= {

@@ -14,10 +14,10 @@ grid for LDR-KL and ALDR-KL: 1,365 cells)::
     python -m experiments.sweep --config configs/paper/ldr_icml2023.py:vowel --workdir /tmp/ldr_vowel
     python -m experiments.tables --sweep /tmp/ldr_vowel --select val
 
-Source of every setting: the paper and its code, Optimization-AI/ICML2023_LDR at 732fc85 (the
-project's digest of both); see ``docs/reproducing.md``.
+Source of every setting: the paper and its code, Optimization-AI/ICML2023_LDR at 732fc85; see
+``docs/reproducing.md``.
 
-Datasets (``DATASETS``; digest §4.1, §4.3):
+Datasets (``DATASETS``; the code's data files and ``models.py``):
   ``vowel``, ``letter``, ``news20``, ``aloi``: FFNN Linear(d→H)-tanh-Linear(H→H)-tanh-Linear(H→K)
     with H = min(d, K), 100 epochs, lr ÷10 at epochs 50 and 75.
     ``vowel``: mlbench's Vowel.rda (``make data``): 9 numeric features, not LIBSVM's 10 (the
@@ -50,7 +50,7 @@ Datasets (``DATASETS``; digest §4.1, §4.3):
     ``tiny_imagenet``: an ``.npz`` the user supplies, already downsampled to 32×32 (the harness
       has no resize; the code's RandomCrop(60)+Resize(32) is not supported; no normalisation as
       in the code). 200 classes, 100,000 train / the 10,000 val images as test.
-  ``mini_webvision`` (real web noise; digest §4.1, §4.6): the first 50 classes of WebVision 1.0's
+  ``mini_webvision`` (real web noise; the paper's real-noise experiment): the first 50 classes of WebVision 1.0's
     Google images (65,944), trained in the pipeline of Ma et al. 2020 that the LDR README
     points to (``configs/webvision_mini/*.yaml`` of HanxunH/Active-Passive-Losses): ResNet-50,
     250 epochs, batch 512, SGD lr 0.4, momentum 0.9, Nesterov, weight decay 3e-5, the rate
@@ -64,12 +64,13 @@ Datasets (``DATASETS``; digest §4.1, §4.3):
     NCE+RCE α = 50, β = 0.1 (RCE with A = log(1e-4): that pipeline's ``loss.py`` clamps the
     one-hot label at 1e-4 in both); LDR-KL and ALDR-KL
     with the code's CIFAR-style values (λ = 10 / λ0 = 10, α = 2, margin 0.1) -- **the λ, λ0,
-    α and c the paper used on WebVision are not published** (digest §4.6, §6.14), so those two
+    α and c the paper used on WebVision are not published**, so those two
     rows are ours, not the paper's. Deviations: the Ma et al. augmentation (random resized
     crop 224, flip, ImageNet normalisation) belongs to the streaming pipeline (issue 18) and
     is not applied by the memory pipeline; ResNet-50 comes with issue 18 (the config fails
     clearly until then; ``model=resnet34`` runs a reduced version).
-Protocol (digest §4.4-4.5): SGD momentum 0.9 (PyTorch semantics), coupled weight decay 5e-3,
+Protocol (the code's ``experiment.py`` and the paper's experiments): SGD momentum 0.9 (PyTorch
+  semantics), coupled weight decay 5e-3,
   batch 64, fixed data order (``shuffle=False``), learning rate 1e-3 (every README/demo command;
   the paper's lr grid is unknown), noise drawn by the code's generator (``noise.mode="ldr_code"``,
   ``noise.seed=123``) on the whole training file **before** the split (``noise.before_split``),
@@ -86,7 +87,7 @@ Special keys:
   ``lam_grid`` (sweeps only): ``10`` (default, Optimization-AI HEAD) or ``0.1/1/10``.
   ``lr_grid`` (sweeps only): e.g. ``0.01/0.1``: every cell once per learning rate, chosen on
     validation like a loss hyperparameter (the paper's lr grid is unknown; default: lr 1e-3 only).
-Losses (``loss_grid``): the 13 baselines of the code, each with the code's grid (digest §2), plus
+Losses (``loss_grid``): the 13 baselines of the code, each with the code's grid (``experiment.py``), plus
   LDR-KL (λ = 10, margin 0.1, ``softplus_mean`` scores, as the code) and ALDR-KL (λ0 = 10, α = 2,
   margin 0.1, ``l1`` scores; the code's λ update without margin, ``update="code"``). Deviations
   kept on purpose: ``mae`` is the correct MAE 2(1 − p_y) -- the code's MAE is identically zero,
@@ -138,9 +139,10 @@ CODE_DEFAULTS = {
 
 
 def loss_grid(lam_grid: tuple[float, ...] = (10.0,), dataset: str = "letter") -> list[dict]:
-    """The 15 losses of the LDR code, one cell per grid value (digest §2; 35 cells by default).
+    """The 15 losses of the LDR code, one cell per grid value (the code's ``experiment.py``; 35 cells by
+    default).
 
-    Grid values not in the digest: none -- every baseline's grid is the code's
+    Grid values not from the code: none -- every baseline's grid is the code's
     (``experiment.py``); the λ grid of LDR-KL/ALDR-KL is 10 at Optimization-AI HEAD and
     {0.1, 1, 10} in DixianZhu/LDR (``lam_grid``).
     """
@@ -178,7 +180,7 @@ def loss_grid(lam_grid: tuple[float, ...] = (10.0,), dataset: str = "letter") ->
     return [cell for part in parts for cell in part]
 
 
-#: mini-WebVision (Ma et al. 2020's ``configs/webvision_mini``; digest §4.6).
+#: mini-WebVision (Ma et al. 2020's ``configs/webvision_mini``).
 WEBVISION = {
     "epochs": 250,
     "batch": 512,

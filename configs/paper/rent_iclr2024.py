@@ -8,7 +8,7 @@ dotted fields, ...)::
         --config 'configs/paper/rent_iclr2024.py:fmnist_cpu,setting=asym40,method=rent,estimator=anchor' \
         --workdir /tmp/rent_fm
 
-Protocols (the RENT code, digest §4; warm-up epochs are *added* to the 200 training epochs):
+Protocols (as the RENT code's ``main.py`` sets them; warm-up epochs are *added* to the 200 training epochs):
   ``mnist``: LeNet (PyTorch-default init, ``model.init="torch"``, as the code), no augmentation, Adam 1e-3, batch 128, 200 + warm-up epochs.
   ``fmnist``: ResNet-18, otherwise as MNIST. The code's ResNet has an ImageNet stem (7x7/2
     conv + max-pool) on 28 px inputs; ours is the CIFAR stem (``robustloss.models``).
@@ -16,7 +16,7 @@ Protocols (the RENT code, digest §4; warm-up epochs are *added* to the 200 trai
   ``cifar100``: the code uses ResNet-50, which ``robustloss.models`` lacks; ResNet-34 here.
   ``fmnist_cpu``: a 2-core-CPU reduction of ``fmnist``: LeNet, the first 20,000 training
     images, 2 warm-up + 6 method epochs, test accuracy at the last epoch only.
-  ``cifar10n``: real human noise (digest §3 "CIFAR-10N", §5 real-noise table): CIFAR-10N label
+  ``cifar10n``: real human noise (the paper's real-noise table): CIFAR-10N label
     set ``label_set`` (``aggre``, ``random1``-``random3``, ``worse`` = the README's "worst"),
     otherwise the ``cifar10`` protocol (ResNet-34 with the torchvision stem as the code's
     ``define_network``, random crop + flip, Adam 1e-3, batch 128, 200 + warm-up epochs, last
@@ -24,8 +24,8 @@ Protocols (the RENT code, digest §4; warm-up epochs are *added* to the 200 trai
     the CIFAR-10 labels. Data: ``dataset.path`` = the folder with ``cifar-10-batches-py/`` and
     ``CIFAR-10_human.pt`` (docs/data.md, "Real label noise"). Deviations: the code uses the
     label file through its noise cache (all seeds share it -- here too, the labels are fixed);
-    the README table says "presumably ResNet-34" for this column (digest §5).
-  ``clothing1m``: Clothing1M with the code's recipe (digest §4, D9): ImageNet-pretrained
+    the README table says "presumably ResNet-34" for this column.
+  ``clothing1m``: Clothing1M with the code's recipe (the code's Clothing1M script): ImageNet-pretrained
     ResNet-50 with a new 14-way head (``model.init_path`` = the torchvision weights, required;
     ``pretrained=false`` trains from scratch, a deviation), Adam 1e-3, batch 100, 1 warm-up
     epoch (the code's value for Clothing1M), 200 epochs (the code's default; the paper's number
@@ -49,7 +49,7 @@ Special keys:
   ``label_set`` (``cifar10n``): ``aggre``, ``random1``-``random3``, ``worse`` (default ``worse``).
   ``sets`` (``clothing1m``): ``rent`` (default, the code's) or ``standard``.
   ``pretrained`` (``clothing1m``): ``true`` (default; needs ``model.init_path``) or ``false``.
-Seeds: the code reuses one cached noise draw for all seeds (digest D7); here ``noise.seed`` is
+Seeds: the code reuses one cached noise draw for all seeds; here ``noise.seed`` is
 left at ``-1`` (the run's seed), so replications differ in their noise, as they should, and run
 ``r`` of ``seeds=3/4/5`` gets exactly the labels of a separate ``seed=3``/``4``/``5`` run.
 
@@ -70,7 +70,7 @@ PROTOCOLS = ("mnist", "fmnist", "cifar10", "cifar100", "fmnist_cpu", "cifar10n",
 REAL_NOISE = ("cifar10n", "clothing1m")
 CIFAR10N_SETS = ("aggre", "random1", "random2", "random3", "worse")
 CLOTHING1M_BATCH = 100
-CLOTHING1M_WARMUP = 1  # the code's warm-up for Clothing1M (digest §2 table)
+CLOTHING1M_WARMUP = 1  # the code's warm-up for Clothing1M
 SETTINGS = {"sym20": ("symmetric", 0.2), "sym50": ("symmetric", 0.5)}
 SETTINGS.update({"asym20": ("pair", 0.2), "asym40": ("pair", 0.4)})
 METHODS = ("ce", "forward", "reweight", "dws", "rent")

@@ -7,11 +7,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from robustloss.options import Entry, Option
+from robustloss.options import Entry, Option, lookup, resolve
 
 from . import _cifar_n, _mlbench, _real_noise, _sources
 from ._dataset import Dataset, train_val_split
 from ._preprocess import minmax_scale
+
+# The ``letter`` options of the dataset table (`DATASETS`), written once here; `load_dataset`
+# takes a dataset's options as keywords and fills in these defaults.
+LETTER_TEST_ROWS = Option(4000, low=1, integer=True)
+LETTER_SPLIT = Option("last", choices=_mlbench.LETTER_SPLITS)
 
 
 def list_datasets() -> list[str]:
@@ -59,8 +64,7 @@ class _Args(NamedTuple):
     test_seed: int
     cache_dir: str
     max_dense_bytes: int
-    test_rows: int
-    split: str = "last"
+    options: dict  # the dataset's own options (its entry's, defaults filled in)
     whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
     # real-noise datasets (docs/data.md, "Real label noise")
     label_set: str = ""
@@ -99,20 +103,21 @@ def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
 
 
 def _letter(name: str, a: _Args) -> _sources.Raw:
-    if a.split == "ldr" and a.test_rows != _ROWS["test_rows"].default:
+    test_rows, split_name = a.options["test_rows"], a.options["split"]
+    if split_name == "ldr" and test_rows != LETTER_TEST_ROWS.default:
         raise ValueError(
-            f"letter: test_rows={a.test_rows} is not used by split='ldr' (its test set is the "
+            f"letter: test_rows={test_rows} is not used by split='ldr' (its test set is the "
             "authors' 2,000 rows); leave test_rows at its default or use split='last'"
         )
     if a.path is None:
         x, y, src = _mlbench.letter_rda()
     else:
-        x, y = _sources.letter_csv(a.path, a.test_rows)
+        x, y = _sources.letter_csv(a.path, test_rows)
         src = os.fspath(a.path)
     if a.whole:
         tr, te, split = np.arange(len(y)), np.arange(0), "the whole file"
     else:
-        tr, te, split = _mlbench.letter_split(len(y), a.split, a.test_rows)
+        tr, te, split = _mlbench.letter_split(len(y), split_name, test_rows)
     return _sources.Raw(
         x[tr],
         y[tr],
@@ -215,9 +220,9 @@ def _cifar_n_source(name: str, a: _Args) -> _sources.Raw:
         name,
         path=os.fspath(a.path) if a.path else None,
         data_dir=a.data_dir,
-        label_set_name=a.label_set,
-        label_file=a.label_file or None,
-        partial=a.partial,
+        label_set_name=a.options["label_set"],
+        label_file=a.options["label_file"] or None,
+        partial=a.options["partial"],
         source=a.source,
     )
 
@@ -226,12 +231,12 @@ def _file_source(name: str, a: _Args) -> _sources.Raw:
     fd = _real_noise.load_file_dataset(
         name,
         a.path,
-        partial=a.partial,
-        eval_path=a.eval_path or None,
-        train_set=a.train_set,
-        test_set=a.test_set,
+        partial=a.options["partial"],
+        eval_path=a.options.get("eval_path") or None,
+        train_set=a.options.get("train_set", ""),
+        test_set=a.options.get("test_set", ""),
     )
-    return _real_noise.file_dataset_arrays(fd, a.image_size)
+    return _real_noise.file_dataset_arrays(fd, a.options["image_size"])
 
 
 def _label_set_problem(value) -> str | None:
@@ -312,10 +317,6 @@ def check_dataset_fields(name: str, fields) -> str | None:
 
 
 _IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
-_ROWS = {
-    "test_rows": Option(4000, low=1, integer=True),
-    "split": Option("last", choices=_mlbench.LETTER_SPLITS),
-}
 
 # The datasets: name -> Entry(source(name, args) -> Raw, description, options). `options` are
 # the dataset's own loader options (the harness passes them from the ``config.dataset`` fields
@@ -335,7 +336,7 @@ DATASETS: dict[str, Entry] = {
         _letter,
         "UCI Letter, 20,000 rows, 26 classes, 16 features: mlbench file (make data) or "
         "path=<letter-recognition.data>",
-        _ROWS,
+        {"test_rows": LETTER_TEST_ROWS, "split": LETTER_SPLIT},
     ),
     "vowel": Entry(
         _vowel,
@@ -402,11 +403,7 @@ TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
 def _entry(name: Any) -> Entry:
     if isinstance(name, str) and name.startswith("tfds:"):
         return Entry(_tfds, f"TFDS dataset {name[5:]!r}")
-    if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
-        )
-    return DATASETS[name]
+    return lookup(DATASETS, name, "dataset", also=["tfds:<tfds name>"])
 
 
 def dataset_options(name: str) -> dict[str, Any]:
@@ -433,18 +430,10 @@ def load_dataset(
     flatten: bool = False,
     test_fraction: float = 0.2,
     test_seed: int = 0,
-    test_rows: int = 4000,
-    split: str = "last",
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
     test_path: str | os.PathLike | None = None,
-    label_set: str = "",
-    label_file: str = "",
-    partial: bool = False,
-    image_size: int = 0,
-    eval_path: str = "",
-    train_set: str = "",
-    test_set: str = "",
+    **options: Any,
 ) -> Dataset:
     """Loads a dataset into memory as NumPy arrays.
 
@@ -479,12 +468,6 @@ def load_dataset(
       flatten: return ``[N, D]`` features instead of images.
       test_fraction: test fraction where the source has no test split, ``(0, 1)``.
       test_seed: seed of that test split.
-      test_rows: ``letter`` with ``split="last"``: number of final rows used as test (UCI:
-        4,000).
-      split: ``letter``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or
-        ``"ldr"`` (test = the LDR authors' ``letter_test.npz`` rows in their order, from the
-        row numbers shipped in the package; train = the other 18,000 UCI rows in UCI order, a
-        reconstruction since the authors' train file is lost). Needs the whole UCI file.
       cache_dir: where decoded TFDS arrays are cached (default :func:`default_cache_dir`;
         ``""`` disables the cache).
       max_dense_bytes: largest dense copy of a sparse LIBSVM file.
@@ -492,15 +475,13 @@ def load_dataset(
         fixed test set (e.g. the LDR code's ``letter_train.npz`` + ``letter_test.npz``); then
         every row of ``path`` is a training row (in file order) and ``test_rows``,
         ``test_fraction`` are unused.
-      label_set: ``cifar10n``/``cifar100n``: the human label set (``aggre``, ``worse``,
-        ``random1``..``random3``; ``noisy``, ``noisy_coarse``), in ``meta["real_noise"]``.
-      label_file: ``cifar10n``/``cifar100n``: the CIFAR-N ``.pt`` file when not in ``path``.
-      partial: real-noise datasets: accept a copy with fewer images/entries than published
-        (recorded in ``meta``).
-      image_size: file datasets decoded into memory: the side of the square images (0: the
-        dataset's standard size).
-      eval_path: ``mini_webvision``: the ILSVRC12 validation folder; ``food101n``: Food-101.
-      train_set, test_set: ``clothing1m``: ``"rent"`` for the RENT code's sets.
+      **options: the dataset's own options (:func:`dataset_options`; checked against its
+        entry in `DATASETS`, so an option of another dataset raises). ``letter``:
+        ``test_rows`` (``split="last"``: the number of final rows used as test; UCI: 4,000) and
+        ``split``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or ``"ldr"``
+        (test = the LDR authors' ``letter_test.npz`` rows in their order, from the row numbers
+        shipped in the package; train = the other 18,000 UCI rows in UCI order, a
+        reconstruction since the authors' train file is lost; needs the whole UCI file).
 
     Returns:
       :class:`Dataset`.
@@ -514,8 +495,6 @@ def load_dataset(
       >>> len(ds.y_train) + len(ds.y_test), ds.x_train.dtype.name
       (1797, 'float32')
     """
-    if not isinstance(name, str):
-        raise ValueError(f"dataset name must be a string; choose one of {list_datasets()}")
     entry = _entry(name)
     if scale not in (None, "minmax"):
         raise ValueError(f"scale must be None or 'minmax', got {scale!r}")
@@ -533,15 +512,7 @@ def load_dataset(
         test_seed=test_seed,
         cache_dir=cache,
         max_dense_bytes=max_dense_bytes,
-        test_rows=test_rows,
-        split=split,
-        label_set=label_set,
-        label_file=os.fspath(label_file) if label_file else "",
-        partial=partial,
-        image_size=image_size,
-        eval_path=os.fspath(eval_path) if eval_path else "",
-        train_set=train_set,
-        test_set=test_set,
+        options=resolve(entry, options, f"dataset {name!r}"),
     )
     if test_path:
         raw = _with_test_file(name, entry, args, test_path)

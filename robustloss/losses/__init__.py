@@ -1,6 +1,6 @@
 """Stateless classification losses for learning with noisy labels.
 
-Every function follows one contract (DESIGN §2), the conventions of ``optax.losses``::
+Every function follows one contract (docs/design.md §4), the conventions of ``optax.losses``::
 
     loss = fn(logits, labels, *, axis=-1, where=None, <hyperparameters>)
     # one value per example: logits.shape without `axis`

@@ -1,6 +1,6 @@
 """Shared helpers for the loss functions: input canonicalisation, label handling, checks.
 
-Every stateless loss follows one contract (modelled on ``optax.losses``)::
+Every stateless loss follows one contract (docs/design.md §4, modelled on ``optax.losses``)::
 
     fn(logits, labels, *, axis=-1, where=None, **hparams) -> one loss per example
 

@@ -7,7 +7,7 @@ parameters and BatchNorm statistics are plain pytrees that live in the train sta
 program), replication over a ``("data",)`` mesh, and Orbax checkpointing with an abstract target
 all apply to them directly, with no split/merge of module objects. NNX would need
 ``nnx.split``/``nnx.merge`` around every one of those transformations for the same effect
-(DESIGN §7 measured both at the same speed once split), so Linen is the simpler fit here.
+(both measured at the same speed once split; docs/design.md §11), so Linen is the simpler fit here.
 
 All models take images ``[B, H, W, C]`` (NHWC, floats) or feature vectors ``[B, d]`` and return
 logits ``[B, K]``; ``train`` switches BatchNorm between batch statistics (train) and running

@@ -11,16 +11,39 @@ import jax.numpy as jnp
 
 from robustloss.models._layers import (
     PatchConv,
+    _canonical_dtype,
     _torch_default_bias,
     _torch_default_kernel,
     max_pool_2x2,
 )
+from robustloss.options import Option
+
+
+def _dtype_problem(value: Any) -> str | None:
+    try:
+        _canonical_dtype(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+LENET_INITS = ("kaiming_fan_out", "torch")
+
+# The nets' options, as the model table (`robustloss.models.MODELS`) offers them: each default is
+# written once, here, and the nets' attribute defaults below are these options' defaults.
+DTYPE = Option("float32", check=_dtype_problem)
+FFNN_HIDDEN = Option(0, low=0, integer=True)
+LENET_INIT = Option("kaiming_fan_out", choices=LENET_INITS)
+RESNET_WIDTH = Option(64, low=1, integer=True)
+RESNET_STEM = Option("cifar", choices=("cifar", "imagenet"))
+_DEFAULT_DTYPE = _canonical_dtype(DTYPE.default)
 
 
 class FFNN(nn.Module):
     """The LDR paper's tabular network: Linear(d→H)-tanh-Linear(H→H)-tanh-Linear(H→K).
 
-    ``H = min(d, K)`` unless ``hidden`` is given. Weights are Xavier-normal, biases
+    Two hidden layers of width H, each followed by tanh, then the K logits; ``H = min(d, K)``
+    unless ``hidden`` is given. Weights are Xavier-normal, biases
     U(±1/√fan_in) (the PyTorch default the paper's code keeps). Inputs with more than one
     feature axis are flattened.
 
@@ -32,8 +55,8 @@ class FFNN(nn.Module):
     """
 
     num_classes: int
-    hidden: int = 0
-    dtype: Any = jnp.float32
+    hidden: int = FFNN_HIDDEN.default
+    dtype: Any = _DEFAULT_DTYPE
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -50,9 +73,6 @@ class FFNN(nn.Module):
         x = jnp.tanh(dense(h, d)(x))
         x = jnp.tanh(dense(h, h)(x))
         return dense(self.num_classes, h)(x).astype(jnp.float32)
-
-
-LENET_INITS = ("kaiming_fan_out", "torch")
 
 
 def lenet_conv_kernel_init(init: str) -> Callable[..., jax.Array]:
@@ -97,8 +117,8 @@ class LeNet5(nn.Module):
     """
 
     num_classes: int
-    dtype: Any = jnp.float32
-    conv_init: str = "kaiming_fan_out"
+    dtype: Any = _DEFAULT_DTYPE
+    conv_init: str = LENET_INIT.default
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -190,16 +210,15 @@ class ResNet(nn.Module):
 
     num_classes: int
     stage_sizes: Sequence[int] = (2, 2, 2, 2)
-    width: int = 64
-    stem: str = "cifar"
-    dtype: Any = jnp.float32
+    width: int = RESNET_WIDTH.default
+    stem: str = RESNET_STEM.default
+    dtype: Any = _DEFAULT_DTYPE
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if x.ndim == 3:
             x = x[..., None]
-        if self.stem not in ("cifar", "imagenet"):
-            raise ValueError(f"stem must be 'cifar' or 'imagenet', got {self.stem!r}")
+        RESNET_STEM.validate("stem", self.stem)
         big = self.stem == "imagenet"
         x = nn.Conv(
             self.width,

@@ -22,6 +22,8 @@ import json
 import os
 from typing import Any
 
+from robustloss._io import atomic_write
+
 __all__ = ["TABLE", "append", "cell_rows", "load", "query", "rebuild", "sync"]
 
 TABLE = "results.parquet"
@@ -67,10 +69,7 @@ def cell_rows(workdir: str, cell_id: str) -> list[dict]:
 
 
 def _write(workdir: str, frame) -> None:
-    path = _path(workdir)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write(_path(workdir), lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def _frame(rows: list[dict]):

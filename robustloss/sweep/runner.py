@@ -21,11 +21,11 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from robustloss._io import write_json
 from robustloss.sweep.cells import (
     Cell,
     cell_status,
@@ -35,6 +35,7 @@ from robustloss.sweep.cells import (
 )
 from robustloss.sweep.grid import cell_arg, join_args
 from robustloss.sweep.plan import PACKABLE, Program, plan_programs
+from robustloss.training.progress import StatusLine
 
 __all__ = ["default_workers", "describe_plan", "load_cells", "run_sweep", "SweepProgress"]
 
@@ -106,8 +107,7 @@ class SweepProgress:
         self.total, self.done, self.failed, self.running = total, done, failed, 0
         self.done0 = done + failed
         self.t0 = time.time()
-        self.tty = sys.stdout.isatty() if tty is None else tty
-        self.log = log or (lambda s: print(s, flush=True))
+        self.display = StatusLine("auto" if tty is None else "bar" if tty else "lines", log)
 
     def line(self) -> str:
         elapsed = time.time() - self.t0
@@ -121,16 +121,11 @@ class SweepProgress:
         )
 
     def show(self, event: str = "") -> None:
-        if self.tty:
-            sys.stdout.write("\r\033[K" + self.line())
-            sys.stdout.flush()
-        elif event:
-            self.log(f"{event}  [{self.line()}]")
+        line = self.line()
+        self.display.show(line, f"{event}  [{line}]" if event else None)
 
     def end(self) -> None:
-        if self.tty:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+        self.display.end()
 
 
 def _timing(workdir: str) -> float | None:
@@ -224,12 +219,8 @@ def _replan(p: Program, error: str, max_pack: int) -> tuple[list[Program], str]:
 
 
 def _write_sweep_json(workdir: str, cells: Sequence[Cell]) -> None:
-    path = os.path.join(workdir, "sweep.json")
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        body = [{"id": c.id, "arg": c.arg, "values": c.values} for c in cells]
-        json.dump({"cells": body}, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    body = [{"id": c.id, "arg": c.arg, "values": c.values} for c in cells]
+    write_json(os.path.join(workdir, "sweep.json"), {"cells": body}, default=str)
 
 
 def run_sweep(

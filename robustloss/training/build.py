@@ -618,7 +618,6 @@ def build_trainer(
         labels_per_run=runs is not None,
         sync_every=config.sync_every,
         eval_batch_size=config.eval_batch_size,
-        schedule=make_schedule(o.lr, **sched),
         lr_shape=shape,
         run_examples=data.train_sizes,
     )

@@ -15,11 +15,19 @@ from typing import Any
 import jax
 import ml_collections
 
-from robustloss import get_loss, list_losses
+from robustloss import get_loss, list_losses, loss_hparams
 from robustloss.data import DATASETS, REAL_NOISE_DATASETS, check_dataset_fields, list_datasets
 from robustloss.models import MODELS, list_models
-from robustloss.noise import NOISE_MODES, SAMPLINGS, check_mode, list_noise_kinds, noise_kind
+from robustloss.noise import (
+    NOISE_KINDS,
+    NOISE_MODES,
+    SAMPLINGS,
+    check_mode,
+    list_noise_kinds,
+    noise_kind,
+)
 from robustloss.objective import _is_stateful, objective_hparams
+from robustloss.options import option_default
 from robustloss.training.optim import OPTIMIZERS, SCHEDULES
 from robustloss.training.runs import check_runs, run_config, run_overrides
 from robustloss.transition import TransitionOptions
@@ -36,6 +44,18 @@ SELECT_METRICS = (
 FOLD_MODES = ("contiguous", "shuffled", "stratified")
 PIPELINES = ("memory", "stream")
 PROGRESS = ("auto", "bar", "lines", "none")
+
+
+def _option_fields(group: ml_collections.ConfigDict, table: dict) -> None:
+    """Adds every option of a family's table (all entries) to ``group`` with its default.
+
+    So a component's options are config fields (``model.width``, ``dataset.test_rows``) without
+    being written again here; the harness passes a component the fields that are its options.
+    """
+    for name in dict.fromkeys(n for e in table.values() for n in e.options):
+        if name in group:
+            raise ValueError(f"option {name!r} of the table is also a config field of another use")
+        group[name] = option_default(table, name)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -108,7 +128,7 @@ def default_config() -> ml_collections.ConfigDict:
       augment: random crop (pad 4) + horizontal flip of training images.
       epoch_mode: ``auto`` (the model's measured default), ``scan`` or ``loop``.
       num_devices: 0 = all devices (all processes under ``jax.distributed``), else the first n.
-      sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
+      sync_every: loop mode: read a scalar every n steps (0 = automatic; docs/design.md §11).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
       checkpoint_seconds: > 0 replaces ``checkpoint_every`` by elapsed time: save after an
@@ -139,26 +159,18 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.max_train = 0
     c.dataset.max_test = 0
     c.dataset.scale = ""
-    c.dataset.test_rows = 4000
-    c.dataset.split = "last"
     c.dataset.test_path = ""
     c.dataset.num_folds = 0
     c.dataset.fold = 0
     c.dataset.fold_mode = "contiguous"
     c.dataset.pipeline = "memory"
-    c.dataset.label_set = ""
-    c.dataset.label_file = ""
-    c.dataset.partial = False
-    c.dataset.image_size = 0
-    c.dataset.eval_path = ""
-    c.dataset.train_set = ""
-    c.dataset.test_set = ""
+    _option_fields(c.dataset, DATASETS)  # the datasets' own options (letter: test_rows, split)
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
     c.noise.rate = 0.0
     c.noise.seed = -1  # -1: the run's seed (see `noise_seed`)
-    c.noise.sampling = "exact"
+    c.noise.sampling = option_default(NOISE_KINDS, "sampling")
     c.noise.class_map = ""
     c.noise.mode = "ours"
     c.noise.noisy_val = True
@@ -179,12 +191,8 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "ffnn"
-    c.model.hidden = 0
-    c.model.width = 64
-    c.model.stem = "cifar"
-    c.model.dtype = "float32"
-    c.model.init = "kaiming_fan_out"
     c.model.init_path = ""
+    _option_fields(c.model, MODELS)  # the models' options: hidden, dtype, init, width, stem
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
@@ -258,16 +266,11 @@ def set_loss(config: ml_collections.ConfigDict, name: str, **hparams: Any) -> No
     (``--config.loss.hparams.q=0.5``) and recorded in ``config.json``.
 
     Raises:
-        ValueError: unknown loss name or hyperparameter (from ``robustloss.get_loss``).
+        ValueError: unknown loss name or hyperparameter, or a bad value (from
+            ``robustloss.get_loss``).
     """
-    defaults = dict(getattr(get_loss(name), "hparams", {}) or {})
-    unknown = sorted(set(hparams) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"unknown hyperparameter(s) {unknown} for loss {name!r}; valid: {sorted(defaults)}"
-        )
-    defaults.update(hparams)
-    get_loss(name, **defaults)  # validates values
+    get_loss(name, **hparams)  # checks the name, the hyperparameters' names and values
+    defaults = {**loss_hparams(name), **hparams}
     with config.unlocked():
         config.loss.name = name
         config.loss.hparams = ml_collections.ConfigDict(

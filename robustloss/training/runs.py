@@ -26,6 +26,7 @@ from typing import Any
 import ml_collections
 
 from robustloss import loss_hparams
+from robustloss._fields import get_field, set_field
 from robustloss.transition import TRACEABLE
 
 __all__ = [
@@ -154,21 +155,6 @@ def run_overrides(config: ml_collections.ConfigDict) -> list[dict[str, Any]] | N
     return out
 
 
-def _set(config: ml_collections.ConfigDict, path: str, value: Any, where: str) -> None:
-    *groups, leaf = path.split(".")
-    node = config
-    for g in groups:
-        if g not in node or not isinstance(node[g], ml_collections.ConfigDict):
-            raise ValueError(f"{where}: unknown config field {path!r}")
-        node = node[g]
-    if leaf not in node:
-        raise ValueError(f"{where}: unknown config field {path!r}; valid: {sorted(node)}")
-    old = node[leaf]
-    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    node[leaf] = value
-
-
 def run_config(config: ml_collections.ConfigDict, r: int) -> ml_collections.ConfigDict:
     """The config of the separate run equal to run ``r`` of a batched ``config``.
 
@@ -191,7 +177,7 @@ def run_config(config: ml_collections.ConfigDict, r: int) -> ml_collections.Conf
             raise ValueError(f"run {r} of an unbatched config")
         return out
     for path, value in overrides[r].items():
-        _set(out, path, value, f"config.runs[{r}]")
+        set_field(out, path, value, where=f"config.runs[{r}]")
     return out
 
 
@@ -204,17 +190,10 @@ def varying_fields(config: ml_collections.ConfigDict) -> dict[str, list[Any]]:
     keys = sorted({k for o in overrides for k in o})
     out = {}
     for k in keys:
-        values = [_get(c, k) for c in configs]
+        values = [get_field(c, k) for c in configs]
         if any(repr(v) != repr(values[0]) for v in values):
             out[k] = values
     return out
-
-
-def _get(config: Any, path: str) -> Any:
-    node = config
-    for part in path.split("."):
-        node = node[part]
-    return node
 
 
 def check_runs(config: ml_collections.ConfigDict) -> None:

@@ -5,18 +5,18 @@ parallelism comes from `jax.jit` + `NamedSharding` over a 1-D ``("data",)`` mesh
 arrays and the train state are replicated, each batch is constrained to be sharded along
 ``"data"``, and XLA inserts the all-reduces. The gradient is therefore the mean over the global
 batch — identical to one device up to float summation order — and per-example objective state is
-updated by global ``index`` whichever device holds the example (DESIGN §5; this avoids the
-``shard_map`` + ``pmean`` pitfall of §7). BatchNorm statistics are over the global batch too
-(synchronised BatchNorm), which keeps 1 and N devices equal.
+updated by global ``index`` whichever device holds the example (docs/design.md §7; this avoids
+the ``shard_map`` + ``pmean`` pitfall of §11). BatchNorm statistics are over the global batch
+too (synchronised BatchNorm), which keeps 1 and N devices equal.
 
 Independent runs (seeds, noise draws) are a leading "runs" axis: with ``num_runs=R`` every
 function is ``jax.vmap``-ed over the state (and over the labels when they differ per run) and
 compiled once.
 
 Host work per step is one dispatch. An epoch is either a `lax.scan` over its batches (one
-dispatch per epoch; fastest for small MLPs) or a Python loop of jitted steps (convnets on XLA:CPU,
-DESIGN §7). On multi-device CPU the loop reads a scalar every ``sync_every`` steps to avoid XLA
-rendezvous timeouts.
+dispatch per epoch; fastest for small MLPs) or a Python loop of jitted steps (convnets on
+XLA:CPU, docs/design.md §11). On multi-device CPU the loop reads a scalar every ``sync_every``
+steps to avoid XLA rendezvous timeouts.
 """
 
 from __future__ import annotations
@@ -105,8 +105,6 @@ class Trainer:
         sync_every: in loop mode, read a scalar every this many steps (0 = automatic: 8 on
             multi-device CPU, otherwise only once per epoch).
         eval_batch_size: examples per evaluation chunk (rounded up to the device count).
-        schedule: the optimizer's learning-rate schedule (step -> rate), for logging ``lr``;
-            None when unknown.
         lr_shape: with an optimizer of ``make_run_optimizer``, the schedule's shape (step ->
             multiplier of each run's base rate), for logging per-run ``lr``.
         run_examples: with ``num_runs``, each run's own number of training examples (<=
@@ -132,7 +130,6 @@ class Trainer:
         labels_per_run: bool = True,
         sync_every: int = 0,
         eval_batch_size: int = 1000,
-        schedule: optax.Schedule | None = None,
         lr_shape: optax.Schedule | None = None,
         run_examples: tuple[int, ...] | None = None,
     ):
@@ -152,7 +149,6 @@ class Trainer:
         self.model = model
         self.objective = objective
         self.tx = tx
-        self.schedule = schedule
         self.lr_shape = lr_shape
         self.run_examples = run_examples
         self.num_examples = num_examples

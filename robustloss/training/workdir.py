@@ -37,6 +37,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from robustloss._io import atomic_write, write_json
 from robustloss.training.trainer import TrainState
 
 __all__ = ["Workdir", "WorkdirLockedError", "mean_value", "restore_state", "summarize"]
@@ -47,14 +48,6 @@ class WorkdirLockedError(RuntimeError):
 
 
 METRICS = "metrics.jsonl"
-
-
-def _write_json(path: str, obj: Any) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def _read_records(path: str) -> list[dict]:
@@ -86,7 +79,7 @@ def restore_state(mgr: ocp.CheckpointManager, like: TrainState, step: int | None
     """Restores a `TrainState` from ``mgr`` using ``like``'s shapes, dtypes and shardings.
 
     Passing the abstract target keeps optax states as their NamedTuples (without it Orbax returns
-    lists/None, DESIGN §7) and places every array on the mesh as ``like`` is placed.
+    lists/None, docs/design.md §11) and places every array on the mesh as ``like`` is placed.
     """
     step = mgr.latest_step() if step is None else step
     abstract = jax.tree.map(
@@ -175,7 +168,7 @@ class Workdir:
     def open(self, keep_checkpoints: int) -> None:
         """Creates the directory, writes ``config.json``, opens the checkpoint manager."""
         os.makedirs(self.path, exist_ok=True)
-        _write_json(os.path.join(self.path, "config.json"), self.config_json)
+        write_json(os.path.join(self.path, "config.json"), self.config_json)
         self.mgr = ocp.CheckpointManager(
             os.path.join(self.path, "checkpoints"),
             options=ocp.CheckpointManagerOptions(max_to_keep=keep_checkpoints, create=True),
@@ -214,10 +207,9 @@ class Workdir:
         return state, history
 
     def _rewrite(self, history: list[dict]) -> None:
-        tmp = f"{self.metrics_path}.tmp.{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in history)
-        os.replace(tmp, self.metrics_path)
+        atomic_write(
+            self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
+        )
 
     def append(self, record: dict) -> None:
         """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning)."""
@@ -231,7 +223,7 @@ class Workdir:
         self.mgr.save(epoch, args=ocp.args.StandardSave(state))
 
     def write_summary(self, summary: dict) -> None:
-        _write_json(os.path.join(self.path, "summary.json"), summary)
+        write_json(os.path.join(self.path, "summary.json"), summary)
 
     def close(self) -> None:
         """Waits for pending checkpoint writes, closes the manager and releases the lock."""
