@@ -36,6 +36,7 @@ def test_lookup_resolve_describe():
     assert describe(table) == {"e": "makes a dict"}
 
 
+@pytest.mark.harness  # data and models
 def test_misspelt_options_raise_everywhere_in_the_public_api():
     """Issue 9, item 7: a misspelt keyword is never swallowed."""
     from robustloss import get_loss
@@ -70,6 +71,7 @@ def test_misspelt_options_raise_everywhere_in_the_public_api():
     }
 
 
+@pytest.mark.harness  # every module's doctests, the harness and study tiers' too
 def test_every_module_doctests_pass():
     """``pytest --doctest-modules robustloss`` covers every module (run in a child: cheap)."""
     out = subprocess.run(
