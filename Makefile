@@ -120,7 +120,7 @@ LOCK_FLAGS ?=
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q 'uv>=0.13.8'
-	$(PY) -m uv pip compile pyproject.toml --extra train --extra study --extra ray --extra test \
+	$(PY) -m uv pip compile -q pyproject.toml --extra train --extra study --extra ray --extra test \
 	  --python-version 3.11 --no-emit-index-url --custom-compile-command 'make lock' \
 	  -o $(LOCK) $(LOCK_FLAGS)
 
