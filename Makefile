@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed-$(DEPS_KEY)
 # The library alone (`pip install .`, no extras) is tested on these Pythons too (pyenv's, else
 # pythonX.Y on PATH), each in its own venv .venv-pyXY with the lock's versions.
 LIB_PYTHONS ?= 3.12 3.13
-PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
+PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
 find_python = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))),python$(1))
 lib_venv = .venv-py$(subst .,,$(1))
 LIB_STAMPS := $(foreach v,$(LIB_PYTHONS),$(call lib_venv,$(v))/.installed-$(DEPS_KEY))
