@@ -10,6 +10,7 @@ DEPS_KEY := $(shell cat $(LOCK) | $(PYTHON) -c "import hashlib, json, sys, tomll
   p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
   deps = json.dumps([p['requires-python'], p['dependencies'], p['optional-dependencies']]); \
   print(hashlib.sha256((deps + sys.stdin.read()).encode()).hexdigest()[:12])")
+$(if $(DEPS_KEY),,$(error $(PYTHON) could not hash pyproject.toml and $(LOCK)))
 STAMP  := $(VENV)/.installed-$(DEPS_KEY)
 # The library alone (`pip install .`, no extras) is tested on these Pythons too (pyenv's, else
 # pythonX.Y on PATH), each in its own venv .venv-pyXY with the lock's versions.
