@@ -39,31 +39,43 @@ def test_lookup_resolve_describe():
 def _unknown_names():
     """Every family's name lookup, called with a name that is not in its table."""
     import robustloss
-    from robustloss.data import load_dataset
-    from robustloss.models import get_model
     from robustloss.noise import add_noise, class_map, superclass_map
-    from robustloss.training.optim import make_optimizer, make_run_optimizer, make_schedule
 
     return {
         "loss": lambda: robustloss.get_loss("nope"),
-        "model": lambda: get_model("nope", 3),
-        "dataset": lambda: load_dataset("nope"),
         "noise kind": lambda: add_noise([0, 1], num_classes=2, kind="nope", rate=0.1),
         "class map": lambda: class_map("nope", 10),
         "superclass map": lambda: superclass_map("nope"),
+    }
+
+
+@pytest.mark.parametrize("what", ["loss", "noise kind", "class map", "superclass map"])
+def test_every_library_family_looks_names_up_through_lookup(what):
+    """One message format for an unknown name in every family (`options.lookup`)."""
+    with pytest.raises(ValueError, match=rf"^unknown {what} 'nope'; choose one of \['"):
+        _unknown_names()[what]()
+
+
+@pytest.mark.harness  # models, data, training
+@pytest.mark.parametrize("what", ["model", "dataset", "optimizer", "optimizer ", "schedule"])
+def test_every_harness_family_looks_names_up_through_lookup(what):
+    """The same format for the harness tier's families."""
+    from robustloss.data import load_dataset
+    from robustloss.models import get_model
+    from robustloss.training.optim import make_optimizer, make_run_optimizer, make_schedule
+
+    calls = {
+        "model": lambda: get_model("nope", 3),
+        "dataset": lambda: load_dataset("nope"),
         "optimizer": lambda: make_optimizer("nope", make_schedule(0.1)),
         "optimizer ": lambda: make_run_optimizer("nope", 0.1, make_schedule(1.0)),
         "schedule": lambda: make_schedule(0.1, schedule="nope"),
     }
-
-
-@pytest.mark.parametrize("what", list(_unknown_names()))
-def test_every_family_looks_names_up_through_lookup(what):
-    """One message format for an unknown name in every family (`options.lookup`)."""
     with pytest.raises(ValueError, match=rf"^unknown {what.strip()} 'nope'; choose one of \['"):
-        _unknown_names()[what]()
+        calls[what]()
 
 
+@pytest.mark.harness  # data and models
 def test_misspelt_options_raise_everywhere_in_the_public_api():
     """Issue 9, item 7: a misspelt keyword is never swallowed."""
     from robustloss import get_loss
@@ -100,6 +112,7 @@ def test_misspelt_options_raise_everywhere_in_the_public_api():
     }
 
 
+@pytest.mark.harness  # every module's doctests, the harness and study tiers' too
 def test_every_module_doctests_pass():
     """``pytest --doctest-modules robustloss`` covers every module (run in a child: cheap)."""
     out = subprocess.run(

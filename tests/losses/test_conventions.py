@@ -24,7 +24,23 @@ import pytest
 import robustloss
 from robustloss import losses as L
 from robustloss.registry import is_stateful
-from tests.losses.test_losses import CUSTOM, ids, np_loss
+
+
+def _sibling(name: str):
+    """A sibling test module by file path (the library-only runs, which import the installed
+    package with PYTHONSAFEPATH, cannot import the ``tests`` package)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_robustloss_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_REF = _sibling("test_losses")
+CUSTOM, ids, np_loss = _REF.CUSTOM, _REF.ids, _REF.np_loss
 
 STATELESS = [n for n in robustloss.list_losses() if not is_stateful(n)]
 # Defaults, plus the settings whose masked code paths differ (score normalisations, WW's mean,

@@ -1,12 +1,13 @@
 """Whole-objective tests: how each transition method composes its building blocks into the loss.
 
 For every use (forward, reweight, DWS, RENT) x estimator (true T, anchor, DualT, VolMinNet, TV,
-Cycle) the objective is built as the harness builds it (`robustloss.training.build_objective`
-on a run config, i.e. ``make_objective(transition_options(config), base_loss=CE, true_T=...)``)
+Cycle) the objective is built as the harness builds it for a run config with that method
+(``make_objective(TransitionOptions(...), base_loss=CE, true_T=...)``, what
+`robustloss.training.build_objective` calls)
 and one training step on a small batch (K = 4, a padded row, an asymmetric non-identity T,
 non-default weights) is compared with an independent NumPy transcription of the method,
-written from the paper's formulas and, with ``paper_code_compat=True``, from the authors' code as
-the paper digest (/work/shared/papers/rent_iclr2024.md) describes it:
+written from the paper's formulas and, with ``paper_code_compat=True``, from the authors' code
+(docs/transition.md lists its deviations):
 
 * the scalar classifier loss, and its gradient w.r.t. the logits with the importance weights,
   the Dirichlet draws and the resampled indices held constant (they are stop-gradient);
@@ -28,8 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from robustloss.training import build_objective, default_config
-from robustloss.transition import make_objective
+from robustloss import get_loss
+from robustloss.transition import TransitionOptions, make_objective
 
 K = 4
 EPS = 1e-12  # the authors' constant inside logs and denominators
@@ -310,17 +311,20 @@ def np_t_step(estimator, params, p, compat, opts, optimizer):
 # ----------------------------------------------------------------------------- objective side
 
 
+def _build(**fields):
+    """The objective the harness builds for a CE run whose ``config.transition`` has ``fields``
+    (`robustloss.training.build_objective` with no per-run fields)."""
+    options = TransitionOptions.from_mapping(fields)
+    true_T = T_TRUE.astype(np.float32)
+    return make_objective(options, num_classes=K, base_loss=get_loss("ce"), true_T=true_T)
+
+
 def _objective(use, estimator, compat, **overrides):
     """The objective as the harness builds it from a run config."""
-    config = default_config()
     opts = {**OPTIONS, **overrides}
-    t = config.transition
-    t.use, t.estimator, t.paper_code_compat = use, estimator, compat
-    t.warmup_epochs = 1 if estimator in ("anchor", "dualt") else 0
-    for name, value in opts.items():
-        t[name] = value
-    true_T = T_TRUE.astype(np.float32)
-    return build_objective(config, K, true_T), opts
+    warmup = 1 if estimator in ("anchor", "dualt") else 0
+    fields = dict(use=use, estimator=estimator, paper_code_compat=compat, warmup_epochs=warmup)
+    return _build(**fields, **opts), opts
 
 
 def _prepare(obj, estimator, compat, variant):
@@ -465,10 +469,7 @@ def test_draw_statistics_match_the_closed_form(use):
     logits = (rng.normal(size=(b, K)) * 1.5).astype(np.float32)
     labels = rng.integers(0, K, b)
     mask = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1], np.float64)  # 6 real rows
-    config = default_config()
-    config.transition.use, config.transition.warmup_epochs = use, 0
-    config.transition.alpha = alpha
-    obj = build_objective(config, K, T_TRUE.astype(np.float32))
+    obj = _build(use=use, warmup_epochs=0, alpha=alpha)
     aux = obj.init(b, K, jax.random.key(0))
     batch = {"label": jnp.asarray(labels), "index": jnp.arange(b), "mask": jnp.asarray(mask)}
     f = jax.value_and_grad(lambda z, key: obj.loss(z, batch, aux, key)[0])
