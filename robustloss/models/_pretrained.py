@@ -40,6 +40,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from robustloss.models._nets import ResNet
+
 __all__ = ["is_torchvision_weights", "load_torchvision_resnet", "read_weights"]
 
 _log = logging.getLogger(__name__)
@@ -318,8 +320,6 @@ def load_torchvision_resnet(
     Raises:
         ValueError: missing, unexpected or mis-shaped tensors, all listed with both shapes.
     """
-    from robustloss.models._nets import ResNet
-
     where = repr(os.fspath(weights)) if isinstance(weights, str | os.PathLike) else "weights"
     if not isinstance(model, ResNet):
         raise ValueError(

@@ -233,8 +233,6 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
 
 def _check_stream(config: ml_collections.ConfigDict) -> None:
     """What a streamed training set cannot do (before anything is loaded)."""
-    from robustloss.noise import NOISE_KINDS
-
     if "features" in NOISE_KINDS[noise_kind(config.noise.kind)].options:
         raise ValueError(
             f"config.noise.kind={config.noise.kind!r} draws the noise from the inputs, which a "
