@@ -130,6 +130,9 @@ def test_transforms():
     # center: shorter side 6 -> int(4 / 0.5) = 8, i.e. 8x13, then the middle 4x4.
     c = ImageTransform(size=4, crop="center", resize_fraction=0.5)(img)
     assert c.shape == (4, 4, 3) and c.dtype == np.float32 and 0 <= c.min() and c.max() <= 1
+    # no resize needed (shorter side = size): exactly the middle rows/columns
+    c = ImageTransform(size=6, crop="center", resize_fraction=1.0)(img)
+    np.testing.assert_array_equal(c * 255, img[:, 2:8].astype(np.float32))
     # random-resized crop: a function of the generator; the box lies inside the image.
     t = ImageTransform(size=5, crop="random_resized", flip=True)
     a, b = t(img, rng(3)), t(img, rng(3))
@@ -173,6 +176,13 @@ def test_batches_are_the_same_for_any_threads_and_process_split():
         np.testing.assert_array_equal(np.concatenate([h0["index"], h1["index"]]), b["index"])
     # drop_last: floor(21 / 4) = 5 full batches per epoch
     assert len(_all(stream_batches(src, batch_size=4, drop_last=True, **ONE))) == 5
+
+
+def test_every_row_draws_its_own_augmentation():
+    x = np.tile(np.arange(64, dtype=np.uint8).reshape(1, 8, 8, 1), (8, 1, 1, 3))
+    tf = ImageTransform(crop="pad", padding=2, flip=True)
+    (b,) = stream_batches(ArraySource(x), tf, batch_size=8, shuffle=False, **ONE)
+    assert len({r.tobytes() for r in b["x"]}) >= 5  # 8 copies of one image, 50 crops + flips
 
 
 def test_state_restores_at_the_next_batch():

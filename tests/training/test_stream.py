@@ -20,7 +20,12 @@ from PIL import Image
 
 from configs import test as test_config
 from robustloss.training import train, validate_config
-from robustloss.training.build import _with_init_params, build_trainer, load_run_data
+from robustloss.training.build import (
+    _with_init_params,
+    build_trainer,
+    init_state,
+    load_run_data,
+)
 from tests import ROOT
 
 CLASSES = ("cat", "dog", "eel")
@@ -43,8 +48,8 @@ def folder(tmp_path_factory):
     return d
 
 
-def config(folder, pipeline="memory", **fields):
-    c = test_config.get_config("loss=aldr_kl")
+def config(folder, pipeline="memory", loss="aldr_kl", **fields):
+    c = test_config.get_config(f"loss={loss}")
     with c.unlocked():
         c.dataset.name = "image_list"
         c.dataset.path = str(folder / "train.csv")
@@ -120,6 +125,26 @@ def test_packed_runs_share_the_stream_and_equal_separate_runs(folder, memory_run
     assert packed["final"]["train/loss"][0] != packed["final"]["train/loss"][1]
 
 
+def test_refresh_and_evaluation_stream_the_same_logits(folder):
+    """TGCE's refresh pass and the evaluations predict the same rows through the stream."""
+    from robustloss.training.feed import make_feed
+
+    out = {}
+    for pipeline in ("memory", "stream"):
+        cfg = config(folder, pipeline, loss="tgce", num_devices=2, eval_batch_size=6)
+        data = load_run_data(cfg)
+        trainer = build_trainer(cfg, data)
+        state = init_state(cfg, trainer, data)
+        feed = make_feed(cfg, trainer, data)
+        x_val = feed.eval_input(data.x_val)
+        out[pipeline] = (feed.predict(state, x_val), feed.refresh(state).aux)
+        feed.close()
+    np.testing.assert_allclose(out["stream"][0], out["memory"][0], rtol=1e-5, atol=1e-6)
+    assert out["stream"][0].shape == (9, 3)  # 9 validation rows in chunks of 6 (one padded)
+    for a, b in zip(*(jax.tree.leaves(out[p][1]) for p in out), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 CHILD = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
@@ -179,14 +204,14 @@ def test_unreadable_images_are_skipped_and_counted_or_fail(folder, tmp_path):
         "dataset.path": str(tmp_path / "train.csv"),
         "dataset.val_fraction": 0.0,
         "num_devices": 1,
-        "num_epochs": 1,
         "select_metric": "test/top1",
     }
     with pytest.raises(ValueError, match=r"39.png' \(row 39\): unreadable"):
         train(config(folder, "stream", **fields), None, **QUIET)
     fields["dataset.bad_images"] = "skip"
     s = train(config(folder, "stream", **fields), None, **QUIET)
-    assert s["final"]["train/bad_images"] == 2.0  # one left out at loading, one masked
+    # per epoch: one image left out at loading, one masked when decoded
+    assert [r["train/bad_images"] for r in s["history"]] == [2.0, 2.0]
     fields.pop("dataset.bad_images")
     (tmp_path / "39.png").write_bytes((folder / "39.png").read_bytes())
     with pytest.raises(ValueError, match=r"cannot decode image file .*38.png"):
