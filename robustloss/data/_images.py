@@ -441,7 +441,7 @@ def _pad_crop(x: np.ndarray, p: int, rng: np.random.Generator) -> np.ndarray:
 
 def _is_int(text: str) -> bool:
     t = text.strip()
-    return t.lstrip("-").isdigit()
+    return t.isdigit() or (t[:1] == "-" and t[1:].isdigit())
 
 
 def read_image_list(
