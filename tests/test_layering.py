@@ -73,8 +73,9 @@ TIER = {
 # pyproject.toml's lists that each tier installs (an extra may name another: robustloss[train]).
 TIER_INSTALLS = {"library": (), "harness": ("train",), "study": ("train", "study", "ray")}
 # Packages a tier may import without declaring them: jax requires scipy (``Requires-Dist:
-# scipy>=1.14`` of jax 0.10.2); robustloss.noise.instance_dependent imports scipy.stats.
-COMES_WITH = {"scipy": "jax", "jaxlib": "jax"}
+# scipy>=1.14`` and ml_dtypes of jax 0.10.2); robustloss.noise.instance_dependent imports
+# scipy.stats, the pretrained-weight reader ml_dtypes (bfloat16).
+COMES_WITH = {"scipy": "jax", "jaxlib": "jax", "ml-dtypes": "jax"}
 # Import names whose distribution is named otherwise.
 DISTRIBUTION = {
     "sklearn": "scikit-learn",

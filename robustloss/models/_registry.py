@@ -32,6 +32,10 @@ def _resnet34(num_classes: int, **kw: Any) -> ResNet:
     return ResNet(num_classes=num_classes, stage_sizes=(3, 4, 6, 3), **kw)
 
 
+def _resnet50(num_classes: int, **kw: Any) -> ResNet:
+    return ResNet(num_classes=num_classes, stage_sizes=(3, 4, 6, 3), block="bottleneck", **kw)
+
+
 def _needs_28x28(shape: tuple) -> str | None:
     if tuple(shape[:2]) != (28, 28):
         return (
@@ -81,6 +85,12 @@ MODELS: dict[str, Entry] = {
         _RESNET_OPTIONS,
         meta={"epoch_mode": "loop", "check_input": _needs_images},
     ),
+    "resnet50": Entry(
+        _resnet50,
+        "ResNet-50 (bottleneck blocks, torchvision v1.5; CIFAR or ImageNet stem)",
+        _RESNET_OPTIONS,
+        meta={"epoch_mode": "loop", "check_input": _needs_images},
+    ),
 }
 
 
@@ -107,7 +117,8 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
     """Builds a model by registry name.
 
     Args:
-        name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
+        name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``,
+            ``resnet50``.
         num_classes: number of logits K >= 2.
         **kw: model options (`model_options`: ``hidden`` for ``ffnn``; ``width`` and ``stem``
             (``"cifar"`` or ``"imagenet"``) for the ResNets; ``dtype`` for all: the computation

@@ -20,10 +20,18 @@ from robustloss.data import (
     dataset_options,
     kfold_splits,
     load_dataset,
+    normalize_images,
     random_crop_flip,
     read_label_file,
 )
-from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
+from robustloss.models import (
+    check_model_input,
+    default_epoch_mode,
+    get_model,
+    is_torchvision_weights,
+    load_torchvision_resnet,
+    model_options,
+)
 from robustloss.noise import (
     NOISE_KINDS,
     NoisyLabels,
@@ -41,10 +49,10 @@ from robustloss.training.trainer import Trainer, TrainState, make_mesh
 from robustloss.transition import make_objective
 
 __all__ = [
-    "STREAM_PENDING",
     "RunData",
     "build_objective",
     "build_trainer",
+    "host_augment",
     "init_state",
     "load_init_params",
     "load_run_data",
@@ -83,6 +91,11 @@ class RunData:
         noise_report: real label noise only: what the labels trained on are -- realised noise
             rate, empirical T, label set, provenance (`real_noise_report`); a list with one per
             run for vmapped runs. None otherwise.
+        bad_images: training images left out at loading because they could not be read
+            (``dataset.bad_images = "skip"``).
+
+    With ``dataset.pipeline = "stream"``, ``x_train``/``x_val``/``x_test`` are record sources
+    (`robustloss.data.ImageFileSource` / `ArraySource`) instead of arrays.
     """
 
     x_train: np.ndarray
@@ -102,18 +115,7 @@ class RunData:
     clean_train_known: bool = True
     extra_eval: dict | None = None
     noise_report: dict | list | None = None
-
-
-#: What ``dataset.pipeline="stream"`` says until the streaming pipeline (issue 18) is merged.
-#: To connect it: in `load_run_data`, replace the ``raise`` under ``if d.pipeline == "stream"``
-#: by the stream's run data built from ``robustloss.data.load_file_dataset(...)`` (paths +
-#: labels, index = position) for the file datasets, or from `load_dataset` for the others.
-STREAM_PENDING = (
-    "config.dataset.pipeline='stream' needs the streaming input pipeline (grain; issue 18), "
-    "which is not in this build. The file datasets' paths and labels are ready for it "
-    "(robustloss.data.load_file_dataset); until it is merged use dataset.pipeline='memory' "
-    "with a dataset.image_size / partial copy that fits in memory"
-)
+    bad_images: int = 0
 
 
 def source_rows(ds: Any) -> int:
@@ -256,8 +258,9 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         A `RunData`.
     """
     d = config.dataset
-    if d.get("pipeline", "memory") == "stream":
-        raise NotImplementedError(STREAM_PENDING)
+    stream = d.get("pipeline", "memory") == "stream"
+    if stream:
+        _check_stream(config)
     extra: dict[str, Any] = {k: d[k] for k in dataset_options(d.name)}
     if d.scale:
         extra["scale"] = d.scale
@@ -270,6 +273,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         path=d.path or None,
         val_fraction=d.val_fraction,
         seed=d.split_seed,
+        lazy=stream,
         **extra,
     )
     x_train, y_clean, rows = ds.x_train, ds.y_train, ds.train_index
@@ -282,10 +286,10 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         x_test, y_test = x_test[: d.max_test], y_test[: d.max_test]
     k = ds.num_classes
     base = _Base(
-        np.asarray(x_train, np.float32),
+        _inputs(d, x_train),
         np.asarray(y_clean, np.int32),
         np.asarray(rows),
-        np.asarray(ds.x_val, np.float32),
+        _inputs(d, ds.x_val),
         ds.y_val.astype(np.int32),
         np.asarray(ds.val_index),
         n_source,
@@ -293,7 +297,8 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
         val_clean=bool(ds.meta.get("val_clean")),
     )
     _check_real_noise(config, base, ds)
-    test = (np.asarray(x_test, np.float32), np.asarray(y_test, np.int32))
+    test = (_inputs(d, x_test), np.asarray(y_test, np.int32))
+    bad = len(ds.meta.get("bad_images") or ())
     extra_eval = ds.meta.get("extra_eval")
     overrides = run_overrides(config)
     if overrides is None:
@@ -313,6 +318,7 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
             clean_train_known=_clean_known(base, one.train),
             extra_eval=extra_eval,
             noise_report=one.report,
+            bad_images=bad,
         )
     cache: dict[str, _Labels] = {}
     per_run = []
@@ -327,7 +333,39 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     out.extra_eval = extra_eval
     if any(p.report is not None for p in per_run):
         out.noise_report = [p.report for p in per_run]
+    out.bad_images = bad
     return out
+
+
+def _check_stream(config: ml_collections.ConfigDict) -> None:
+    """What a streamed training set cannot do (before anything is loaded)."""
+    if "features" in NOISE_KINDS[noise_kind(config.noise.kind)].options:
+        raise ValueError(
+            f"config.noise.kind={config.noise.kind!r} draws the noise from the inputs, which a "
+            "streamed training set does not hold in memory; use dataset.pipeline='memory'"
+        )
+    if "dataset.fold" in varying_fields(config):
+        raise ValueError(
+            "vmapped runs on different folds train on different rows, so they cannot share one "
+            "stream of batches; use dataset.pipeline='memory' or one program per fold"
+        )
+
+
+def _inputs(d: ml_collections.ConfigDict, x: Any) -> Any:
+    """Arrays as float32, normalised per channel when ``dataset.mean``/``std`` are set; record
+    sources of a stream as they are (their transform normalises each image)."""
+    if not isinstance(x, np.ndarray):
+        return x
+    x = np.asarray(x, np.float32)
+    mean, std = tuple(d.get("mean", ())), tuple(d.get("std", ()))
+    if mean:
+        if x.ndim != 4 or x.shape[-1] != len(mean):
+            raise ValueError(
+                f"config.dataset.mean/std have {len(mean)} channels but the inputs have shape "
+                f"{x.shape[1:]}"
+            )
+        x = normalize_images(x, mean, std)
+    return x
 
 
 def _clean_known(b: _Base, train: np.ndarray) -> bool:
@@ -596,11 +634,13 @@ def build_trainer(
         if config.num_devices:
             devices = devices[: config.num_devices]
     augment = None
-    if config.augment:
+    if config.augment and not host_augment(config):
         augment = random_crop_flip
     mode = config.epoch_mode
     if mode == "auto":
         mode = default_epoch_mode(m.name)
+    if config.dataset.get("pipeline", "memory") == "stream":
+        mode = "loop"  # one streamed batch per step
     runs = num_runs(config)
     return Trainer(
         model,
@@ -623,6 +663,14 @@ def build_trainer(
     )
 
 
+def host_augment(config: ml_collections.ConfigDict) -> bool:
+    """Whether ``augment`` runs on the host workers of the stream (random-resized crops of
+    image files to ``dataset.image_size``) rather than on the device (pad-4 crop + flip of
+    fixed-size images, `random_crop_flip`, the same in both pipelines)."""
+    d = config.dataset
+    return d.get("pipeline", "memory") == "stream" and bool(d.get("image_size", 0))
+
+
 def num_runs(config: ml_collections.ConfigDict) -> int | None:
     """R for vmapped runs (``seeds``, ``loss.sweep_values`` or ``runs``), None for one run."""
     overrides = run_overrides(config)
@@ -639,11 +687,12 @@ def init_state(config: ml_collections.ConfigDict, trainer: Trainer, data: RunDat
     estimator ``true``).
     """
     runs = num_runs(config)
+    sample = _sample(data.x_train)
     if not runs:
-        return _with_init_params(config, trainer, trainer.init(config.seed, data.x_train), None)
+        return _with_init_params(config, trainer, trainer.init(config.seed, sample), None)
     rcs = [run_config(config, r) for r in range(runs)]
     keys = np.stack([np.asarray(jax.random.PRNGKey(rc.seed)) for rc in rcs])
-    state = trainer.init(keys, data.x_train)
+    state = trainer.init(keys, sample)
     vary = varying_fields(config)
     if not isinstance(state.aux, dict):  # a stateful loss's own state: nothing per run in it
         aux = state.aux
@@ -656,11 +705,29 @@ def init_state(config: ml_collections.ConfigDict, trainer: Trainer, data: RunDat
     return _with_init_params(config, trainer, state._replace(aux=aux, opt_state=opt_state), runs)
 
 
+def _sample(x: Any) -> np.ndarray:
+    """One input (shapes only): the first row of an array, zeros shaped like a source's."""
+    if isinstance(x, np.ndarray):
+        return x[:1]
+    return np.zeros((1,) + tuple(x.shape[1:]), np.float32)
+
+
 def _with_init_params(config, trainer: Trainer, state: TrainState, runs: int | None):
-    """``state`` with the parameters of ``config.model.init_path`` when one is given."""
-    if not config.model.get("init_path"):
+    """``state`` with the parameters of ``config.model.init_path`` when one is given: our
+    flat ``.npz`` (`load_init_params`) or a torchvision ResNet state dict
+    (`robustloss.models.load_torchvision_resnet`, BatchNorm statistics included)."""
+    path = config.model.get("init_path")
+    if not path:
         return state
-    params = load_init_params(config.model.init_path, state.params, runs)
+    if is_torchvision_weights(path):
+        try:
+            params, stats, _ = load_torchvision_resnet(
+                path, trainer.model, state.params, state.batch_stats, runs=runs
+            )
+        except (OSError, ValueError) as e:
+            raise ValueError(f"config.model.init_path: {e}") from e
+        return state._replace(params=trainer.put(params), batch_stats=trainer.put(stats))
+    params = load_init_params(path, state.params, runs)
     return state._replace(params=trainer.put(params))
 
 

@@ -91,9 +91,21 @@ def default_config() -> ml_collections.ConfigDict:
         ``test_set`` (Clothing1M: ``rent`` for the RENT code's sets). These datasets carry
         their own labels: ``noise.kind`` must be ``real`` (with no ``labels_path``), or
         ``clean`` where every clean training label is known (CIFAR-N).
-        ``pipeline``: ``memory`` (arrays on the device) or ``stream`` (files decoded on the
-        host while training; the streaming pipeline of issue 18 -- until it is merged,
-        ``stream`` fails with a message saying so).
+        ``pipeline``: ``memory`` (the default: the training set on the devices, batches
+        gathered by index) or ``stream`` (grain: records decoded and augmented on host workers
+        batch by batch, docs/data.md "Data at scale"). ``image_list`` (files listed in a
+        ``path,label`` CSV/TSV) reads ``image_size`` (0 = the files' size; else square
+        images of that side: random-resized crops for training with ``augment``, resize +
+        center crop otherwise), ``root`` (the folder of relative paths; default the list's)
+        and ``bad_images`` (``fail``, or ``skip``: unreadable training images are left out /
+        masked and counted in ``train/bad_images``). ``mean``/``std``: per-channel
+        normalisation of images in ``[0, 1]`` (both pipelines; () = none; e.g. ImageNet's for
+        pretrained weights). Stream only: ``data_seed`` (>= 0) sets the data order and the
+        host augmentation, shared by every run of a vmapped program (a separate run uses it
+        too, so packed = separate; with ``data_seed = seed`` a stream visits the examples in
+        the memory pipeline's order); ``workers`` (grain worker processes, 0 = threads of
+        the main process only), ``threads`` (reading threads per process), ``prefetch``
+        (batches buffered ahead).
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol).
@@ -110,14 +122,17 @@ def default_config() -> ml_collections.ConfigDict:
       loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``. ``sweep_field`` /
         ``sweep_values``: train one run per value of that numeric hyperparameter, vmapped into
         one program (with ``seeds`` of the same length, or all runs from ``seed``).
-      model.name: ``ffnn``, ``lenet``, ``resnet18`` or ``resnet34``; ``hidden`` (ffnn, 0 = the
-        paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
+      model.name: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34`` or ``resnet50``; ``hidden``
+        (ffnn, 0 = the paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
         ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code);
         ``dtype``: ``float32`` or ``bfloat16`` compute (mixed precision: parameters, optimizer
         state, BatchNorm statistics, logits and the loss stay float32); ``init``
         (lenet: ``kaiming_fan_out`` or ``torch``, PyTorch's default as in the RENT code);
         ``init_path``: an ``.npz`` of initial parameters keyed by their flattened paths
-        (``Dense_0/kernel``), loaded into every run's initial state (shapes checked).
+        (``Dense_0/kernel``), or a torchvision ResNet state dict (``.pth`` read without
+        torch, ``.safetensors``, ``.npz`` of torchvision names; BatchNorm statistics too, a new
+        head when the class count differs), loaded into every run's initial state (shapes
+        checked).
       optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
         ``weight_decay`` (coupled L2 for sgd/adam); ``schedule`` ``constant`` | ``step`` |
         ``cosine``; ``decay_epochs``/``decay_factor`` for ``step``; ``clip_norm`` (0 = off);
@@ -131,6 +146,9 @@ def default_config() -> ml_collections.ConfigDict:
       sync_every: loop mode: read a scalar every n steps (0 = automatic; docs/design.md §11).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
+      checkpoint_steps: ``dataset.pipeline = "stream"`` only: > 0 also saves a mid-epoch
+        checkpoint every n steps (train state, the epoch's running statistics, the grain
+        iterator's state), so a killed run resumes mid-epoch at the next batch.
       checkpoint_seconds: > 0 replaces ``checkpoint_every`` by elapsed time: save after an
         epoch once this many seconds passed since the last save (and after the last epoch), so
         checkpointing costs a bounded share of a run's wall time; a kill loses at most that.
@@ -165,6 +183,12 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.fold_mode = "contiguous"
     c.dataset.pipeline = "memory"
     _option_fields(c.dataset, DATASETS)  # the datasets' own options (letter: test_rows, split)
+    c.dataset.mean = ()
+    c.dataset.std = ()
+    c.dataset.data_seed = 0
+    c.dataset.workers = 0
+    c.dataset.threads = 4
+    c.dataset.prefetch = 2
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
@@ -220,6 +244,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval_every = 1
     c.checkpoint_every = 1
     c.checkpoint_seconds = 0.0
+    c.checkpoint_steps = 0
     c.keep_checkpoints = 2
     c.select_metric = "val/top1"
     c.progress = "auto"
@@ -371,6 +396,30 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
                 f"{c.dataset.val_fraction})"
             )
     _range("dataset.fold", c.dataset.fold, 0, max(0, c.dataset.num_folds - 1))
+    _check_pipeline(c)
+
+
+def _check_pipeline(c: ml_collections.ConfigDict) -> None:
+    """``dataset.pipeline`` and the streaming and normalisation fields."""
+    d = c.dataset
+    _choice("dataset.pipeline", d.pipeline, PIPELINES)
+    for name, lo in (("data_seed", 0), ("workers", 0), ("threads", 1), ("prefetch", 1)):
+        _range(f"dataset.{name}", d[name], lo)
+        if not isinstance(d[name], int) or isinstance(d[name], bool):
+            raise ValueError(f"config.dataset.{name}={d[name]!r} must be an int")
+    mean, std = tuple(d.mean), tuple(d.std)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in mean + std)
+    if len(mean) != len(std) or not numbers or any(v <= 0 for v in std):
+        raise ValueError(
+            f"config.dataset.mean={mean!r} and config.dataset.std={std!r} must be tuples of "
+            "numbers, one per channel, std > 0 (both () for no normalisation), e.g. ImageNet's "
+            "(0.485, 0.456, 0.406) and (0.229, 0.224, 0.225)"
+        )
+    if d.pipeline == "stream" and c.epoch_mode == "scan":
+        raise ValueError(
+            "config.epoch_mode='scan' needs the training set on the devices; with "
+            "config.dataset.pipeline='stream' epochs are a loop of steps (use 'auto' or 'loop')"
+        )
 
 
 def _check_noise(c: ml_collections.ConfigDict) -> None:
@@ -505,6 +554,12 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
     _range("eval_every", c.eval_every, 1)
     _range("checkpoint_every", c.checkpoint_every, 1)
     _range("checkpoint_seconds", c.checkpoint_seconds, 0.0)
+    _range("checkpoint_steps", c.checkpoint_steps, 0)
+    if c.checkpoint_steps and c.dataset.pipeline != "stream":
+        raise ValueError(
+            f"config.checkpoint_steps={c.checkpoint_steps} saves mid-epoch checkpoints of a "
+            "streamed run; set config.dataset.pipeline='stream' or leave it 0"
+        )
     _range("keep_checkpoints", c.keep_checkpoints, 1)
     _choice("progress", c.progress, PROGRESS)
     for name in ("shuffle", "drop_last", "augment"):

@@ -12,7 +12,7 @@ from robustloss.training.build import load_run_data
 
 # The component groups of `default_config()` as the code wrote them out by hand before the
 # defaults moved onto the tables' options (main at 0ce92cf, plus the real-noise datasets' fields
-# as that branch wrote them: pipeline .. test_set), value and type.
+# and the streaming pipeline's fields as those branches wrote them), value and type.
 BEFORE = {
     "dataset": {
         "data_dir": "", "download": False, "fold": 0, "fold_mode": "contiguous", "max_test": 0,
@@ -20,6 +20,8 @@ BEFORE = {
         "split": "last", "split_seed": 0, "test_path": "", "test_rows": 4000,
         "val_fraction": 0.0, "pipeline": "memory", "label_set": "", "label_file": "",
         "partial": False, "image_size": 0, "eval_path": "", "train_set": "", "test_set": "",
+        "root": "", "bad_images": "fail", "mean": (), "std": (), "data_seed": 0, "workers": 0,
+        "threads": 4, "prefetch": 2,
     },
     "model": {
         "dtype": "float32", "hidden": 0, "init": "kaiming_fan_out", "init_path": "",

@@ -14,7 +14,7 @@ import pytest
 
 from robustloss.noise import empirical_transition
 from robustloss.training import default_config, train, validate_config
-from robustloss.training.build import STREAM_PENDING, load_run_data
+from robustloss.training.build import load_run_data
 from tests.data import miniatures as m
 
 
@@ -157,9 +157,8 @@ def test_config_checks_of_file_datasets(files):
         validate_config(c)
     c = _cfg("clothing1m", files["clothing1m"][0], dataset__pipeline="stream")
     validate_config(c)
-    with pytest.raises(NotImplementedError, match="issue 18"):
+    with pytest.raises(ValueError, match="not connected to the streaming pipeline"):
         load_run_data(c)
-    assert "load_file_dataset" in STREAM_PENDING
     c = _cfg("clothing1m", files["clothing1m"][0], dataset__image_size=4)
     c.transition.use, c.transition.estimator = "forward", "true"
     with pytest.raises(ValueError, match="publishes clean labels for 6 of its 24"):
