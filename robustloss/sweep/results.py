@@ -22,7 +22,7 @@ import json
 import os
 from typing import Any
 
-__all__ = ["TABLE", "append", "cell_rows", "load", "query", "rebuild", "sync"]
+__all__ = ["TABLE", "append", "append_records", "cell_rows", "load", "query", "rebuild", "sync"]
 
 TABLE = "results.parquet"
 
@@ -98,6 +98,37 @@ def append(workdir: str, cell_ids: list[str]) -> int:
     if os.path.exists(_path(workdir)):
         old = pd.read_parquet(_path(workdir))
         old = old[~old["cell_id"].isin(set(cell_ids))]
+        parts = [f for f in (old, new) if len(f)]
+        new = _storable(pd.concat(parts, ignore_index=True)) if parts else new
+    _write(workdir, new)
+    return len(new)
+
+
+def append_records(workdir: str, records: list[dict]) -> int:
+    """Adds (or replaces) finished cells' rows from records the caller holds; returns the row count.
+
+    The rows `append` would read back from the cells' ``config.json`` and ``metrics.jsonl``, made
+    from the very records those files were just written from (the sweep driver's), so nothing is
+    read from disk; `rebuild` and `sync` still read the files. Each record goes through the same
+    sorted JSON as those files (in memory), so the rows are equal, key order and types included.
+
+    Args:
+        workdir: the sweep directory.
+        records: one ``{"id", "config_json", "history"}`` per cell: its id, its ``config.json``
+            content and its per-epoch records (``metrics.jsonl`` lines).
+    """
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        flat = _flatten(json.loads(json.dumps(r["config_json"], sort_keys=True)))
+        for m in r["history"]:
+            rows.append({"cell_id": r["id"], **flat, **json.loads(json.dumps(m, sort_keys=True))})
+    ids = {r["id"] for r in records}
+    new = _frame(rows)
+    if os.path.exists(_path(workdir)):
+        old = pd.read_parquet(_path(workdir))
+        old = old[~old["cell_id"].isin(ids)]
         parts = [f for f in (old, new) if len(f)]
         new = _storable(pd.concat(parts, ignore_index=True)) if parts else new
     _write(workdir, new)
