@@ -21,8 +21,8 @@ def final_state(config, workdir: str) -> tuple[Any, Any, dict]:
         ValueError: the config vmaps several runs, or the workdir has no checkpoint of the
             final epoch.
     """
-    if config.seeds or config.runs or config.loss.sweep_values:
-        raise ValueError("one run only: unset config.seeds / config.runs / a loss sweep")
+    if config.runs:
+        raise ValueError("one run only: unset config.runs (seeds=/sweep= expand into it)")
     summary = train(config, workdir)
     data = load_run_data(config)
     template = init_state(config, build_trainer(config, data), data)

@@ -1,14 +1,15 @@
 """One training run (or a vmapped batch of runs) from a config: the epoch loop.
 
 `train(config, workdir)` is what ``python -m experiments.main`` calls. It composes the parts of
-``robustloss.training``: `validate_config` (config.py), `load_run_data` / `build_trainer` /
-`init_state` (build.py), `Workdir` (workdir.py: ``config.json``, append-only ``metrics.jsonl``,
-``summary.json``, Orbax ``checkpoints/``) and `Progress` (progress.py).
+``robustloss.training``: `validate_config` (config.py), which resolves the config into its
+`RunPlan` (runs.py) once; `load_run_data` / `build_trainer` / `init_state` (build.py) and the
+evaluation, which all take that plan; `Workdir` (workdir.py: ``config.json``, append-only
+``metrics.jsonl``, ``summary.json``, Orbax ``checkpoints/``) and `Progress` (progress.py).
 
 Each line of ``metrics.jsonl`` (``epoch`` counts completed epochs, 1..num_epochs) holds
 ``train/loss``, ``train/acc_noisy``, ``train/acc_clean``, ``train/<objective metric>``,
 ``val/*``, ``test/top1``..``test/top5``, ``test/balanced_acc``, ``lr``, ``time`` (seconds for
-the epoch incl. evaluation) and ``elapsed``. With ``config.seeds`` every value is a list with one
+the epoch incl. evaluation) and ``elapsed``. With ``config.runs`` every value is a list with one
 entry per run.
 
 Re-running with the same config and workdir resumes from the last checkpoint; since shuffling and
@@ -27,16 +28,10 @@ import ml_collections
 import numpy as np
 
 from robustloss.noise import noise_kind
-from robustloss.training.build import (
-    RunData,
-    build_trainer,
-    init_state,
-    load_run_data,
-    num_runs,
-)
+from robustloss.training.build import RunData, build_trainer, init_state, load_run_data
 from robustloss.training.config import validate_config
 from robustloss.training.progress import Progress
-from robustloss.training.runs import run_config
+from robustloss.training.runs import RunPlan, add_runs
 from robustloss.training.trainer import Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
 
@@ -81,19 +76,18 @@ def _check_select_metric(config: ml_collections.ConfigDict, data: RunData) -> st
 class _Evaluation:
     """The evaluation sets of a run, on device, and the metrics of one evaluation."""
 
-    def __init__(self, config: ml_collections.ConfigDict, trainer: Trainer, data: RunData):
-        runs = num_runs(config)
+    def __init__(self, plan: RunPlan, trainer: Trainer, data: RunData):
+        runs = plan.num_runs
         per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape[-1:]) if runs else y
-        self.trainer, self.config = trainer, config
+        self.trainer, self.config = trainer, plan.config
         self.x_test, self.y_test = trainer.put(data.x_test), data.y_test
         self.has_val = data.y_val.shape[-1] > 0
         self.val_sizes = data.val_sizes  # runs validating on their own (padded) rows
         self.val_per_run = self.val_sizes is not None
         self.x_val = trainer.put(data.x_val) if self.has_val else None
         self.y_val, self.y_val_clean = per_run(data.y_val), per_run(data.y_val_clean)
-        self.clean_val = _val_labels_noisy(config)
-        if runs:  # any run with noise reports its clean validation accuracy, as alone
-            self.clean_val = any(_val_labels_noisy(run_config(config, r)) for r in range(runs))
+        # Any run with noise reports its clean validation accuracy, as alone.
+        self.clean_val = any(_val_labels_noisy(rc) for rc in plan.run_configs)
 
     def due(self, epoch: int) -> bool:
         """Evaluate after ``epoch`` (from 0): every ``eval_every`` epochs and after the last."""
@@ -179,18 +173,18 @@ def train(
         >>> summary = train(test_config.get_config(), "/tmp/robustloss_doc")  # doctest: +SKIP
         >>> summary["final"]["test/top1"]  # doctest: +SKIP
     """
-    validate_config(config)
+    plan = validate_config(config)  # the config resolved into its runs, once
     progress = Progress(config.progress, config.num_epochs, log)
     wd = None if workdir is None else Workdir(workdir, config)  # takes the workdir's lock
     try:
         progress.note(f"loading data ({config.dataset.name})…")
-        data = load_run_data(config)
+        data = load_run_data(plan)
         note = _check_select_metric(config, data)
         if note:
             progress.note(note)
         progress.note("compiling…")
-        trainer = build_trainer(config, data, devices=devices)
-        state, history = init_state(config, trainer, data), []
+        trainer = build_trainer(plan, data, devices=devices)
+        state, history = init_state(plan, trainer, data), []
         if wd is not None:
             wd.open(config.keep_checkpoints)
             state, history = wd.resume(state)
@@ -200,7 +194,7 @@ def train(
         x_refresh, refresh_per_run = train_data["x"][:-1], False
         if data.train_rows is not None:  # each run refreshes on its own training rows
             x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
-        evaluation = _Evaluation(config, trainer, data)
+        evaluation = _Evaluation(plan, trainer, data)
         first = len(history)
         last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
@@ -230,7 +224,7 @@ def train(
             wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
-    summary = summarize(history, config.select_metric, num_runs(config), config.num_epochs)
+    summary = summarize(history, config.select_metric, plan.num_runs, config.num_epochs)
     summary["data_source"] = data.source
     if wd is not None:
         wd.write_summary(summary)
@@ -262,7 +256,8 @@ def train_many(
     workdir: str | None = None,
     **kw: Any,
 ) -> dict:
-    """Trains one run per seed, vmapped into one compiled program (``config.seeds = seeds``).
+    """Trains one run per seed, vmapped into one compiled program (run ``r`` of ``config.runs``
+    gets ``seed = seeds[r]``, `robustloss.training.runs.add_runs`).
 
     Every metric in the returned history is a list with one value per seed; they match
     separate runs with ``config.seed = s`` up to float rounding.
@@ -272,5 +267,5 @@ def train_many(
         >>> summary["final"]["test/top1"]  # four accuracies  # doctest: +SKIP
     """
     config = ml_collections.ConfigDict(config.to_dict())
-    config.seeds = tuple(int(s) for s in seeds)
+    add_runs(config, "seed", [int(s) for s in seeds])
     return train(config, workdir, **kw)
