@@ -2,19 +2,58 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Exact versions of everything `make test` and `make demo` install (extras train, study, ray,
+# test), on Python 3.11: `make lock` regenerates it (LOCK_FLAGS=--upgrade to move to the newest).
+LOCK   := requirements/lock-py311.txt
+# The venvs are keyed by the dependencies and the lock: a change rebuilds them, a rerun does not.
+DEPS_KEY := $(shell cat $(LOCK) | $(PYTHON) -c "import hashlib, json, sys, tomllib; \
+  p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+  deps = json.dumps([p['requires-python'], p['dependencies'], p['optional-dependencies']]); \
+  print(hashlib.sha256((deps + sys.stdin.read()).encode()).hexdigest()[:12])")
+$(if $(DEPS_KEY),,$(error $(PYTHON) could not hash pyproject.toml and $(LOCK)))
+STAMP  := $(VENV)/.installed-$(DEPS_KEY)
+# The library alone (`pip install .`, no extras) is tested on these Pythons too (pyenv's, else
+# pythonX.Y on PATH), each in its own venv .venv-pyXY with the lock's versions.
+LIB_PYTHONS ?= 3.12 3.13
+PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
+find_python = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))),python$(1))
+lib_venv = .venv-py$(subst .,,$(1))
+LIB_STAMPS := $(foreach v,$(LIB_PYTHONS),$(call lib_venv,$(v))/.installed-$(DEPS_KEY))
 WORKDIR ?= /tmp/robustloss_demo
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench data mlbench venv clean
+.PHONY: demo test test-lib $(foreach v,$(LIB_PYTHONS),test-lib-$(v)) lint bench data mlbench venv lib-venvs lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,ray]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed*
+	touch $@
 
 venv: $(STAMP)
+
+# One venv per Python of LIB_PYTHONS: the package without extras, plus pytest (lock versions),
+# and the library's tests (tests/conftest.py LIBRARY_TESTS) on it: PYTHONSAFEPATH and importlib
+# mode keep the checkout off sys.path, so the tests import the installed package.
+define lib_venv_rule
+$(call lib_venv,$(1))/.installed-$(DEPS_KEY):
+	rm -rf $(call lib_venv,$(1))
+	$(call find_python,$(1)) -m venv $(call lib_venv,$(1))
+	$(call lib_venv,$(1))/bin/python -m pip install -q --upgrade pip
+	$(call lib_venv,$(1))/bin/python -m pip install -q -c $(LOCK) . pytest
+	touch $$@
+
+test-lib-$(1): $(call lib_venv,$(1))/.installed-$(DEPS_KEY)
+	@cd / && echo "library tier alone, Python $(1): robustloss from" \
+	  "$$$$($(CURDIR)/$(call lib_venv,$(1))/bin/python -c 'import robustloss; print(robustloss.__file__)')"
+	PYTHONSAFEPATH=1 $(call lib_venv,$(1))/bin/python -m pytest -q -p no:cacheprovider \
+	  --import-mode=importlib --tier=library $(LIB_PYTEST_FLAGS) tests
+endef
+$(foreach v,$(LIB_PYTHONS),$(eval $(call lib_venv_rule,$(v))))
+
+lib-venvs: $(LIB_STAMPS)
 
 # Real Fashion-MNIST from Debian's `dataset-fashion-mnist`, when we are root with apt.
 data: mlbench
@@ -53,8 +92,13 @@ mlbench:
 demo: $(STAMP) data
 	$(PY) -m experiments.demo --workdir $(WORKDIR)
 
-test: $(STAMP) data
+# The whole suite on 3.11 (the lock), then the library tier's tests on each of LIB_PYTHONS, one
+# single-process pytest per Python side by side (output kept per Python).
+test: $(STAMP) $(LIB_STAMPS) data
 	$(PY) -m pytest -n 2 -q --durations=15 tests
+	$(MAKE) --no-print-directory -j $(words $(LIB_PYTHONS)) --output-sync=target test-lib
+
+test-lib: $(foreach v,$(LIB_PYTHONS),test-lib-$(v))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -63,12 +107,23 @@ lint: $(STAMP)
 # ResNet-18 at batch 8 (the full run takes tens of minutes on 2 loaded cores).
 BENCH_JSON ?= results/bench.json
 BENCH_FLAGS ?=
+# The scripts import configs/ from the repository root (not installed): PYTHONPATH.
+bench: export PYTHONPATH := $(CURDIR)
 bench: $(STAMP) data
-	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m pip install -q -c $(LOCK) 'torch==2.13.0'
 	$(PY) bench/train_speed.py --json $(BENCH_JSON) $(BENCH_FLAGS)
 	$(PY) bench/end_to_end.py --json $(BENCH_JSON)
 	$(PY) bench/losses.py --json $(BENCH_JSON) --rounds 4
 	$(PY) bench/data_load.py --json $(BENCH_JSON)
 
+# Re-resolves the lock from pyproject.toml, keeping its pins where they still fit (uv).
+LOCK_FLAGS ?=
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q 'uv>=0.13.8'
+	$(PY) -m uv pip compile -q pyproject.toml --extra train --extra study --extra ray --extra test \
+	  --python-version 3.11 --no-emit-index-url --custom-compile-command 'make lock' \
+	  -o $(LOCK) $(LOCK_FLAGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(foreach v,$(LIB_PYTHONS),$(call lib_venv,$(v))) .pytest_cache

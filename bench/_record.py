@@ -7,8 +7,9 @@ import os
 import platform
 import statistics
 import subprocess
-import tempfile
 import time
+
+from robustloss._io import write_json
 
 
 def stats(samples: list[float]) -> dict:
@@ -76,10 +77,4 @@ def update_section(path: str, name: str, payload: dict) -> None:
         with open(path) as f:
             data = json.load(f)
     data[name] = payload
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, data)

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from robustloss._io import write_json
+
 CHILD = r"""
 import json, sys, time
 import jax
@@ -85,8 +87,7 @@ def main():
     }
     print(json.dumps(res, indent=1))
     if a.out:
-        with open(a.out, "w") as f:
-            json.dump(res, f, indent=1)
+        write_json(a.out, res)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from robustloss._io import write_json
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID = os.path.join(ROOT, "bench", "sweep_grid.py")
 
@@ -136,9 +138,7 @@ def main() -> None:
         report.setdefault("cells_per_hour", {})[k] = 64 * 3600 / s["median"]
     print(json.dumps(report, indent=1))
     if a.out:
-        with open(a.out, "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
+        write_json(a.out, report)
 
 
 if __name__ == "__main__":

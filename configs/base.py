@@ -24,6 +24,7 @@ from typing import Any
 
 import ml_collections
 
+from robustloss._fields import get_field, set_field
 from robustloss.training import default_config, set_loss
 from robustloss.training.config import check_removed_field
 from robustloss.training.runs import add_runs
@@ -69,23 +70,13 @@ def parse_arg(arg: str | None) -> dict[str, str]:
 
 
 def _set_path(config: ml_collections.ConfigDict, path: str, value: Any) -> None:
+    """Sets a field from the command line: a value parsed as a number for a text field (a
+    ``class_map`` named ``"1"``) stays text. A removed field (``seeds``, ``loss.sweep_*``) fails
+    naming what replaces it."""
     check_removed_field(path)
-    *groups, leaf = path.split(".")
-    node = config
-    for g in groups:
-        if g not in node:
-            raise ValueError(
-                f"unknown config field {path!r}: no group {g!r}; valid: {sorted(node)}"
-            )
-        node = node[g]
-    if leaf not in node:
-        raise ValueError(f"unknown config field {path!r}; valid fields: {sorted(node)}")
-    old = node[leaf]
-    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(old, str) and not isinstance(value, str):
+    if isinstance(get_field(config, path), str) and not isinstance(value, str):
         value = str(value)
-    node[leaf] = value
+    set_field(config, path, value)
 
 
 SEEDS_FORMS = "seeds=A-B (a range, A <= B, e.g. 0-3), seeds=A/B/C (e.g. 3/4/5) or seeds=A"
@@ -174,7 +165,7 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def ldr_tabular_protocol(lr: float) -> ml_collections.ConfigDict:
-    """The LDR paper's tabular protocol (digest §4.3–4.4) on top of `base_config`.
+    """The LDR paper's tabular protocol (the paper's experiments; its code's ``models.py`` and optimiser) on top of `base_config`.
 
     ``ffnn``, uniform noise 0.3, SGD momentum 0.9 with coupled weight decay 5e-3, batch 64, 100
     epochs with the learning rate ÷10 at epochs 50 and 75, fixed data order (the LDR code's

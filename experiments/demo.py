@@ -16,11 +16,12 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from absl import app, flags, logging
+
+from robustloss._io import write_json
 
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/robustloss_demo", "Output directory.")
 _DATASET = flags.DEFINE_enum(
@@ -142,10 +143,7 @@ def main(argv: list[str]) -> None:
     plots.learning_curves(df, png, title=title, loss_names=tables.LOSS_NAMES)
     out = {"dataset": dataset, "rows": rows, "train_acc_clean": train_clean, "verdict": verdict}
     out["seconds"] = time.time() - t0
-    tmp = os.path.join(workdir, "demo.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(out, f, indent=1)
-    os.replace(tmp, os.path.join(workdir, "demo.json"))
+    write_json(os.path.join(workdir, "demo.json"), out)
     print(f"\nplot: {png}\ntable source: {workdir}/results.parquet\ntotal {out['seconds']:.0f}s")
 
 

@@ -18,11 +18,12 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from absl import app, flags, logging
+
+from robustloss._io import atomic_write, write_json
 
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/robustloss_memorisation", "Run directories.")
 _OUT = flags.DEFINE_string("out", "results", "Where the JSON/MD/PNG results go.")
@@ -73,8 +74,9 @@ def main(argv: list[str]) -> None:
             f"128, {_EPOCHS.value} epochs, 1 seed, clean 10k test set, 2-core CPU"
         ),
     }
-    with open(os.path.join(_OUT.value, "fmnist_memorisation.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
+    write_json(
+        os.path.join(_OUT.value, "fmnist_memorisation.json"), {"meta": meta, "results": results}
+    )
 
     plot(
         {r["name"]: histories[loss] for loss, r in results.items()},
@@ -108,8 +110,7 @@ def main(argv: list[str]) -> None:
         "",
         "![curves](fmnist_memorisation.png)",
     ]
-    with open(os.path.join(_OUT.value, "fmnist_memorisation.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    atomic_write(os.path.join(_OUT.value, "fmnist_memorisation.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

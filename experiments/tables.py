@@ -29,6 +29,7 @@ import os
 
 from absl import app, flags
 
+from robustloss._io import atomic_write
 from robustloss.report import tables
 from robustloss.report.layouts import LAYOUTS, load_rows, make_table, write_plots
 
@@ -64,10 +65,7 @@ def main(argv: list[str]) -> None:
         table
     )
     if _OUT.value:
-        tmp = f"{_OUT.value}.tmp.{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, _OUT.value)
+        atomic_write(_OUT.value, text)
         print(f"wrote {_OUT.value}")
     else:
         print(text, end="")

@@ -115,7 +115,7 @@ def objective_from_loss(loss: Any) -> Objective:
     ``refresh_due``/``refresh`` schedule is passed through.
 
     Args:
-        loss: a ``Loss`` or ``StatefulLoss`` (see DESIGN §2–§3).
+        loss: a ``Loss`` or ``StatefulLoss`` (docs/design.md §4–§5).
 
     Returns:
         An `Objective` whose ``loss`` returns ``(scalar, aux, {})``.
@@ -173,58 +173,6 @@ def objective_from_loss(loss: Any) -> Objective:
     return Objective(
         init=init_stateless, loss=loss_stateless, refresh_due=never, refresh=no_refresh
     )
-
-
-def objective_hparam_sweep(loss: Any, field: str) -> Objective:
-    """An objective whose loss hyperparameter ``field`` is a traced value in ``aux``.
-
-    ``aux = {"hparam": value}``; each step calls ``loss.fn(logits, labels, **hparams)`` with
-    ``hparams[field] = aux["hparam"]``. Setting ``aux["hparam"]`` to ``[R]`` values in a train
-    state with a leading runs axis trains R hyperparameter values of one loss in one vmapped
-    program (the harness does this for ``config.loss.sweep_field`` / ``sweep_values``).
-
-    Args:
-        loss: a stateless ``robustloss.Loss`` (from ``get_loss``): its ``fn`` and ``hparams``.
-        field: the numeric hyperparameter to sweep (e.g. ``"q"`` for ``gce``).
-
-    Returns:
-        An `Objective`; ``init`` stores ``loss.hparams[field]``.
-
-    Raises:
-        ValueError: ``field`` is not a numeric hyperparameter of the loss, or the loss is
-            stateful.
-
-    Example:
-        >>> import jax.numpy as jnp, robustloss
-        >>> obj = objective_hparam_sweep(robustloss.get_loss("gce"), "q")
-        >>> batch = {"label": jnp.array([0]), "index": jnp.array([0]), "mask": jnp.ones(1)}
-        >>> aux = {"hparam": jnp.float32(1.0)}  # GCE with q = 1 is 1 - p_y
-        >>> float(obj.loss(jnp.zeros((1, 2)), batch, aux, None)[0])
-        0.5
-    """
-    name = getattr(loss, "name", repr(loss))
-    if _is_stateful(loss):
-        raise ValueError(f"hyperparameter sweeps need a stateless loss; {name!r} is stateful")
-    hparams = dict(getattr(loss, "hparams", {}))
-    if field not in hparams or isinstance(hparams[field], str):
-        numeric = sorted(k for k, v in hparams.items() if not isinstance(v, str))
-        raise ValueError(
-            f"loss {name!r} has no numeric hyperparameter {field!r} to sweep; valid: {numeric}"
-        )
-    start = float(hparams[field])
-
-    def init(num_examples: int, num_classes: int, key: jax.Array) -> PyTree:
-        del num_examples, num_classes, key
-        return {"hparam": jnp.asarray(start, jnp.float32)}
-
-    def loss_swept(
-        logits: jax.Array, batch: dict, aux: PyTree, key: jax.Array
-    ) -> tuple[jax.Array, PyTree, dict]:
-        del key
-        values = loss.fn(logits, batch["label"], **{**hparams, field: aux["hparam"]})
-        return masked_mean(values, batch["mask"]), aux, {}
-
-    return Objective(init=init, loss=loss_swept, refresh_due=never, refresh=no_refresh)
 
 
 def objective_hparams(

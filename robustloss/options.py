@@ -2,13 +2,15 @@
 
 Losses, models, datasets, noise kinds, transition estimators and transition uses each keep one
 table, a ``dict[str, Entry]``. An `Entry` carries the factory, its options (each an `Option`
-with a default and a valid range or set of choices) and a one-line description. Three helpers
+with a default and a valid range or set of choices) and a one-line description. Four helpers
 are shared by every family:
 
 * `lookup(table, name, what)`: the entry, or a ``ValueError`` naming the valid choices;
 * `resolve(entry, given, where)`: the options with defaults filled in, after checking every
   given one (an unknown option or a value out of range raises, naming the valid ones);
-* `describe(table)`: ``{name: description}`` (what the ``list_*`` functions print).
+* `describe(table)`: ``{name: description}`` (what the ``list_*`` functions print);
+* `option_default(table, option)`: the one default of an option (for config fields and
+  keyword defaults that stand for it).
 
 Example:
     >>> table = {"double": Entry(lambda x, scale: scale * x, "scales its input",
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -104,10 +106,21 @@ class Entry:
     meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def lookup(table: Mapping[str, Entry], name: Any, what: str) -> Entry:
-    """``table[name]``; raises ``ValueError`` naming ``what``, ``name`` and the valid names."""
+def lookup(table: Mapping[str, Any], name: Any, what: str, *, also: Sequence[str] = ()) -> Any:
+    """``table[name]``: the one name lookup of every family (one error format).
+
+    Args:
+        table: the family's table (``name -> Entry``, or ``name -> description``).
+        name: the name asked for.
+        what: the family in words, for the message (``"loss"``, ``"noise kind"``).
+        also: other accepted forms the caller handles itself, listed after the names
+            (``"tfds:<tfds name>"``).
+
+    Raises:
+        ValueError: ``unknown <what> <name>; choose one of [<names>, <also>]``.
+    """
     if not isinstance(name, str) or name not in table:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {list(table)}")
+        raise ValueError(f"unknown {what} {name!r}; choose one of {[*table, *also]}")
     return table[name]
 
 
@@ -130,6 +143,27 @@ def resolve(entry: Entry, given: Mapping[str, Any], where: str) -> dict[str, Any
     for key, value in given.items():
         entry.options[key].validate(f"{where}.{key}", value)
     return {**{k: o.default for k, o in entry.options.items()}, **given}
+
+
+def option_default(table: Mapping[str, Entry], name: str) -> Any:
+    """The default of option ``name`` in a family's table: the one place it is written.
+
+    Config fields, dataclass fields and keyword defaults that stand for a component's option
+    read it from here, so they cannot disagree with the table.
+
+    Raises:
+        ValueError: no entry has the option, or two entries give it different defaults.
+
+    Example:
+        >>> table = {"a": Entry(int, "a", {"k": Option(1)}), "b": Entry(int, "b", {"k": Option(1)})}
+        >>> option_default(table, "k")
+        1
+    """
+    found = [o.default for e in table.values() for n, o in e.options.items() if n == name]
+    defaults = {repr(d): d for d in found}
+    if len(defaults) != 1:
+        raise ValueError(f"option {name!r} has the defaults {sorted(defaults)} in its table")
+    return found[0]
 
 
 def describe(table: Mapping[str, Entry]) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Name -> loss registry: ``get_loss``, ``list_losses``, ``loss_hparams``.
 
-Registry names are the papers' acronyms (DESIGN §2). ``get_loss(name, **hparams)`` returns a
-:class:`Loss` (a callable ``(logits, labels) -> [B]``) for stateless losses, or a
-:class:`robustloss.stateful.StatefulLoss` for ``aldr_kl`` and ``tgce``.
+Registry names are the papers' acronyms (docs/design.md §2). ``get_loss(name, **hparams)`` returns a
+:class:`Loss` (a callable ``(logits, labels, *, axis=-1, where=None) -> [B]``) for stateless
+losses, or a :class:`robustloss.stateful.StatefulLoss` for ``aldr_kl`` and ``tgce``.
 
 Hyperparameter checking: unknown names raise ``ValueError`` listing the valid ones; concrete
 out-of-range values raise ``ValueError`` naming the valid range. **Traced** values (inside
@@ -25,7 +25,7 @@ from jax.typing import ArrayLike
 
 from robustloss import losses as L
 from robustloss import stateful as S
-from robustloss.options import Entry, Option, describe
+from robustloss.options import Entry, Option, lookup, resolve
 from robustloss.stateful import StatefulLoss
 
 
@@ -156,9 +156,28 @@ class Loss:
     def __setattr__(self, key, value):
         raise AttributeError("Loss is immutable; build a new one with get_loss.")
 
-    def __call__(self, logits: ArrayLike, labels: ArrayLike) -> jax.Array:
-        """Per-example losses ``[...]`` for ``logits`` ``[..., K]`` and int/probability labels."""
-        return self.fn(logits, labels, **self.hparams)
+    def __call__(
+        self,
+        logits: ArrayLike,
+        labels: ArrayLike,
+        *,
+        axis: int = -1,
+        where: ArrayLike | None = None,
+    ) -> jax.Array:
+        """Per-example losses for int/probability labels: ``fn(logits, labels, axis, where)``.
+
+        Args:
+          logits: scores with the classes along ``axis``.
+          labels: integer ids (``logits.shape`` without ``axis``) or probability vectors
+            (``logits.shape``).
+          axis: the class axis (an int, default -1).
+          where: optional boolean mask that broadcasts to ``logits``: True marks the classes
+            that take part (as in ``optax.softmax_cross_entropy``); see docs/losses.md.
+
+        Returns:
+          One loss per example, shape ``logits.shape`` without ``axis``.
+        """
+        return self.fn(logits, labels, axis=axis, where=where, **self.hparams)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
@@ -178,13 +197,8 @@ class Loss:
 
 
 def list_losses() -> list[str]:
-    """All registry names, stateless and stateful, in the order of DESIGN §2's table."""
+    """All registry names, stateless and stateful, in table order (that of docs/losses.md)."""
     return list(LOSSES)
-
-
-def describe_losses() -> dict[str, str]:
-    """``{name: one-line description}`` of every loss."""
-    return describe(LOSSES)
 
 
 def is_stateful(name: str) -> bool:
@@ -198,9 +212,7 @@ def loss_hparams(name: str) -> dict[str, Any]:
 
 
 def _spec(name: str) -> Entry:
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(f"Unknown loss {name!r}. Valid names: {', '.join(LOSSES)}.")
-    return LOSSES[name]
+    return lookup(LOSSES, name, "loss")
 
 
 def _validate_stateless(spec: Entry, hparams: Mapping[str, Any]) -> None:
@@ -243,11 +255,7 @@ def get_loss(name: str, **hparams: Any) -> Loss | StatefulLoss:
       (1,)
     """
     spec = _spec(name)
-    unknown = sorted(set(hparams) - set(spec.options))
-    if unknown:
-        valid = ", ".join(spec.options) if spec.options else "(none)"
-        raise ValueError(f"Unknown hyperparameter(s) {unknown} for loss {name!r}. Valid: {valid}.")
-    full = {**loss_hparams(name), **hparams}
+    full = resolve(spec, hparams, f"loss {name!r}")
     if is_stateful(name):
         return spec.factory(**full)
     _validate_stateless(spec, full)
@@ -258,7 +266,6 @@ __all__ = [
     "LOSSES",
     "Loss",
     "StatefulLoss",
-    "describe_losses",
     "get_loss",
     "is_stateful",
     "list_losses",

@@ -1,7 +1,7 @@
 """Losses with per-example state: ALDR-KL (per-example temperature) and TGCE (pruning mask).
 
 A :class:`StatefulLoss` is a NamedTuple of pure functions, in the style of optax's
-``init``/``update`` (DESIGN §3)::
+``init``/``update`` (docs/design.md §5)::
 
     sl = robustloss.get_loss("aldr_kl", lam0=1.0)      # or robustloss.stateful.aldr_kl(...)
     state = sl.init(num_examples)                       # pytree of [N] arrays

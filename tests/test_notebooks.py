@@ -1,12 +1,14 @@
 """Executes every notebook in notebooks/ top to bottom; a failing cell fails the test."""
 
+import os
 import pathlib
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_notebooks_exist():
@@ -19,7 +21,9 @@ def test_notebook_runs(path, tmp_path):
     client = NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
-    client.execute()
+    # configs/ is a folder of the clone, not installed: the kernel finds it on PYTHONPATH.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    client.execute(env={**os.environ, "PYTHONPATH": path})
     errors = [
         o
         for c in nb.cells

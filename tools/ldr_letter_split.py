@@ -9,7 +9,7 @@ are identical, a test row takes the first one not taken yet. The result is writt
 provenance header; ``robustloss.data`` reads it (``dataset.split="ldr"``) and never needs the
 npz at run time.
 
-    python tools/ldr_letter_split.py --npz ../shared/data/ldr_letter_test.npz [--out FILE]
+    python tools/ldr_letter_split.py --npz <the LDR code's data/letter_test.npz> [--out FILE]
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import collections
 import os
 
 import numpy as np
+
+from robustloss._io import atomic_write
 
 HEADER = """\
 UCI Letter rows of the LDR authors' test split (Zhu, Ying, Yang, ICML 2023).
@@ -72,7 +74,7 @@ def main() -> None:
     x, y, _ = _mlbench.letter_rda()
     z = np.load(args.npz)
     rows = derive_rows(x, y, z["arr_0"], z["arr_1"])
-    np.savetxt(args.out, rows, fmt="%d", header=HEADER)
+    atomic_write(args.out, lambda tmp: np.savetxt(tmp, rows, fmt="%d", header=HEADER))
     print(f"{args.out}: {len(rows)} rows; {(rows >= 18000).mean():.1%} in UCI rows 18000-19999")
 
 

@@ -23,10 +23,11 @@ import argparse
 import dataclasses
 import glob
 import os
-import shutil
 import subprocess
 import sys
 import time
+
+from robustloss._io import atomic_write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKUP = ".mutate-backup"
@@ -45,14 +46,18 @@ class Mutation:
 U = "robustloss/transition/_utilise.py"
 E = "robustloss/transition/_estimators.py"
 O = "robustloss/transition/_objective.py"  # noqa: E741
-N = "robustloss/noise.py"
+NG = "robustloss/noise/_generators.py"
+NP = "robustloss/noise/_paper_code.py"
+LF = "robustloss/data/_labels.py"
+MT = "robustloss/transition/_methods.py"
 M = "robustloss/training/metrics.py"
 C = "robustloss/losses/_common.py"
 DS = "robustloss/data/_sources.py"
-DI = "robustloss/data/__init__.py"
+DL = "robustloss/data/_load.py"
 TT = ("tests/transition/test_transition.py",)
 TE = ("tests/transition/test_estimators.py",)
-TN = ("tests/test_noise.py",)
+TN = ("tests/noise/test_noise.py",)
+TL = ("tests/data/test_labels.py",)
 TM = ("tests/training/test_trainer.py",)
 TR = ("tests/test_registry.py",)
 TD = ("tests/data/test_data.py",)
@@ -144,25 +149,25 @@ MUTATIONS = [
     # --- learnable-T regularisers
     Mutation(
         "volminnet: log-det sign flipped",
-        O,
-        "loss = loss + cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]",
-        "loss = loss - cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]",
+        MT,
+        "est.forward_nll(probs, labels, T, mask) + o.volmin_lambda * jnp.linalg.slogdet(T)[1]",
+        "est.forward_nll(probs, labels, T, mask) - o.volmin_lambda * jnp.linalg.slogdet(T)[1]",
         TE,
         "volminnet or volume",
     ),
     Mutation(
         "volminnet: log-det term dropped",
-        O,
-        "loss = loss + cfg.volmin_lambda * jnp.linalg.slogdet(T)[1]",
-        "loss = loss",
+        MT,
+        "est.forward_nll(probs, labels, T, mask) + o.volmin_lambda * jnp.linalg.slogdet(T)[1]",
+        "est.forward_nll(probs, labels, T, mask)",
         TE,
         "volminnet or volume",
     ),
     Mutation(
         "tv: regulariser sign flipped",
         E,
-        "return -0.5 * jnp.sum(dist * pair_mask)",
-        "return 0.5 * jnp.sum(dist * pair_mask)",
+        "return -0.5 * masked_mean(dist, pair_mask)",
+        "return 0.5 * masked_mean(dist, pair_mask)",
         TE,
         "regularisers",
     ),
@@ -226,7 +231,7 @@ MUTATIONS = [
     # --- noise
     Mutation(
         "rent_code: project's float order int(n*rate*K/(K-1))",
-        N,
+        NP,
         "count = int(n * (rate * (num_classes / (num_classes - 1))))",
         "count = int(n * rate * num_classes / (num_classes - 1))",
         TN,
@@ -234,7 +239,7 @@ MUTATIONS = [
     ),
     Mutation(
         "ldr_code: default seed 0 instead of 123",
-        N,
+        NP,
         '_legacy_seed(seed, 123, "ldr_code")',
         '_legacy_seed(seed, 0, "ldr_code")',
         TN,
@@ -242,15 +247,15 @@ MUTATIONS = [
     ),
     Mutation(
         "idn: normalised features by default",
-        N,
-        "    normalize: bool = False,\n    return_probs",
-        "    normalize: bool = True,\n    return_probs",
+        NG,
+        "IDN_NORMALIZE = Option(False, choices=(True, False))",
+        "IDN_NORMALIZE = Option(True, choices=(True, False))",
         TN,
         "instance",
     ),
     Mutation(
         "idn: NaN features accepted",
-        N,
+        NG,
         "    bad = ~np.isfinite(x)\n    if bad.any():",
         "    bad = ~np.isfinite(x)\n    if False:",
         TN,
@@ -258,7 +263,7 @@ MUTATIONS = [
     ),
     Mutation(
         "idn: flip mass not scaled by q",
-        N,
+        NG,
         "p = q[idx, None] * e / e.sum(axis=1, keepdims=True)",
         "p = e / e.sum(axis=1, keepdims=True)",
         TN,
@@ -266,7 +271,7 @@ MUTATIONS = [
     ),
     Mutation(
         "symmetric T: rate/K off-diagonal (off by one)",
-        N,
+        NG,
         "(1.0 - rate) * np.eye(k) + rate / (k - 1) * (1.0 - np.eye(k))",
         "(1.0 - rate) * np.eye(k) + rate / k * (1.0 - np.eye(k))",
         TN,
@@ -274,7 +279,7 @@ MUTATIONS = [
     ),
     Mutation(
         "exact sampling: floor instead of round",
-        N,
+        NG,
         "count = int(np.floor(rate * len(idx) + 0.5))",
         "count = int(np.floor(rate * len(idx)))",
         TN,
@@ -282,42 +287,42 @@ MUTATIONS = [
     ),
     Mutation(
         "label file: [N, C] flattened",
-        N,
+        LF,
         "if arr.shape[1] == 1:\n                return arr[:, 0]",
         "if arr.shape[1] >= 1:\n                return arr.reshape(-1)",
-        TN,
+        TL,
         "label_file or from_labels",
     ),
     Mutation(
         "label file: any non-integer first line taken as a header",
-        N,
+        LF,
         "elif all(_NAME.match(c) for c in cells):",
         "elif not all(_is_int(c) for c in cells):",
-        TN,
+        TL,
         "label_file or from_labels",
     ),
     Mutation(
         "label file: longer than the dataset accepted",
-        N,
+        LF,
         "if n != int(expected_rows):",
         "if n < int(expected_rows):",
-        TN,
+        TL,
         "label_file or from_labels",
     ),
     Mutation(
         "from_labels: float 0.5 truncated to an id",
-        N,
+        NG,
         "bad = np.flatnonzero(~np.isfinite(f) | (f != np.round(f)))",
         "bad = np.flatnonzero(~np.isfinite(f))",
-        TN,
+        TL,
         "label_file or from_labels",
     ),
     Mutation(
         "from_labels: longer noisy array accepted",
-        N,
+        NG,
         'if len(z) != len(y):\n        raise ValueError(f"{source}:',
         'if len(z) < len(y):\n        raise ValueError(f"{source}:',
-        TN,
+        TL,
         "label_file or from_labels",
     ),
     # --- metrics
@@ -373,8 +378,8 @@ MUTATIONS = [
     Mutation(
         "losses: output NaN mask dropped (label -1 reads class K-1)",
         C,
-        "        return jnp.where(valid, out, jnp.nan)\n",
-        "        return out\n",
+        "            out = jnp.where(ok, out, jnp.nan)\n",
+        "",
         TR,
         "out_of_range",
     ),
@@ -390,16 +395,16 @@ MUTATIONS = [
     Mutation(
         "trainer: one shuffle for every epoch",
         TRN,
-        "np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]",
-        "np.asarray(rng, np.uint32).reshape(-1)] + [0]",
+        "            seed,\n            epoch,\n            n,\n",
+        "            seed,\n            0,\n            n,\n",
         TM,
         "shuffle_and_step",
     ),
     Mutation(
         "trainer: shuffle ignores the run key (every seed one order)",
         TRN,
-        "seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]",
-        "seed = [int(epoch)]",
+        "        seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)]\n",
+        "        seed = [0]\n",
         TM,
         "shuffle_and_step",
     ),
@@ -455,7 +460,7 @@ MUTATIONS = [
     Mutation(
         "build: real-noise label values checked without naming the file",
         BLD,
-        "file_labels = _check_label_values(file_labels, k, where)",
+        "file_labels = check_label_values(file_labels, k, where)",
         "file_labels = np.asarray(file_labels)",
         TTR,
         "real_noise",
@@ -463,8 +468,8 @@ MUTATIONS = [
     Mutation(
         "progress: notes printed with progress='none'",
         "robustloss/training/progress.py",
-        '``mode="none"``."""\n        if self.mode == "none":\n            return\n',
-        '``mode="none"``."""\n',
+        '        elif self.mode == "lines":\n            self.log(message)\n\n    def end',
+        "        else:\n            self.log(message)\n\n    def end",
         TTR,
         "progress",
     ),
@@ -495,8 +500,8 @@ MUTATIONS = [
     Mutation(
         "runs: a per-run value keeps its own type (a float seed)",
         "robustloss/training/runs.py",
-        "    node[leaf] = _coerce(node[leaf], value, where, path)",
-        "    node[leaf] = value",
+        "            value = _coerce(get_field(cfg, path, where=where), value, where, path)",
+        "            get_field(cfg, path, where=where)",
         TC,
         "seeds",
     ),
@@ -507,6 +512,38 @@ MUTATIONS = [
         "        key = (rc.noise, rc.dataset.fold)",
         ("tests/training/test_runs.py",),
         "batched_seeds",
+    ),
+    Mutation(
+        "runs: a run's overrides written into the shared config (no copy on write)",
+        "robustloss/_fields.py",
+        "    out = dict(tree)\n",
+        "    out = tree\n",
+        ("tests/test_fields.py", "tests/training/test_runs.py"),
+        "with_field or run_plan",
+    ),
+    Mutation(
+        "stream: packed runs on different folds accepted",
+        BLD,
+        '    if "dataset.fold" in plan.varying:',
+        "    if False:",
+        ("tests/training/test_stream.py",),
+        "config_errors",
+    ),
+    Mutation(
+        "stream: only the base config's noise kind checked, not each run's",
+        BLD,
+        "    for kind in dict.fromkeys(rc.noise.kind for rc in plan.run_configs):",
+        "    for kind in (plan.config.noise.kind,):",
+        ("tests/training/test_stream.py",),
+        "config_errors",
+    ),
+    Mutation(
+        "restore: final_state trains packed runs",
+        "robustloss/training/restore.py",
+        "    if plan.num_runs:\n",
+        "    if False:\n",
+        ("tests/training/test_runs.py",),
+        "final_state",
     ),
     Mutation(
         "results: the driver's rows in another column order than the cell files'",
@@ -577,7 +614,7 @@ MUTATIONS = [
     ),
     Mutation(
         "data: NaN features accepted",
-        DI,
+        DL,
         "            if bad:\n                raise ValueError(\n",
         "            if False:\n                raise ValueError(\n",
         TD,
@@ -594,7 +631,8 @@ def _restore_leftovers() -> None:
     ]
     for backup in found:
         target = backup[: -len(BACKUP)]
-        shutil.copyfile(backup, target)
+        with open(backup, "rb") as f:
+            atomic_write(target, f.read())
         os.remove(backup)
         print(f"restored {os.path.relpath(target, ROOT)} from a killed run", file=sys.stderr)
 
@@ -607,10 +645,9 @@ def run_one(mut: Mutation, timeout: float) -> tuple[str, float]:
     if count != 1:
         return f"stale ({count} matches)", 0.0
     backup = path + BACKUP
-    shutil.copyfile(path, backup)
+    atomic_write(backup, original)  # whole or absent: a killed run never restores half a file
     try:
-        with open(path, "w") as f:
-            f.write(original.replace(mut.old, mut.new))
+        atomic_write(path, original.replace(mut.old, mut.new))
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mut.tests]
         if mut.k:
             cmd += ["-k", mut.k]
@@ -626,8 +663,7 @@ def run_one(mut: Mutation, timeout: float) -> tuple[str, float]:
             return "no tests selected", dt
         return ("caught" if rc != 0 else "MISSED"), dt
     finally:
-        with open(path, "w") as f:
-            f.write(original)
+        atomic_write(path, original)
         os.remove(backup)
 
 

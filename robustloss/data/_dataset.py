@@ -33,7 +33,12 @@ class Dataset:
         (e.g. align CIFAR-N labels: ``cifar10n_labels[ds.train_index]``). Values are not
         ``0..N-1``: index ``[N]`` per-example state by position in ``x_train`` instead.
       val_index: int64 ``[N_val]``, the same for the validation rows.
-      meta: free-form provenance (file paths, preprocessing applied, split sizes).
+      meta: free-form provenance (file paths, preprocessing applied, split sizes; ``image_list``:
+        ``bad_images``, the training images left out because they could not be read).
+
+    With ``load_dataset(..., lazy=True)`` the ``x_*`` fields are record sources
+    (`robustloss.data.ImageFileSource`, `ArraySource`) for the streaming pipeline instead of
+    arrays; their ``shape`` is that of the images the pipeline produces.
     """
 
     name: str

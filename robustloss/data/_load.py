@@ -7,11 +7,24 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from robustloss.options import Entry, Option
+from robustloss.options import Entry, Option, lookup, resolve
 
-from . import _mlbench, _sources
+from . import _cifar_n, _mlbench, _real_noise, _sources
 from ._dataset import Dataset, train_val_split
+from ._images import (
+    BAD_IMAGE_POLICIES,
+    ArraySource,
+    ImageFileSource,
+    ImageReadError,
+    center_crop,
+    read_image_list,
+)
 from ._preprocess import minmax_scale
+
+# The ``letter`` options of the dataset table (`DATASETS`), written once here; `load_dataset`
+# takes a dataset's options as keywords and fills in these defaults.
+LETTER_TEST_ROWS = Option(4000, low=1, integer=True)
+LETTER_SPLIT = Option("last", choices=_mlbench.LETTER_SPLITS)
 
 
 def list_datasets() -> list[str]:
@@ -59,9 +72,10 @@ class _Args(NamedTuple):
     test_seed: int
     cache_dir: str
     max_dense_bytes: int
-    test_rows: int
-    split: str = "last"
+    options: dict  # the dataset's own options (its entry's, defaults filled in)
     whole: bool = False  # the file is one split only (a separate ``test_path`` gives the test set)
+    lazy: bool = False  # record sources instead of arrays (the stream)
+    test_path: Any = None
 
 
 def _digits(name: str, a: _Args) -> _sources.Raw:
@@ -91,20 +105,21 @@ def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
 
 
 def _letter(name: str, a: _Args) -> _sources.Raw:
-    if a.split == "ldr" and a.test_rows != _ROWS["test_rows"].default:
+    test_rows, split_name = a.options["test_rows"], a.options["split"]
+    if split_name == "ldr" and test_rows != LETTER_TEST_ROWS.default:
         raise ValueError(
-            f"letter: test_rows={a.test_rows} is not used by split='ldr' (its test set is the "
+            f"letter: test_rows={test_rows} is not used by split='ldr' (its test set is the "
             "authors' 2,000 rows); leave test_rows at its default or use split='last'"
         )
     if a.path is None:
         x, y, src = _mlbench.letter_rda()
     else:
-        x, y = _sources.letter_csv(a.path, a.test_rows)
+        x, y = _sources.letter_csv(a.path, test_rows)
         src = os.fspath(a.path)
     if a.whole:
         tr, te, split = np.arange(len(y)), np.arange(0), "the whole file"
     else:
-        tr, te, split = _mlbench.letter_split(len(y), a.split, a.test_rows)
+        tr, te, split = _mlbench.letter_split(len(y), split_name, test_rows)
     return _sources.Raw(
         x[tr],
         y[tr],
@@ -202,11 +217,222 @@ def _npz(name: str, a: _Args) -> _sources.Raw:
     return _sources.Raw(x_tr, y_tr, x_te, y_te, len(names), names, os.fspath(path), kind, div, meta)
 
 
-_IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
-_ROWS = {
-    "test_rows": Option(4000, low=1, integer=True),
-    "split": Option("last", choices=_mlbench.LETTER_SPLITS),
+def _image_list(name: str, a: _Args) -> _sources.Raw:
+    """``path,label`` lists of image files: lazily as `ImageFileSource`, or decoded."""
+    if a.path is None:
+        raise ValueError(
+            "dataset 'image_list' reads a list of image files: pass path=<train.csv> (rows "
+            "'path,label') and test_path=<test.csv> (or a seeded test split of test_fraction)"
+        )
+    if a.options["bad_images"] not in BAD_IMAGE_POLICIES:
+        raise ValueError(
+            f"bad_images must be one of {list(BAD_IMAGE_POLICIES)}, got {a.options['bad_images']!r}"
+        )
+    train_list = os.fspath(a.path)
+    root = a.options["root"] or os.path.dirname(os.path.abspath(train_list))
+    paths, labels, classes = read_image_list(train_list)
+    if a.test_path:  # both lists are parsed before any image file is looked at
+        t_paths, t_labels, _ = read_image_list(a.test_path, classes=classes)
+    src = ImageFileSource(paths, labels, root, size=a.options["image_size"])
+    meta: dict[str, Any] = {"root": root, "image_size": a.options["image_size"]}
+    src, dropped = _readable(src, a, train_list)
+    if a.test_path:
+        test, t_dropped = _readable(
+            ImageFileSource(t_paths, t_labels, root, size=a.options["image_size"]), a, a.test_path
+        )
+        if t_dropped:
+            raise ImageReadError(
+                f"{os.fspath(a.test_path)!r}: {len(t_dropped)} test images cannot be read, "
+                f"e.g. {t_dropped[0]}; a test set must be complete (bad_images='skip' applies "
+                "to training images only)"
+            )
+        train, split = src, f"train list {train_list}, test list {os.fspath(a.test_path)}"
+    else:
+        tr, te = _split_off_test(len(src), src.labels, a.test_fraction, a.test_seed)
+        train, test = src[tr], src[te]
+        split = f"seeded test split {a.test_fraction} (test_seed={a.test_seed})"
+    meta.update(split=split, index_train=train.rows, bad_images=dropped)
+    x_tr, x_te = train, test
+    if not a.lazy:  # the memory pipeline: every image decoded now (the evaluation transform)
+        x_tr, bad_tr = _decode_all(train, a.options["image_size"])
+        x_te, bad_te = _decode_all(test, a.options["image_size"])
+        if bad_te:
+            raise ImageReadError(bad_te[0][1])
+        if bad_tr:
+            if a.options["bad_images"] == "fail":
+                raise ImageReadError(
+                    f"{len(bad_tr)} training images cannot be read, e.g. {bad_tr[0][1]} "
+                    "(bad_images='skip' leaves them out and counts them)"
+                )
+            keep = np.setdiff1d(np.arange(len(train)), [i for i, _ in bad_tr])
+            meta["bad_images"] = dropped + [why for _, why in bad_tr]
+            x_tr, train = x_tr[keep], train[keep]
+            meta["index_train"] = train.rows
+    return _sources.Raw(
+        x_tr,
+        train.labels,
+        x_te,
+        test.labels,
+        len(classes),
+        classes,
+        source=train_list,
+        kind="image",
+        meta=meta,
+    )
+
+
+def _readable(src: ImageFileSource, a: _Args, where: Any) -> tuple[ImageFileSource, list[str]]:
+    """``src`` without the files whose header cannot be read (``bad_images='skip'``), and the
+    reasons; with ``'fail'`` the first bad files are named in the error."""
+    bad = src.check()
+    if not bad:
+        return src, []
+    reasons = [f"{src.describe(i)}: {why}" for i, why in bad]
+    if a.options["bad_images"] == "fail":
+        shown = "; ".join(reasons[:5])
+        raise ImageReadError(
+            f"{os.fspath(where)!r}: {len(bad)} of {len(src)} images cannot be read: {shown}"
+            + (" ..." if len(bad) > 5 else "")
+            + " (bad_images='skip' leaves them out and counts them)"
+        )
+    keep = np.setdiff1d(np.arange(len(src)), [i for i, _ in bad])
+    return src[keep], reasons
+
+
+def _decode_all(src: ImageFileSource, size: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Every image of ``src`` as uint8 ``[N, H, W, C]`` (center-cropped to ``size`` when > 0),
+    decoded in threads; unreadable ones are zeros and listed."""
+    import concurrent.futures
+
+    def one(i: int):
+        try:
+            im = src.decode(i)
+            return np.asarray(center_crop(im, size) if size else im), None
+        except ImageReadError as e:
+            return None, str(e)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        out = list(pool.map(one, range(len(src))))
+    bad = [(i, why) for i, (_, why) in enumerate(out) if why is not None]
+    good = [x for x, _ in out if x is not None]
+    shape = good[0].shape if good else tuple(src.shape[1:])
+    if good and good[0].ndim == 2:
+        shape = shape + (1,)
+    x = np.zeros((len(src),) + tuple(shape), np.uint8)
+    for i, (im, _) in enumerate(out):
+        if im is not None:
+            x[i] = im.reshape(shape)
+    return x, bad
+
+
+def _cifar_n_source(name: str, a: _Args) -> _sources.Raw:
+    return _cifar_n.cifar_n_raw(
+        name,
+        path=os.fspath(a.path) if a.path else None,
+        data_dir=a.data_dir,
+        label_set_name=a.options["label_set"],
+        label_file=a.options["label_file"] or None,
+        partial=a.options["partial"],
+        source=a.source,
+    )
+
+
+def _file_source(name: str, a: _Args) -> _sources.Raw:
+    if a.lazy:
+        raise ValueError(
+            f"dataset {name!r} with pipeline='stream' is not connected to the streaming "
+            "pipeline yet; use dataset.pipeline='memory' with a dataset.image_size / partial "
+            "copy that fits in memory"
+        )
+    fd = _real_noise.load_file_dataset(
+        name,
+        a.path,
+        partial=a.options["partial"],
+        eval_path=a.options.get("eval_path") or None,
+        train_set=a.options.get("train_set", ""),
+        test_set=a.options.get("test_set", ""),
+    )
+    return _real_noise.file_dataset_arrays(fd, a.options["image_size"])
+
+
+def _label_set_problem(value) -> str | None:
+    names = _cifar_n.all_label_set_names()
+    if value == "" or value in names:
+        return None
+    return f"choose one of {list(names)} (CIFAR-N label sets; '' for other datasets)"
+
+
+def _str_problem(value) -> str | None:
+    return None if isinstance(value, str) else "it must be a string (a path, or '')"
+
+
+def _bool_problem(value) -> str | None:
+    return None if isinstance(value, bool) else "it must be True or False"
+
+
+def _cifar_n_fields(name: str, fields) -> str | None:
+    """The dataset-specific check of ``config.dataset`` for CIFAR-N (before any loading)."""
+    try:
+        _cifar_n.label_set(name, fields.get("label_set", ""))
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+_PARTIAL = Option(False, check=_bool_problem)
+_CIFAR_N_OPTIONS = {
+    "label_set": Option("", check=_label_set_problem),
+    "label_file": Option("", check=_str_problem),
+    "partial": _PARTIAL,
 }
+_FILE_OPTIONS = {"partial": _PARTIAL, "image_size": Option(0, low=0, integer=True)}
+_EVAL_PATH = {"eval_path": Option("", check=_str_problem)}
+_CLOTHING_SETS = {
+    "train_set": Option("", choices=("", *_real_noise.CLOTHING1M_TRAIN_SETS)),
+    "test_set": Option("", choices=("", *_real_noise.CLOTHING1M_TEST_SETS)),
+}
+
+
+def _real(clean: str, train_size: int, check=None, pipeline: str = "memory") -> dict:
+    """Table ``meta`` of a real-noise dataset: which clean training labels it publishes
+    (``all``/``some``/``none``), its published training size (dry-run cost), its own config
+    check, the pipeline its full size needs."""
+    return {"real_noise": clean, "train_size": train_size, "check": check, "pipeline": pipeline}
+
+
+#: The loader options of the real-noise datasets and their "not set" values.
+REAL_NOISE_FIELDS = {
+    "label_set": "",
+    "label_file": "",
+    "partial": False,
+    "image_size": 0,
+    "eval_path": "",
+    "train_set": "",
+    "test_set": "",
+}
+
+
+def check_dataset_fields(name: str, fields) -> str | None:
+    """Why ``config.dataset`` ``fields`` do not fit dataset ``name`` (None when they do): a
+    real-noise field set for a dataset that does not read it (``label_set`` on ``cifar10``,
+    ``eval_path`` on ``clothing1m``), or the dataset's own check (a CIFAR-N label set).
+
+    Example:
+        >>> check_dataset_fields("cifar10", {"label_set": "aggre"})
+        "dataset.label_set applies to ['cifar10n', 'cifar100n'], not 'cifar10'"
+    """
+    entry = DATASETS.get(name)
+    options = entry.options if entry is not None else {}
+    for key, unset in REAL_NOISE_FIELDS.items():
+        value = fields.get(key, unset) if hasattr(fields, "get") else unset
+        if value != unset and key not in options:
+            users = [n for n, e in DATASETS.items() if key in e.options]
+            return f"dataset.{key} applies to {users}, not {name!r}"
+    check = entry.meta.get("check") if entry is not None else None
+    return check(fields) if check else None
+
+
+_IDX = "via TFDS (data_dir, download=True) or path=<IDX folder>"
 
 # The datasets: name -> Entry(source(name, args) -> Raw, description, options). `options` are
 # the dataset's own loader options (the harness passes them from the ``config.dataset`` fields
@@ -226,7 +452,7 @@ DATASETS: dict[str, Entry] = {
         _letter,
         "UCI Letter, 20,000 rows, 26 classes, 16 features: mlbench file (make data) or "
         "path=<letter-recognition.data>",
-        _ROWS,
+        {"test_rows": LETTER_TEST_ROWS, "split": LETTER_SPLIT},
     ),
     "vowel": Entry(
         _vowel,
@@ -238,7 +464,63 @@ DATASETS: dict[str, Entry] = {
         _npz,
         ".npz with x, y (or arr_0, arr_1; optionally x_test/y_test, x_val/y_val) (path=)",
     ),
+    # Real label noise (docs/data.md, "Real label noise"): the dataset carries its own labels.
+    "cifar10n": Entry(
+        _cifar_n_source,
+        "CIFAR-10 + CIFAR-10N human labels (label_set aggre|worse|random1-3): CIFAR python "
+        "batches + CIFAR-10_human.pt in path, or TFDS cifar10_n; alignment checked",
+        _CIFAR_N_OPTIONS,
+        meta=_real("all", 50_000, lambda f: _cifar_n_fields("cifar10n", f)),
+    ),
+    "cifar100n": Entry(
+        _cifar_n_source,
+        "CIFAR-100 + CIFAR-100N human labels (label_set noisy|noisy_coarse): CIFAR python "
+        "batches + CIFAR-100_human.pt in path, or TFDS cifar100_n; alignment checked",
+        _CIFAR_N_OPTIONS,
+        meta=_real("all", 50_000, lambda f: _cifar_n_fields("cifar100n", f)),
+    ),
+    "clothing1m": Entry(
+        _file_source,
+        "Clothing1M from its list files in path (14 classes; noisy train 1M, clean val/test "
+        "14,313/10,526; train_set/test_set 'rent' for the RENT code's sets)",
+        {**_FILE_OPTIONS, **_CLOTHING_SETS},
+        meta=_real("some", 1_000_000, None, "stream"),
+    ),
+    "mini_webvision": Entry(
+        _file_source,
+        "mini-WebVision (first 50 WebVision 1.0 Google classes, 65,944 train) in path; test = "
+        "WebVision val, eval set ilsvrc12_val from eval_path (<wnid>/ folders)",
+        {**_FILE_OPTIONS, **_EVAL_PATH},
+        meta=_real("none", 65_944, None, "stream"),
+    ),
+    "food101n": Entry(
+        _file_source,
+        "Food-101N (310,009 train, verification labels) in path; test = Food-101 test (25,250) "
+        "from eval_path or food-101/ beside path",
+        {**_FILE_OPTIONS, **_EVAL_PATH},
+        meta=_real("some", 310_009, None, "stream"),
+    ),
+    "animal10n": Entry(
+        _file_source,
+        "ANIMAL-10N (training/ and testing/ folders, label in the file name; 50,000/5,000, "
+        "64x64) in path",
+        _FILE_OPTIONS,
+        meta=_real("none", 50_000, None),
+    ),
+    "image_list": Entry(
+        _image_list,
+        "image files listed in a CSV/TSV of 'path,label' rows (path=<train list>, "
+        "test_path=<test list>); streamed (pipeline='stream') or decoded into memory",
+        {
+            "image_size": Option(0, low=0, integer=True),
+            "root": Option(""),
+            "bad_images": Option("fail", choices=BAD_IMAGE_POLICIES),
+        },
+    ),
 }
+
+#: The datasets that carry their own (real, human or web) noisy labels.
+REAL_NOISE_DATASETS = tuple(k for k, e in DATASETS.items() if e.meta.get("real_noise"))
 
 # Sources that can read a separate test file (``test_path=``) in their own format.
 TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
@@ -247,11 +529,7 @@ TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
 def _entry(name: Any) -> Entry:
     if isinstance(name, str) and name.startswith("tfds:"):
         return Entry(_tfds, f"TFDS dataset {name[5:]!r}")
-    if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}; choose one of {list_datasets()} or 'tfds:<tfds name>'"
-        )
-    return DATASETS[name]
+    return lookup(DATASETS, name, "dataset", also=["tfds:<tfds name>"])
 
 
 def dataset_options(name: str) -> dict[str, Any]:
@@ -278,13 +556,13 @@ def load_dataset(
     flatten: bool = False,
     test_fraction: float = 0.2,
     test_seed: int = 0,
-    test_rows: int = 4000,
-    split: str = "last",
     cache_dir: str | None = None,
     max_dense_bytes: int = 2**31,
     test_path: str | os.PathLike | None = None,
+    lazy: bool = False,
+    **options: Any,
 ) -> Dataset:
-    """Loads a dataset into memory as NumPy arrays.
+    """Loads a dataset into memory as NumPy arrays (or, with ``lazy``, as record sources).
 
     Sources (``list_datasets()``): ``digits`` (scikit-learn); ``fashion_mnist`` (``source="auto"``:
     a prepared TFDS copy in ``data_dir`` if there is one, else the Debian IDX files from
@@ -293,7 +571,9 @@ def load_dataset(
     ``svhn_cropped`` and any ``"tfds:<name>"`` (TFDS prepared copies, decoded without
     TensorFlow and cached as ``.npy`` in ``cache_dir``); files: ``letter`` (UCI CSV),
     ``vowel`` (UCI vowel-context), ``libsvm`` (svmlight; a ``<path>.t`` companion is the test
-    file), ``npz`` (``x``, ``y``, optional ``x_test``/``y_test``, ``x_val``/``y_val``).
+    file), ``npz`` (``x``, ``y``, optional ``x_test``/``y_test``, ``x_val``/``y_val``),
+    ``image_list`` (image files listed as ``path,label`` rows in ``path``, the test list in
+    ``test_path``; `read_image_list`).
 
     Splits: the official test split where the source has one (``letter``: ``split="last"``,
     the last ``test_rows`` rows, or ``split="ldr"``, the LDR authors' 2,000 test rows;
@@ -317,19 +597,31 @@ def load_dataset(
       flatten: return ``[N, D]`` features instead of images.
       test_fraction: test fraction where the source has no test split, ``(0, 1)``.
       test_seed: seed of that test split.
-      test_rows: ``letter`` with ``split="last"``: number of final rows used as test (UCI:
-        4,000).
-      split: ``letter``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or
-        ``"ldr"`` (test = the LDR authors' ``letter_test.npz`` rows in their order, from the
-        row numbers shipped in the package; train = the other 18,000 UCI rows in UCI order, a
-        reconstruction since the authors' train file is lost). Needs the whole UCI file.
       cache_dir: where decoded TFDS arrays are cached (default :func:`default_cache_dir`;
         ``""`` disables the cache).
       max_dense_bytes: largest dense copy of a sparse LIBSVM file.
       test_path: ``letter``, ``libsvm``, ``npz``: a second file of the same format holding the
         fixed test set (e.g. the LDR code's ``letter_train.npz`` + ``letter_test.npz``); then
         every row of ``path`` is a training row (in file order) and ``test_rows``,
-        ``test_fraction`` are unused.
+        ``test_fraction`` are unused. ``image_list``: the test list (its labels must be classes
+        of the training list).
+      lazy: return record sources instead of arrays: ``x_train``/``x_val``/``x_test`` are
+        `ImageFileSource` (``image_list``: nothing decoded, every file's header checked) or
+        `ArraySource` over the arrays (other datasets), for `stream_batches`.
+      **options: the dataset's own options (:func:`dataset_options`; checked against its
+        entry in `DATASETS`, so an option of another dataset raises). ``letter``:
+        ``test_rows`` (``split="last"``: the number of final rows used as test; UCI: 4,000) and
+        ``split``: ``"last"`` (the last ``test_rows`` rows test, the rest train) or ``"ldr"``
+        (test = the LDR authors' ``letter_test.npz`` rows in their order, from the row numbers
+        shipped in the package; train = the other 18,000 UCI rows in UCI order, a
+        reconstruction since the authors' train file is lost; needs the whole UCI file).
+        ``image_list``: ``image_size`` (the side of the square images: the memory pipeline
+        decodes each file resized to ``image_size / 0.875`` on its shorter side and
+        center-cropped; 0 keeps the files' size, which every image must share), ``root`` (the
+        folder relative paths start from; default the list's folder), ``bad_images``
+        (``"fail"``: a missing or undecodable training image raises `ImageReadError` naming
+        it; ``"skip"``: it is left out and listed in ``meta["bad_images"]``; test images must
+        all be readable).
 
     Returns:
       :class:`Dataset`.
@@ -343,8 +635,6 @@ def load_dataset(
       >>> len(ds.y_train) + len(ds.y_test), ds.x_train.dtype.name
       (1797, 'float32')
     """
-    if not isinstance(name, str):
-        raise ValueError(f"dataset name must be a string; choose one of {list_datasets()}")
     entry = _entry(name)
     if scale not in (None, "minmax"):
         raise ValueError(f"scale must be None or 'minmax', got {scale!r}")
@@ -362,14 +652,33 @@ def load_dataset(
         test_seed=test_seed,
         cache_dir=cache,
         max_dense_bytes=max_dense_bytes,
-        test_rows=test_rows,
-        split=split,
+        options=resolve(entry, options, f"dataset {name!r}"),
+        lazy=bool(lazy),
+        test_path=test_path or None,
     )
-    if test_path:
+    if test_path and name != "image_list":
         raw = _with_test_file(name, entry, args, test_path)
     else:
         raw = entry.factory(name, args)
-    return _assemble(name, raw, val_fraction=val_fraction, seed=seed, scale=scale, flatten=flatten)
+    ds = _assemble(name, raw, val_fraction=val_fraction, seed=seed, scale=scale, flatten=flatten)
+    return _as_sources(ds) if lazy else ds
+
+
+def _is_source(x: Any) -> bool:
+    return isinstance(x, ArraySource | ImageFileSource)
+
+
+def _as_sources(ds: Dataset) -> Dataset:
+    """``ds`` with record sources for x (arrays wrapped in `ArraySource`)."""
+    import dataclasses
+
+    wrap = lambda x, y, rows: x if _is_source(x) else ArraySource(x, y, rows)
+    return dataclasses.replace(
+        ds,
+        x_train=wrap(ds.x_train, ds.y_train, ds.train_index),
+        x_val=wrap(ds.x_val, ds.y_val, ds.val_index),
+        x_test=wrap(ds.x_test, ds.y_test, None),
+    )
 
 
 def _with_test_file(name: str, entry: Entry, args: _Args, test_path) -> _sources.Raw:
@@ -427,7 +736,7 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
             f"{x_te.shape[1:]}; the splits must have the same features"
         )
     for where, x in (("train", x_tr), ("test", x_te), ("val", meta.get("x_val"))):
-        if x is not None and np.asarray(x).dtype.kind in "fc":
+        if x is not None and not _is_source(x) and np.asarray(x).dtype.kind in "fc":
             bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
             if bad:
                 raise ValueError(
@@ -435,7 +744,10 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
                     "(NaN/inf); clean the file (training on them would only fail later with a "
                     "non-finite loss)"
                 )
-    if raw.kind == "image":
+    if _is_source(x_tr):
+        if scale is not None or flatten:
+            raise ValueError(f"{name}: scale/flatten apply to arrays, not to streamed images")
+    elif raw.kind == "image":
         div = np.float32(raw.scale_div)
         x_tr = (np.asarray(x_tr, dtype=np.float32) / div) if div != 1 else x_tr.astype(np.float32)
         x_te = (np.asarray(x_te, dtype=np.float32) / div) if div != 1 else x_te.astype(np.float32)

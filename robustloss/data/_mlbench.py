@@ -12,9 +12,13 @@ What the files hold (checked on mlbench 2.1-3):
 * ``Vowel``: 990 rows, 66 per speaker (``V1``, factor ``0``..``14``), 9 numeric features
   ``V2``..``V10`` and ``Class`` (11 vowels, factor order ``hid hId hEd hAd hYd had hOd hod hUd
   hud hed`` -> 0..10, the UCI class ids). UCI's ``vowel-context.data`` and LIBSVM's ``vowel``
-  have **10** features; mlbench keeps 9 (which one it drops cannot be checked offline), so a
-  Vowel model built from these files has ``d = 9`` inputs (the LDR FFNN width min(d, K) = 9
-  instead of 10). The UCI split is by speaker: speakers 0-7 train (528 rows), 8-14 test (462).
+  have **10** features; mlbench keeps 9: its ``V2``..``V10`` are UCI's features 1 and 3..10 --
+  **feature 2 is missing** (UCI's first row is ``-3.639 0.418 -0.670 1.779 ...``, mlbench's
+  ``-3.639 -0.670 1.779 ...``; rows 1-3 checked against public copies of the UCI/ElemStatLearn
+  ``vowel.train`` file). So a Vowel model built from these files has ``d = 9`` inputs (the LDR
+  FFNN width min(d, K) = 9 instead of 10), and the missing feature cannot be recovered offline:
+  pass ``path=<vowel-context.data>`` for all 10. The UCI split is by speaker: speakers 0-7 train
+  (528 rows), 8-14 test (462), in file order -- the sizes of LIBSVM's ``vowel``/``vowel.t``.
 """
 
 from __future__ import annotations

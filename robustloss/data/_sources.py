@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from robustloss._io import atomic_write
 from robustloss.data._dataset import train_val_split
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -296,9 +297,7 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
             for part, a in (("x", x), ("y", y), ("id", ids)):
                 if a is None:
                     continue
-                tmp = files[part] + ".tmp.npy"
-                np.save(tmp, a)
-                os.replace(tmp, files[part])
+                atomic_write(files[part], lambda tmp, a=a: np.save(tmp, a))
         arrays[split] = (x, y, ids)
     x_tr, y_tr, id_tr = arrays["train"]
     x_te, y_te, id_te = arrays[test]
@@ -586,10 +585,10 @@ def write_tfds_copy(
 ) -> str:
     """Writes image/label arrays as a TFDS dataset copy with TFDS's own writer, without TensorFlow.
 
-    The stock TFDS builders need TensorFlow to *prepare* (DESIGN §7), but TFDS's writer and its
-    array_record format do not: this builds the copy from arrays already in memory (e.g. the
-    Debian Fashion-MNIST IDX files), keyed by row number exactly as the stock ``mnist``-family
-    builders key examples, so TFDS orders it the same way (``tfds_order``) and
+    The stock TFDS builders need TensorFlow to *prepare* (docs/design.md §11), but TFDS's writer
+    and its array_record format do not: this builds the copy from arrays already in memory (e.g.
+    the Debian Fashion-MNIST IDX files), keyed by row number exactly as the stock
+    ``mnist``-family builders key examples, so TFDS orders it the same way (``tfds_order``) and
     ``load_dataset(name, data_dir=data_dir)`` reads it like a stock copy.
 
     Args:

@@ -1,14 +1,27 @@
 """Stateless classification losses for learning with noisy labels.
 
-Every function follows one contract (DESIGN §2, modelled on ``optax.losses``)::
+Every function follows one contract (docs/design.md §4), the conventions of ``optax.losses``::
 
-    loss = fn(logits, labels, *, <hyperparameters>)   # shape logits.shape[:-1]
+    loss = fn(logits, labels, *, axis=-1, where=None, <hyperparameters>)
+    # one value per example: logits.shape without `axis`
 
-* ``logits``: ``[..., K]`` real scores (any float dtype; computed in at least float32).
-* ``labels``: integer class ids ``[...]`` or probability vectors ``[..., K]`` (one-hot, smoothed,
-  soft). For probability vectors each loss returns ``sum_y q_y * loss(f, y)`` -- the expectation
-  of the integer-label loss -- so one-hot vectors give the integer-label result.
-* One value per example, no reduction; masks and weights are the caller's.
+* ``logits``: real scores with ``K >= 2`` classes along ``axis`` (any float dtype; computed in
+  at least float32).
+* ``labels``: integer class ids (shape ``logits.shape`` without ``axis``) or probability vectors
+  (shape ``logits.shape``, classes along the same ``axis``): one-hot, smoothed, soft. For
+  probability vectors each loss returns ``sum_y q_y * loss(f, y)`` -- the expectation of the
+  integer-label loss -- so one-hot vectors give the integer-label result.
+* ``axis``: the class axis, an int (tuples of axes are not supported).
+* ``where``: an optional boolean mask that broadcasts to ``logits`` (or of the batch shape, as in
+  optax): entries that are False are classes that take no part, exactly as in
+  ``optax.softmax_cross_entropy(..., where=)``. They are left out of the softmax normaliser and
+  of every sum, max, mean or class count (``K`` becomes the number of unmasked classes), and
+  get a zero gradient: the loss equals the loss on the logits restricted to the unmasked
+  classes. Label mass on masked classes is ignored. A row with no unmasked class gives 0 (as
+  optax); an integer label whose class is masked gives NaN; NCE (and NCE+X) and RLL give NaN
+  for a row with a single unmasked class.
+* One value per example, no reduction; example weights are the caller's.
+* An integer label outside ``[0, K)`` gives NaN for that example (never another class's loss).
 * Numeric hyperparameters are keyword-only and may be traced (``jit``/``vmap`` over them);
   concrete out-of-range values raise ``ValueError``. String options (``score_norm``,
   ``reduction``) and ``taylor_cross_entropy``'s ``order`` are static.

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from robustloss.losses import _common as c
-from robustloss.losses._symmetric import _nce_parts
+from robustloss.losses._symmetric import nce_parts
 
 
 def _agce(log_p, a, q):
@@ -18,9 +18,14 @@ def _aul(log_p, a, q):
     return (jnp.power(a - jnp.exp(log_p), q) - jnp.power(a - 1.0, q)) / q
 
 
-@c.nan_for_invalid_int_labels
 def asymmetric_generalized_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 1.0, q: ArrayLike = 2.0
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    a: ArrayLike = 1.0,
+    q: ArrayLike = 2.0,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Asymmetric generalized cross-entropy (AGCE).
 
@@ -29,13 +34,18 @@ def asymmetric_generalized_cross_entropy(
     Not symmetric. Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       a: ``a > 0`` (may be traced).
       q: ``q > 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -49,12 +59,18 @@ def asymmetric_generalized_cross_entropy(
     """
     c.check_range("agce", "a", a, c.positive, "(0, inf)")
     c.check_range("agce", "q", q, c.positive, "(0, inf)")
-    return c.loss_of_log_prob(logits, labels, lambda lp: _agce(lp, a, q))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: _agce(lp, a, q)))
 
 
-@c.nan_for_invalid_int_labels
 def asymmetric_unhinged_loss(
-    logits: ArrayLike, labels: ArrayLike, *, a: ArrayLike = 6.0, q: ArrayLike = 1.5
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    a: ArrayLike = 6.0,
+    q: ArrayLike = 1.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Asymmetric unhinged loss (AUL).
 
@@ -63,13 +79,18 @@ def asymmetric_unhinged_loss(
     Not symmetric. Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       a: ``a > 1`` (may be traced).
       q: ``q > 0`` (may be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -83,19 +104,19 @@ def asymmetric_unhinged_loss(
     """
     c.check_range("aul", "a", a, lambda x: x > 1, "(1, inf)")
     c.check_range("aul", "q", q, c.positive, "(0, inf)")
-    return c.loss_of_log_prob(logits, labels, lambda lp: _aul(lp, a, q))
+    x = c.prepare(logits, labels, axis, where)
+    return x.finish(x.of_log_prob(lambda lp: _aul(lp, a, q)))
 
 
-def _nce_plus(logits, labels, alpha, beta, passive):
-    logits, labels, is_int = c.canonicalize(logits, labels)
-    ce, denom, log_p = _nce_parts(logits, labels, is_int)
+def _nce_plus(logits, labels, axis, where, alpha, beta, passive):
+    x = c.prepare(logits, labels, axis, where)
+    ce, denom, log_p = nce_parts(x)
     pas = passive(log_p)
-    if not is_int:
-        pas = jnp.sum(labels * pas, axis=-1)
-    return alpha * ce / denom + beta * pas
+    if not x.is_int:
+        pas = x.sum(x.labels * pas)
+    return x.finish(x.nan_below_two(alpha * ce / denom + beta * pas))
 
 
-@c.nan_for_invalid_int_labels
 def nce_plus_agce(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -104,6 +125,8 @@ def nce_plus_agce(
     beta: ArrayLike = 1.0,
     a: ArrayLike = 3.0,
     q: ArrayLike = 1.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Active-passive loss NCE+AGCE: ``alpha * NCE + beta * AGCE(a, q)``.
 
@@ -113,13 +136,18 @@ def nce_plus_agce(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: NCE weight, ``>= 0``; beta: AGCE weight, ``>= 0``; a: ``> 0``; q: ``> 0`` (all may
         be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -135,10 +163,9 @@ def nce_plus_agce(
     c.check_range("nce_agce", "beta", beta, c.nonnegative, "[0, inf)")
     c.check_range("nce_agce", "a", a, c.positive, "(0, inf)")
     c.check_range("nce_agce", "q", q, c.positive, "(0, inf)")
-    return _nce_plus(logits, labels, alpha, beta, lambda lp: _agce(lp, a, q))
+    return _nce_plus(logits, labels, axis, where, alpha, beta, lambda lp: _agce(lp, a, q))
 
 
-@c.nan_for_invalid_int_labels
 def nce_plus_aul(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -147,6 +174,8 @@ def nce_plus_aul(
     beta: ArrayLike = 1.0,
     a: ArrayLike = 6.0,
     q: ArrayLike = 1.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Active-passive loss NCE+AUL: ``alpha * NCE + beta * AUL(a, q)``.
 
@@ -156,13 +185,18 @@ def nce_plus_aul(
     Probability labels: ``sum_y q_y * loss(f, y)``.
 
     Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
+      logits: scores, ``K >= 2`` classes along ``axis`` (``[..., K]`` by default).
+      labels: integer ids in ``[0, K)``, shape ``logits.shape`` without ``axis``; or
+        probability vectors, shape ``logits.shape`` (classes along ``axis``).
       alpha: NCE weight, ``>= 0``; beta: AUL weight, ``>= 0``; a: ``> 1``; q: ``> 0`` (all may
         be traced).
+      axis: the class axis of ``logits`` (and of probability labels), an int.
+      where: optional boolean mask broadcastable to ``logits`` (or to its shape without
+        ``axis``): classes where it is False take no part, as in
+        ``optax.softmax_cross_entropy(..., where=)`` (see `robustloss.losses`).
 
     Returns:
-      ``[...]`` per-example losses.
+      Per-example losses, shape ``logits.shape`` without ``axis``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -178,4 +212,4 @@ def nce_plus_aul(
     c.check_range("nce_aul", "beta", beta, c.nonnegative, "[0, inf)")
     c.check_range("nce_aul", "a", a, lambda x: x > 1, "(1, inf)")
     c.check_range("nce_aul", "q", q, c.positive, "(0, inf)")
-    return _nce_plus(logits, labels, alpha, beta, lambda lp: _aul(lp, a, q))
+    return _nce_plus(logits, labels, axis, where, alpha, beta, lambda lp: _aul(lp, a, q))

@@ -1,15 +1,37 @@
 """Shared helpers for the loss functions: input canonicalisation, label handling, checks.
 
-Every loss follows the contract of DESIGN §2: ``fn(logits, labels, *, hparams)`` returns one loss
-per example (shape ``logits.shape[:-1]``). ``labels`` are either integer class ids (shape
-``logits.shape[:-1]``) or probability vectors (shape ``logits.shape``). For probability vectors a
-loss returns the expectation of the integer-label loss under the label distribution,
-``sum_y q_y * loss(f, y)`` (linear in ``q``, identical for one-hot labels) unless its docstring
-says otherwise.
+Every stateless loss follows one contract (docs/design.md §4, modelled on ``optax.losses``)::
 
-Integer labels outside ``[0, K)`` (including ``-1``) give a NaN loss for that example, and NaN
-in everything computed from it (losses run under jit and cannot raise; without this ``-1`` would
-silently index class ``K - 1``). The harness checks labels before training.
+    fn(logits, labels, *, axis=-1, where=None, **hparams) -> one loss per example
+
+``logits`` has its classes along ``axis``; ``labels`` are either integer class ids (shape
+``logits.shape`` without ``axis``) or probability vectors (shape ``logits.shape``, classes along
+the same ``axis``). For probability vectors a loss returns the expectation of the
+integer-label loss under the label distribution, ``sum_y q_y * loss(f, y)`` (linear in ``q``,
+identical for one-hot labels) unless its docstring says otherwise.
+
+`prepare` turns the arguments into a `Classes` (class axis last, ``where`` turned into a
+per-class mask with masked logits replaced by a harmless finite value), whose methods are the
+masked reductions every loss is written with (``sum``, ``lse``, ``log_p``, ``softmax``,
+``num_classes``, ...), and whose `Classes.finish` applies the rules for special rows:
+
+* ``where``: ``False`` entries are classes that do not take part, exactly as in
+  ``optax.softmax_cross_entropy(..., where=)``: they are left out of the softmax normaliser and
+  of every sum, max or count over classes, and receive an exact zero gradient. A loss with
+  ``where`` equals the same loss on the logits restricted to the unmasked classes (the label
+  re-indexed); for probability labels, label mass on masked classes is ignored, as in optax.
+* A row with no unmasked class gives 0 (and a zero gradient), whatever its label, as optax
+  does; it is how padded rows are written.
+* An integer label whose class is masked out (in a row with some unmasked class) gives NaN and
+  a zero gradient: it has no probability, and optax's value there (``LSE - f_y``) is not a
+  loss.
+* Integer labels outside ``[0, K)`` (including ``-1``) give a NaN loss for that example, and NaN
+  in everything computed from it (losses run under jit and cannot raise; without this ``-1``
+  would silently index class ``K - 1``). The harness checks labels before training.
+
+With ``axis=-1, where=None`` no array is moved or masked: the computation is the same sequence
+of operations as before the conventions were added, so results are bit-identical
+(``tests/losses/test_default_path.py``).
 
 Computation runs in at least float32 (bfloat16/float16 logits are upcast); the result has dtype
 ``jnp.promote_types(logits.dtype, jnp.float32)``.
@@ -17,8 +39,9 @@ Computation runs in at least float32 (bfloat16/float16 logits are upcast); the r
 
 from __future__ import annotations
 
-import functools
+import operator
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -87,48 +110,9 @@ def valid_int_labels(labels: ArrayLike, num_classes: int) -> tuple[jax.Array, ja
     return jnp.where(valid, labels, 0).astype(jnp.int32), valid
 
 
-def nan_for_invalid_int_labels(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
-    """Wraps a loss ``fn(logits, labels, ...)`` so that integer labels outside ``[0, K)`` give NaN.
-
-    `canonicalize` already makes such rows' logits NaN, but XLA does not propagate NaN through
-    every fused reduction (on CPU ``sum(exp(nan))`` can come out as 0), so the per-example output
-    is masked as well: ``where(0 <= y < K, fn(...), nan)``. Probability labels are untouched.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(logits, labels, *args, **kwargs):
-        out = fn(logits, labels, *args, **kwargs)
-        lab = jnp.asarray(labels)
-        if not jnp.issubdtype(lab.dtype, jnp.integer):
-            return out
-        _, valid = valid_int_labels(lab, jnp.shape(logits)[-1])
-        return jnp.where(valid, out, jnp.nan)
-
-    return wrapper
-
-
 def take_label(x: jax.Array, labels: jax.Array) -> jax.Array:
     """``x[..., labels]`` for integer labels ``[...]`` and ``x`` ``[..., K]``."""
     return jnp.take_along_axis(x, labels[..., None], axis=-1)[..., 0]
-
-
-def expect(
-    per_class: Callable[[jax.Array], jax.Array], x: jax.Array, labels: jax.Array, is_int: bool
-) -> jax.Array:
-    """``per_class(x[..., y])`` for integer labels, ``sum_k q_k per_class(x[..., k])`` otherwise.
-
-    ``per_class`` must be elementwise. For integer labels only the labelled entry is evaluated.
-    """
-    if is_int:
-        return per_class(take_label(x, labels))
-    return jnp.sum(labels * per_class(x), axis=-1)
-
-
-def label_mass(labels: jax.Array, is_int: bool, dtype) -> jax.Array | float:
-    """``sum_k q_k`` for probability labels (1 for integer labels): the weight of a constant."""
-    if is_int:
-        return jnp.ones(labels.shape, dtype)
-    return jnp.sum(labels, axis=-1)
 
 
 def log_prob_label(logits: jax.Array, labels: jax.Array, is_int: bool):
@@ -142,6 +126,230 @@ def log_prob_label(logits: jax.Array, labels: jax.Array, is_int: bool):
 def one_minus_exp(log_p: jax.Array) -> jax.Array:
     """``1 - exp(log_p)`` computed as ``-expm1(log_p)``: exact near ``p = 1``."""
     return -jnp.expm1(log_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# The optax conventions: the class axis and the ``where`` mask.
+
+
+def class_axis(axis, ndim: int) -> int:
+    """The class axis as an int in ``[0, ndim)``.
+
+    Raises:
+      ValueError: naming ``axis`` unless it is an int (not a bool, float or tuple) in
+        ``[-ndim, ndim)``.
+    """
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        hint = " (a tuple of axes is not supported)" if isinstance(axis, tuple | list) else ""
+        raise ValueError(f"axis must be an int, the class axis of logits{hint}; got {axis!r}.")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"axis={axis!r} is out of range for logits with {ndim} dimension(s): it must be in "
+            f"[{-ndim}, {ndim - 1}]."
+        )
+    return operator.index(axis) % ndim
+
+
+def where_mask(where: ArrayLike, shape: tuple[int, ...], axis: int) -> jax.Array:
+    """``where`` as a boolean ``[..., K]`` mask with the class axis moved last.
+
+    Args:
+      where: a boolean array that broadcasts to ``shape`` (same number of dimensions), or one of
+        ``shape`` without the class axis (a per-example mask, expanded at ``axis`` as optax
+        does).
+      shape: ``logits.shape`` (class axis not yet moved).
+      axis: the class axis, in ``[0, len(shape))``.
+
+    Raises:
+      ValueError: ``where`` is not boolean, or does not broadcast (naming both shapes).
+    """
+    w = jnp.asarray(where)
+    if w.dtype != jnp.bool_:
+        raise ValueError(f"where must be a boolean mask, got dtype {w.dtype}.")
+    given = w.shape
+    if w.ndim == len(shape) - 1:
+        w = jnp.expand_dims(w, axis)
+    fits = w.ndim == len(shape) and all(a in (1, b) for a, b in zip(w.shape, shape, strict=True))
+    if not fits:
+        raise ValueError(
+            f"where has shape {given}, which broadcasts neither to logits.shape = {shape} nor to "
+            f"the batch shape {shape[:axis] + shape[axis + 1 :]} (logits without the class axis "
+            f"{axis}); a per-class mask shared by all rows needs the full number of dimensions, "
+            f"e.g. shape {tuple(k if i == axis else 1 for i, k in enumerate(shape))}."
+        )
+    w = jnp.broadcast_to(w, shape)
+    return w if axis == len(shape) - 1 else jnp.moveaxis(w, axis, -1)
+
+
+class Classes(NamedTuple):
+    """Canonical inputs of a loss, built by `prepare`: class axis last, ``where`` applied.
+
+    Attributes:
+      logits: ``[..., K]`` scores in at least float32. Masked entries are replaced by the row's
+        largest unmasked logit (held out of the gradient), so that every per-class expression
+        stays finite there; they are left out of every reduction.
+      labels: safe integer ids ``[...]`` or probability vectors ``[..., K]``.
+      is_int: True for integer labels (static).
+      mask: ``[..., K]`` bool, the classes that take part, or None (all of them). Rows with no
+        unmasked class are computed as if every class took part and zeroed by `finish`.
+      keep: ``[...]`` bool, rows with at least one unmasked class (None without ``where``).
+      valid: ``[...]`` bool, integer labels in ``[0, K)`` (None for probability labels).
+    """
+
+    logits: jax.Array
+    labels: jax.Array
+    is_int: bool
+    mask: jax.Array | None
+    keep: jax.Array | None
+    valid: jax.Array | None
+
+    @property
+    def num_classes(self) -> int | jax.Array:
+        """``K`` (a Python int) without a mask; the count of unmasked classes ``[...]`` with one."""
+        if self.mask is None:
+            return self.logits.shape[-1]
+        return jnp.sum(self.mask, axis=-1).astype(self.logits.dtype)
+
+    def sum(self, x: jax.Array) -> jax.Array:
+        """``sum_k x_k`` over the unmasked classes (the last axis)."""
+        if self.mask is None:
+            return jnp.sum(x, axis=-1)
+        return jnp.sum(jnp.where(self.mask, x, 0.0), axis=-1)
+
+    def take(self, x: jax.Array) -> jax.Array:
+        """``x[..., y]`` for integer labels."""
+        return take_label(x, self.labels)
+
+    def lse(self) -> jax.Array:
+        """``log sum_k exp(f_k)`` over the unmasked classes, ``[...]``."""
+        if self.mask is None:
+            return jax.nn.logsumexp(self.logits, axis=-1)
+        return jax.nn.logsumexp(self.logits, axis=-1, where=self.mask)
+
+    def log_p(self) -> tuple[jax.Array, jax.Array]:
+        """``(log p, lse)``: ``log p_y`` ``[...]`` (int labels) or ``log p`` ``[..., K]``."""
+        lse = self.lse()
+        if self.is_int:
+            return self.take(self.logits) - lse, lse
+        return self.logits - lse[..., None], lse
+
+    def softmax(self) -> jax.Array:
+        """``p = softmax(f)`` over the unmasked classes, ``[..., K]`` (0 at masked classes)."""
+        return softmax(self.logits, self.mask)
+
+    def expect(self, per_class: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+        """``per_class(x_y)`` (int labels) or ``sum_k q_k per_class(x_k)`` over unmasked ``k``.
+
+        ``per_class`` must be elementwise; for integer labels only the labelled entry is
+        evaluated.
+        """
+        if self.is_int:
+            return per_class(self.take(x))
+        return self.sum(self.labels * per_class(x))
+
+    def of_log_prob(self, per_class: Callable[[jax.Array], jax.Array]) -> jax.Array:
+        """A loss that depends on ``log p_y`` only: ``per_class(log p_y)`` (expected for soft q)."""
+        log_p, _ = self.log_p()
+        if self.is_int:
+            return per_class(log_p)
+        return self.sum(self.labels * per_class(log_p))
+
+    def mass(self) -> jax.Array:
+        """``sum_k q_k`` over unmasked classes (ones for integer labels): a constant's weight."""
+        if self.is_int:
+            return jnp.ones(self.labels.shape, self.logits.dtype)
+        return self.sum(self.labels)
+
+    def at_least_two(self) -> jax.Array | None:
+        """``[...]`` True where at least two classes take part; None without a mask (K >= 2)."""
+        if self.mask is None:
+            return None
+        return self.num_classes >= 2
+
+    def nan_below_two(self, out: jax.Array) -> jax.Array:
+        """NaN where fewer than two classes take part (for losses undefined for one class).
+
+        The caller keeps ``out`` finite there (e.g. a denominator replaced by 1), so that the
+        selection gives a zero gradient.
+        """
+        two = self.at_least_two()
+        return out if two is None else jnp.where(two, out, jnp.nan)
+
+    def finish(self, out: jax.Array) -> jax.Array:
+        """Applies the special-row rules to the per-example losses ``out`` ``[...]``.
+
+        NaN for an integer label outside ``[0, K)`` or whose class is masked out; then 0 for a
+        row with no unmasked class. Both are selections, so such rows get a zero gradient.
+        """
+        if self.is_int:
+            ok = self.valid if self.mask is None else self.valid & self.take(self.mask)
+            out = jnp.where(ok, out, jnp.nan)
+        if self.keep is not None:
+            out = jnp.where(self.keep, out, jnp.zeros((), out.dtype))
+        return out
+
+
+def prepare(logits: ArrayLike, labels: ArrayLike, axis=-1, where: ArrayLike | None = None):
+    """Checks the arguments of a loss and returns its canonical `Classes`.
+
+    Args:
+      logits: real scores with the classes along ``axis`` (``K >= 2`` of them).
+      labels: integer ids of shape ``logits.shape`` without ``axis``, or probability vectors of
+        shape ``logits.shape``.
+      axis: the class axis (an int).
+      where: None, or a boolean mask that broadcasts to ``logits`` (or to the batch shape): True
+        marks the entries (classes) that take part.
+
+    Returns:
+      A `Classes` with the class axis last. With ``axis`` last and ``where=None`` nothing is
+      moved or masked (the operations are those of `canonicalize`).
+
+    Raises:
+      ValueError: a bad ``axis``, ``where``, dtype or label shape (see `canonicalize`).
+    """
+    logits = jnp.asarray(logits)
+    labels = jnp.asarray(labels)
+    if logits.ndim < 1:
+        raise ValueError(f"logits must have shape [..., K] with K >= 2, got {logits.shape}.")
+    shape = logits.shape
+    ax = class_axis(axis, logits.ndim)
+    batch = shape[:ax] + shape[ax + 1 :]
+    if jnp.issubdtype(labels.dtype, jnp.integer) and labels.shape != batch:
+        raise ValueError(
+            f"integer labels must have shape logits.shape without the class axis {ax} "
+            f"= {batch}, got {labels.shape}."
+        )
+    if jnp.issubdtype(labels.dtype, jnp.floating) and labels.shape != shape:
+        raise ValueError(
+            f"probability labels must have shape logits.shape = {shape}, got {labels.shape}."
+        )
+    if ax != logits.ndim - 1:
+        logits = jnp.moveaxis(logits, ax, -1)
+        if jnp.issubdtype(labels.dtype, jnp.floating):
+            labels = jnp.moveaxis(labels, ax, -1)
+    raw = labels
+    logits, labels, is_int = canonicalize(logits, labels)
+    valid = valid_int_labels(raw, logits.shape[-1])[1] if is_int else None
+    if where is None:
+        return Classes(logits, labels, is_int, None, None, valid)
+    logits, mask, keep = apply_where(logits, where_mask(where, shape, ax))
+    return Classes(logits, labels, is_int, mask, keep, valid)
+
+
+def apply_where(logits: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Masks ``[..., K]`` logits (class axis last) for the masked reductions.
+
+    Returns:
+      ``(logits, mask, keep)``: masked logits replaced by the row's largest unmasked logit
+      (a stop-gradient constant, so every per-class expression stays finite and masked entries
+      get an exact zero gradient; 0 in rows with no unmasked class), the mask with such rows
+      set to all True (they are computed on zeros and zeroed afterwards), and ``keep`` ``[...]``,
+      the rows with at least one unmasked class.
+    """
+    keep = jnp.any(mask, axis=-1)
+    fill = jnp.max(jnp.where(mask, logits, -jnp.inf), axis=-1, keepdims=True)
+    fill = jax.lax.stop_gradient(jnp.where(keep[..., None], fill, 0.0))
+    return jnp.where(mask, logits, fill), mask | ~keep[..., None], keep
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,24 +416,15 @@ def negative(x):
     return x < 0
 
 
-def loss_of_log_prob(
-    logits: ArrayLike, labels: ArrayLike, per_class: Callable[[jax.Array], jax.Array]
-) -> jax.Array:
-    """A loss that depends on ``log p_y`` only: ``per_class(log p_y)`` (expectation for soft q).
+def softmax(logits: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """``softmax`` over the last axis with one division per row (``e * (1 / sum e)``).
 
-    Args:
-      logits: ``[..., K]`` scores.
-      labels: integer ids ``[...]`` or probability vectors ``[..., K]``.
-      per_class: elementwise map from ``log p`` to the loss.
+    With a boolean ``mask`` ``[..., K]`` (at least one True per row) only the True entries take
+    part; the others are exactly 0 and get no gradient, whatever their value.
     """
-    logits, labels, is_int = canonicalize(logits, labels)
-    log_p, _ = log_prob_label(logits, labels, is_int)
-    if is_int:
-        return per_class(log_p)
-    return jnp.sum(labels * per_class(log_p), axis=-1)
-
-
-def softmax(logits: jax.Array) -> jax.Array:
-    """``softmax`` over the last axis with one division per row (``e * (1 / sum e)``)."""
-    e = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
+    if mask is None:
+        e = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
+    else:
+        top = jnp.max(jnp.where(mask, logits, -jnp.inf), axis=-1, keepdims=True)
+        e = jnp.exp(jnp.where(mask, logits - jax.lax.stop_gradient(top), -jnp.inf))
     return e * (1.0 / jnp.sum(e, axis=-1, keepdims=True))

@@ -1,4 +1,4 @@
-"""Flax models used by the LDR and RENT protocols: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
+"""Flax models used by the LDR and RENT protocols: ``ffnn``, ``lenet``, ``resnet18/34/50``.
 
 Why Linen and not NNX: the training harness treats a model as two pure functions,
 ``init(key, x) -> variables`` and ``apply(variables, x, train=...) -> logits``. With Linen the
@@ -7,7 +7,7 @@ parameters and BatchNorm statistics are plain pytrees that live in the train sta
 program), replication over a ``("data",)`` mesh, and Orbax checkpointing with an abstract target
 all apply to them directly, with no split/merge of module objects. NNX would need
 ``nnx.split``/``nnx.merge`` around every one of those transformations for the same effect
-(DESIGN §7 measured both at the same speed once split), so Linen is the simpler fit here.
+(both measured at the same speed once split; docs/design.md §11), so Linen is the simpler fit here.
 
 All models take images ``[B, H, W, C]`` (NHWC, floats) or feature vectors ``[B, d]`` and return
 logits ``[B, K]``; ``train`` switches BatchNorm between batch statistics (train) and running
@@ -32,6 +32,11 @@ References:
 
 from robustloss.models._layers import PatchConv, conv2d_cnhw, max_pool_2x2
 from robustloss.models._nets import FFNN, LENET_INITS, LeNet5, ResNet, lenet_conv_kernel_init
+from robustloss.models._pretrained import (
+    is_torchvision_weights,
+    load_torchvision_resnet,
+    read_weights,
+)
 from robustloss.models._registry import (
     MODELS,
     check_model_input,
@@ -52,8 +57,11 @@ __all__ = [
     "conv2d_cnhw",
     "default_epoch_mode",
     "get_model",
+    "is_torchvision_weights",
     "lenet_conv_kernel_init",
     "list_models",
+    "load_torchvision_resnet",
     "max_pool_2x2",
     "model_options",
+    "read_weights",
 ]

@@ -11,16 +11,39 @@ import jax.numpy as jnp
 
 from robustloss.models._layers import (
     PatchConv,
+    _canonical_dtype,
     _torch_default_bias,
     _torch_default_kernel,
     max_pool_2x2,
 )
+from robustloss.options import Option
+
+
+def _dtype_problem(value: Any) -> str | None:
+    try:
+        _canonical_dtype(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+LENET_INITS = ("kaiming_fan_out", "torch")
+
+# The nets' options, as the model table (`robustloss.models.MODELS`) offers them: each default is
+# written once, here, and the nets' attribute defaults below are these options' defaults.
+DTYPE = Option("float32", check=_dtype_problem)
+FFNN_HIDDEN = Option(0, low=0, integer=True)
+LENET_INIT = Option("kaiming_fan_out", choices=LENET_INITS)
+RESNET_WIDTH = Option(64, low=1, integer=True)
+RESNET_STEM = Option("cifar", choices=("cifar", "imagenet"))
+_DEFAULT_DTYPE = _canonical_dtype(DTYPE.default)
 
 
 class FFNN(nn.Module):
     """The LDR paper's tabular network: Linear(d→H)-tanh-Linear(H→H)-tanh-Linear(H→K).
 
-    ``H = min(d, K)`` unless ``hidden`` is given. Weights are Xavier-normal, biases
+    Two hidden layers of width H, each followed by tanh, then the K logits; ``H = min(d, K)``
+    unless ``hidden`` is given. Weights are Xavier-normal, biases
     U(±1/√fan_in) (the PyTorch default the paper's code keeps). Inputs with more than one
     feature axis are flattened.
 
@@ -32,8 +55,8 @@ class FFNN(nn.Module):
     """
 
     num_classes: int
-    hidden: int = 0
-    dtype: Any = jnp.float32
+    hidden: int = FFNN_HIDDEN.default
+    dtype: Any = _DEFAULT_DTYPE
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -50,9 +73,6 @@ class FFNN(nn.Module):
         x = jnp.tanh(dense(h, d)(x))
         x = jnp.tanh(dense(h, h)(x))
         return dense(self.num_classes, h)(x).astype(jnp.float32)
-
-
-LENET_INITS = ("kaiming_fan_out", "torch")
 
 
 def lenet_conv_kernel_init(init: str) -> Callable[..., jax.Array]:
@@ -97,8 +117,8 @@ class LeNet5(nn.Module):
     """
 
     num_classes: int
-    dtype: Any = jnp.float32
-    conv_init: str = "kaiming_fan_out"
+    dtype: Any = _DEFAULT_DTYPE
+    conv_init: str = LENET_INIT.default
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -168,21 +188,63 @@ class _BasicBlock(nn.Module):
         return nn.relu(x + y)
 
 
+class _Bottleneck(nn.Module):
+    """ResNet bottleneck block (torchvision's v1.5 layout: the stride is on the 3×3 conv).
+
+    1×1 conv (``features``) - BN - ReLU - 3×3 conv (``features``, stride) - BN - ReLU - 1×1 conv
+    (``4·features``) - BN, plus the shortcut (1×1 conv with the stride + BN when the shape
+    changes), then ReLU. Parameter order (``Conv_0..2``, ``BatchNorm_0..2``, projection
+    ``Conv_3``/``BatchNorm_3``) is what `robustloss.models.load_torchvision_resnet` maps
+    ``conv1..3``/``bn1..3``/``downsample.0/1`` to.
+    """
+
+    features: int
+    stride: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        norm = lambda: nn.BatchNorm(
+            use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+        )
+        conv = lambda f, k, s, p: nn.Conv(
+            f,
+            (k, k),
+            strides=(s, s),
+            padding=p,
+            use_bias=False,
+            kernel_init=_torch_default_kernel,
+            dtype=self.dtype,
+        )
+        out = 4 * self.features
+        y = nn.relu(norm()(conv(self.features, 1, 1, 0)(x)))
+        y = nn.relu(norm()(conv(self.features, 3, self.stride, 1)(y)))
+        y = norm()(conv(out, 1, 1, 0)(y))
+        if self.stride != 1 or x.shape[-1] != out:
+            x = norm()(conv(out, 1, self.stride, 0)(x))
+        return nn.relu(x + y)
+
+
 class ResNet(nn.Module):
-    """ResNet with basic blocks; CIFAR stem by default (kuangliu variant used by the LDR code).
+    """ResNet with basic or bottleneck blocks; CIFAR stem by default (kuangliu variant used by
+    the LDR code).
 
     Stem ``"cifar"``: 3×3 stride-1 conv (64), BatchNorm, ReLU, no max-pool. Stem ``"imagenet"``
     (torchvision, used by the RENT code for Fashion-MNIST/SVHN/CIFAR): 7×7 stride-2 conv (pad 3),
     BatchNorm, ReLU, 3×3 stride-2 max-pool (pad 1). Four stages of basic blocks with
     widths 64/128/256/512 and strides 1/2/2/2, global average pooling (equal to the code's
-    ``avg_pool2d(·, 4)`` for 32×32 inputs), Linear(512→K). PyTorch default initialisation;
-    BatchNorm momentum 0.1 in PyTorch terms (0.9 in Flax), epsilon 1e-5.
+    ``avg_pool2d(·, 4)`` for 32×32 inputs), Linear(512→K) (Linear(2048→K) with bottleneck
+    blocks, whose output is 4× the stage width: ResNet-50). PyTorch default initialisation;
+    BatchNorm momentum 0.1 in PyTorch terms (0.9 in Flax), epsilon 1e-5. With the ImageNet stem
+    the network is torchvision's ``resnet18/34/50`` layer for layer, so its weights load
+    (`robustloss.models.load_torchvision_resnet`).
 
     Attributes:
         num_classes: K >= 2.
         stage_sizes: blocks per stage, (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-34.
         width: channels of the first stage (64 in the papers; smaller for tests).
         stem: ``"cifar"`` or ``"imagenet"``.
+        block: ``"basic"`` (ResNet-18/34) or ``"bottleneck"`` (ResNet-50).
         dtype: computation dtype (``float32`` or ``bfloat16``); parameters and BatchNorm
             statistics stay float32 (Flax computes the batch statistics in float32) and the
             logits are returned in float32.
@@ -190,16 +252,20 @@ class ResNet(nn.Module):
 
     num_classes: int
     stage_sizes: Sequence[int] = (2, 2, 2, 2)
-    width: int = 64
-    stem: str = "cifar"
-    dtype: Any = jnp.float32
+    width: int = RESNET_WIDTH.default
+    stem: str = RESNET_STEM.default
+    dtype: Any = _DEFAULT_DTYPE
+    block: str = "basic"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if x.ndim == 3:
             x = x[..., None]
-        if self.stem not in ("cifar", "imagenet"):
-            raise ValueError(f"stem must be 'cifar' or 'imagenet', got {self.stem!r}")
+        RESNET_STEM.validate("stem", self.stem)
+        blocks = {"basic": _BasicBlock, "bottleneck": _Bottleneck}
+        if self.block not in blocks:
+            raise ValueError(f"block must be one of {list(blocks)}, got {self.block!r}")
+        block_cls = blocks[self.block]
         big = self.stem == "imagenet"
         x = nn.Conv(
             self.width,
@@ -219,7 +285,7 @@ class ResNet(nn.Module):
         for stage, num_blocks in enumerate(self.stage_sizes):
             for block in range(num_blocks):
                 stride = 2 if stage > 0 and block == 0 else 1
-                x = _BasicBlock(self.width * 2**stage, stride, dtype=self.dtype)(x, train)
+                x = block_cls(self.width * 2**stage, stride, dtype=self.dtype)(x, train)
         x = jnp.mean(x, axis=(1, 2))
         fan_in = x.shape[-1]
         logits = nn.Dense(

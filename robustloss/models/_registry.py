@@ -7,12 +7,20 @@ from typing import Any
 import flax.linen as nn
 
 from robustloss.models._layers import _canonical_dtype
-from robustloss.models._nets import FFNN, LENET_INITS, LeNet5, ResNet, lenet_conv_kernel_init
-from robustloss.options import Entry, Option, resolve
+from robustloss.models._nets import (
+    DTYPE,
+    FFNN,
+    FFNN_HIDDEN,
+    LENET_INIT,
+    RESNET_STEM,
+    RESNET_WIDTH,
+    LeNet5,
+    ResNet,
+)
+from robustloss.options import Entry, lookup, resolve
 
 
-def _lenet(num_classes: int, init: str = "kaiming_fan_out", **kw: Any) -> LeNet5:
-    lenet_conv_kernel_init(init)  # a bad name fails here, with the choices
+def _lenet(num_classes: int, init: str, **kw: Any) -> LeNet5:
     return LeNet5(num_classes, conv_init=init, **kw)
 
 
@@ -22,6 +30,10 @@ def _resnet18(num_classes: int, **kw: Any) -> ResNet:
 
 def _resnet34(num_classes: int, **kw: Any) -> ResNet:
     return ResNet(num_classes=num_classes, stage_sizes=(3, 4, 6, 3), **kw)
+
+
+def _resnet50(num_classes: int, **kw: Any) -> ResNet:
+    return ResNet(num_classes=num_classes, stage_sizes=(3, 4, 6, 3), block="bottleneck", **kw)
 
 
 def _needs_28x28(shape: tuple) -> str | None:
@@ -38,20 +50,8 @@ def _needs_images(shape: tuple) -> str | None:
     return None
 
 
-def _dtype_problem(value: Any) -> str | None:
-    try:
-        _canonical_dtype(value)
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-_DTYPE = {"dtype": Option("float32", check=_dtype_problem)}
-_RESNET_OPTIONS = {
-    **_DTYPE,
-    "width": Option(64, low=1, integer=True),
-    "stem": Option("cifar", choices=("cifar", "imagenet")),
-}
+_DTYPE = {"dtype": DTYPE}
+_RESNET_OPTIONS = {**_DTYPE, "width": RESNET_WIDTH, "stem": RESNET_STEM}
 
 # The models: name -> Entry(factory(num_classes, **options), description, options). meta:
 # "epoch_mode" is how the training loop runs an epoch on CPU, measured on 2 cores
@@ -63,14 +63,14 @@ _RESNET_OPTIONS = {
 MODELS: dict[str, Entry] = {
     "ffnn": Entry(
         FFNN,
-        "one-hidden-layer ReLU net (LDR tabular protocol); hidden 0 = min(d, K)",
-        {**_DTYPE, "hidden": Option(0, low=0, integer=True)},
+        "two-hidden-layer tanh net (LDR tabular protocol); hidden 0 = min(d, K)",
+        {**_DTYPE, "hidden": FFNN_HIDDEN},
         meta={"epoch_mode": "scan"},
     ),
     "lenet": Entry(
         _lenet,
         "LeNet-5 for 28x28 images (init: kaiming_fan_out convs, or torch = PyTorch default)",
-        {**_DTYPE, "init": Option("kaiming_fan_out", choices=LENET_INITS)},
+        {**_DTYPE, "init": LENET_INIT},
         meta={"epoch_mode": "scan", "check_input": _needs_28x28},
     ),
     "resnet18": Entry(
@@ -85,6 +85,12 @@ MODELS: dict[str, Entry] = {
         _RESNET_OPTIONS,
         meta={"epoch_mode": "loop", "check_input": _needs_images},
     ),
+    "resnet50": Entry(
+        _resnet50,
+        "ResNet-50 (bottleneck blocks, torchvision v1.5; CIFAR or ImageNet stem)",
+        _RESNET_OPTIONS,
+        meta={"epoch_mode": "loop", "check_input": _needs_images},
+    ),
 }
 
 
@@ -94,9 +100,7 @@ def list_models() -> list[str]:
 
 
 def _entry(name: str) -> Entry:
-    if not isinstance(name, str) or name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; valid choices: {list_models()}")
-    return MODELS[name]
+    return lookup(MODELS, name, "model")
 
 
 def model_options(name: str) -> dict[str, Any]:
@@ -113,7 +117,8 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
     """Builds a model by registry name.
 
     Args:
-        name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``.
+        name: one of `list_models()`: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34``,
+            ``resnet50``.
         num_classes: number of logits K >= 2.
         **kw: model options (`model_options`: ``hidden`` for ``ffnn``; ``width`` and ``stem``
             (``"cifar"`` or ``"imagenet"``) for the ResNets; ``dtype`` for all: the computation
@@ -132,11 +137,6 @@ def get_model(name: str, num_classes: int, **kw: Any) -> nn.Module:
     entry = _entry(name)
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-    bad = sorted(set(kw) - set(entry.options))
-    if bad:
-        raise ValueError(
-            f"unknown keyword(s) {bad} for model {name!r}; valid keywords: {sorted(entry.options)}"
-        )
     options = resolve(entry, kw, f"model {name!r}")
     options["dtype"] = _canonical_dtype(options["dtype"])
     return entry.factory(num_classes=num_classes, **options)

@@ -3,8 +3,8 @@
 Every generator is a pure function of its inputs and an explicit integer ``seed``: it runs on the
 host with NumPy, so the same seed gives the same noisy labels whatever the number or kind of JAX
 devices. Each returns a :class:`NoisyLabels` ``(labels, T, is_noisy)`` with the convention of
-DESIGN §4, ``T[i, j] = P(noisy = j | clean = i)`` (rows sum to one; the RENT paper writes the
-transpose).
+docs/design.md §6, ``T[i, j] = P(noisy = j | clean = i)`` (rows sum to one; the RENT paper
+writes the transpose).
 
 What ``rate`` means depends on the kind (``K`` classes):
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robustloss.options import Option, lookup
+
 
 def _swaps(k: int, pairs: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     m = list(range(k))
@@ -51,6 +53,11 @@ _CIFAR100_COARSE = (
 )  # fmt: skip
 _SUPERCLASS_MAPS: dict[str, tuple[int, ...]] = {"cifar100": _CIFAR100_COARSE}
 
+# The ``class_map`` options of the noise-kind table (`robustloss.noise.NOISE_KINDS`): a ``[K]``
+# array or a map's name; each default is written here once.
+PAIR_MAP = Option("next")
+SUPERCLASS_MAP = Option("cifar100")
+
 
 def list_class_maps() -> list[str]:
     """Names accepted by :func:`class_map` (pair maps) and :func:`superclass_map`."""
@@ -86,17 +93,13 @@ def class_map(name: str, num_classes: int | None = None) -> np.ndarray:
         if num_classes is None or int(num_classes) < 2:
             raise ValueError(f"class_map('next') needs num_classes >= 2, got {num_classes!r}")
         return ((np.arange(num_classes) + 1) % num_classes).astype(np.int32)
-    if key not in _PAIR_MAPS:
-        raise ValueError(
-            f"unknown class map {name!r}; choose one of {sorted([*_PAIR_MAPS, 'next'])}"
-        )
-    m = np.asarray(_PAIR_MAPS[key], dtype=np.int32)
+    m = np.asarray(lookup(_PAIR_MAPS, key, "class map", also=["next"]), dtype=np.int32)
     if num_classes is not None and len(m) != num_classes:
         raise ValueError(f"class map {name!r} has {len(m)} classes, but num_classes={num_classes}")
     return m
 
 
-def superclass_map(name: str = "cifar100") -> np.ndarray:
+def superclass_map(name: str = SUPERCLASS_MAP.default) -> np.ndarray:
     """Returns a built-in fine -> group (superclass) map, e.g. CIFAR-100's 100 -> 20 map.
 
     Args:
@@ -109,8 +112,4 @@ def superclass_map(name: str = "cifar100") -> np.ndarray:
       >>> superclass_map("cifar100")[:5].tolist()
       [4, 1, 14, 8, 0]
     """
-    if name not in _SUPERCLASS_MAPS:
-        raise ValueError(
-            f"unknown superclass map {name!r}; choose one of {sorted(_SUPERCLASS_MAPS)}"
-        )
-    return np.asarray(_SUPERCLASS_MAPS[name], dtype=np.int32)
+    return np.asarray(lookup(_SUPERCLASS_MAPS, name, "superclass map"), dtype=np.int32)

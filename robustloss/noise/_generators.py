@@ -7,7 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from jax.typing import ArrayLike
 
-from robustloss.noise._class_maps import class_map, superclass_map
+from robustloss.noise._class_maps import PAIR_MAP, SUPERCLASS_MAP, class_map, superclass_map
+from robustloss.options import Option
 
 
 class NoisyLabels(NamedTuple):
@@ -27,6 +28,13 @@ class NoisyLabels(NamedTuple):
 
 _SAMPLINGS = ("exact", "bernoulli")
 _MODES = ("ours", "ldr_code", "rent_code")
+
+# The generators' options as the noise-kind table (`robustloss.noise.NOISE_KINDS`) offers them;
+# each default is written here once and the generators' keyword defaults are these.
+SAMPLING = Option("exact", choices=_SAMPLINGS)
+INCLUDE_TRUE = Option(False, choices=(True, False))
+IDN_STD = Option(0.1, low=0.0, low_open=True)
+IDN_NORMALIZE = Option(False, choices=(True, False))
 
 
 def _check_labels(labels: ArrayLike, num_classes: int) -> np.ndarray:
@@ -147,7 +155,7 @@ def symmetric(
     num_classes: int,
     rate: float,
     seed: int | np.random.Generator = 0,
-    sampling: str = "exact",
+    sampling: str = SAMPLING.default,
 ) -> NoisyLabels:
     """Symmetric noise: flip to a uniformly drawn *different* class with probability ``rate``.
 
@@ -189,7 +197,7 @@ def uniform(
     num_classes: int,
     rate: float,
     seed: int | np.random.Generator = 0,
-    sampling: str = "exact",
+    sampling: str = SAMPLING.default,
 ) -> NoisyLabels:
     """Uniform noise: with probability ``rate`` replace the label by a draw over *all* K classes.
 
@@ -231,9 +239,9 @@ def pair(
     *,
     num_classes: int,
     rate: float,
-    class_map: ArrayLike | str = "next",
+    class_map: ArrayLike | str = PAIR_MAP.default,
     seed: int | np.random.Generator = 0,
-    sampling: str = "exact",
+    sampling: str = SAMPLING.default,
 ) -> NoisyLabels:
     """Pair (asymmetric, class-dependent) noise: ``y → class_map[y]`` with probability ``rate``.
 
@@ -285,10 +293,10 @@ def superclass(
     *,
     num_classes: int = 100,
     rate: float,
-    groups: ArrayLike | str = "cifar100",
-    include_true: bool = False,
+    groups: ArrayLike | str = SUPERCLASS_MAP.default,
+    include_true: bool = INCLUDE_TRUE.default,
     seed: int | np.random.Generator = 0,
-    sampling: str = "exact",
+    sampling: str = SAMPLING.default,
 ) -> NoisyLabels:
     """Superclass noise: flip uniformly within the true class's group (CIFAR-100 superclasses).
 
@@ -342,8 +350,8 @@ def instance_dependent(
     rate: float,
     features: ArrayLike,
     seed: int | np.random.Generator = 0,
-    std: float = 0.1,
-    normalize: bool = False,
+    std: float = IDN_STD.default,
+    normalize: bool = IDN_NORMALIZE.default,
     return_probs: bool = False,
 ) -> NoisyLabels | tuple[NoisyLabels, np.ndarray]:
     """Instance-dependent noise (IDN) following Xia et al. (2020).

@@ -7,9 +7,14 @@ from typing import Any
 import numpy as np
 from jax.typing import ArrayLike
 
+from robustloss.noise._class_maps import PAIR_MAP, SUPERCLASS_MAP
 from robustloss.noise._generators import (
     _MODES,
     _SAMPLINGS,
+    IDN_NORMALIZE,
+    IDN_STD,
+    INCLUDE_TRUE,
+    SAMPLING,
     NoisyLabels,
     _check_labels,
     _check_map,
@@ -24,15 +29,15 @@ from robustloss.noise._generators import (
     uniform,
 )
 from robustloss.noise._paper_code import _ldr_code, _rent_code
-from robustloss.options import Entry, Option, resolve
+from robustloss.options import Entry, Option, lookup, resolve
 
 
-def _kind_clean(y, *, num_classes, rate, seed, sampling="exact"):
+def _kind_clean(y, *, num_classes, rate, seed, sampling):
     del rate, seed, sampling
     return _result(y, y.copy(), np.eye(num_classes))
 
 
-def _kind_real(y, *, num_classes, rate, seed, sampling="exact", noisy_labels=None):
+def _kind_real(y, *, num_classes, rate, seed, sampling, noisy_labels=None):
     del rate, seed, sampling
     if noisy_labels is None:
         raise ValueError(
@@ -42,22 +47,23 @@ def _kind_real(y, *, num_classes, rate, seed, sampling="exact", noisy_labels=Non
     return from_labels(y, noisy_labels, num_classes=num_classes)
 
 
-def _kind_superclass(y, *, class_map="cifar100", **kw):
+def _kind_superclass(y, *, class_map, **kw):
     return superclass(y, groups=class_map, **kw)
 
 
-def _kind_instance(y, *, sampling="exact", features=None, **kw):
+def _kind_instance(y, *, sampling, features=None, **kw):
     if features is None:
         raise ValueError("kind='instance' needs features=[N, ...]")
     _check_sampling(sampling)
     return instance_dependent(y, features=features, **kw)
 
 
-_SAMPLING = {"sampling": Option("exact", choices=_SAMPLINGS)}
+_SAMPLING = {"sampling": SAMPLING}
 
 # The noise kinds: name -> Entry(generator, description, options). `add_noise` checks the given
-# options against the entry (unknown ones raise) and passes the given ones on; an option whose
-# default is None takes the generator's own default. `meta["code_modes"]`: the papers' released
+# options against the entry (unknown ones raise) and passes them on with the defaults of the
+# others; an option whose default is None is an input the kind needs (``features``,
+# ``noisy_labels``), passed only when given. `meta["code_modes"]`: the papers' released
 # generators (``mode=``) that implement the kind.
 NOISE_KINDS: dict[str, Entry] = {
     "clean": Entry(_kind_clean, "no noise: labels unchanged, T = I", _SAMPLING),
@@ -76,17 +82,13 @@ NOISE_KINDS: dict[str, Entry] = {
     "pair": Entry(
         pair,
         "flip y to class_map[y] with probability rate (class_map: [K] array or a map's name)",
-        {**_SAMPLING, "class_map": Option(None)},
+        {**_SAMPLING, "class_map": PAIR_MAP},
         meta={"code_modes": ("ldr_code", "rent_code")},
     ),
     "superclass": Entry(
         _kind_superclass,
         "flip within the class's superclass (class_map: fine -> group, CIFAR-100 by default)",
-        {
-            **_SAMPLING,
-            "class_map": Option(None),
-            "include_true": Option(None, choices=(True, False)),
-        },
+        {**_SAMPLING, "class_map": SUPERCLASS_MAP, "include_true": INCLUDE_TRUE},
         meta={"code_modes": ("rent_code",)},
     ),
     "instance": Entry(
@@ -95,8 +97,8 @@ NOISE_KINDS: dict[str, Entry] = {
         {
             **_SAMPLING,
             "features": Option(None),
-            "std": Option(None, low=0.0),
-            "normalize": Option(None, choices=(True, False)),
+            "std": IDN_STD,
+            "normalize": IDN_NORMALIZE,
         },
     ),
     "real": Entry(
@@ -135,11 +137,8 @@ def noise_kind(name: str) -> str:
       >>> noise_kind("asym")
       'pair'
     """
-    if not isinstance(name, str):
-        raise ValueError(f"kind must be a string, one of {list(_KINDS)}; got {name!r}")
-    k = NOISE_KIND_ALIASES.get(name.lower(), name.lower())
-    if k not in NOISE_KINDS:
-        raise ValueError(f"unknown noise kind {name!r}; choose one of {list(_KINDS)}")
+    k = NOISE_KIND_ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else name
+    lookup(NOISE_KINDS, k, "noise kind")
     return k
 
 
@@ -225,8 +224,8 @@ def add_noise(
     if k != "real":
         rate = _check_rate(rate)
     if mode == "ours" or k == "clean":  # no noise: the same in every mode (no draw)
-        resolve(entry, options, f"noise kind {k!r}")
-        given = {name: v for name, v in options.items() if v is not None}
+        full = resolve(entry, options, f"noise kind {k!r}")
+        given = {name: v for name, v in full.items() if v is not None}
         seed = 0 if seed is None else seed
         return entry.factory(y, num_classes=num_classes, rate=rate, seed=seed, **given)
     return _code_mode(y, num_classes, k, kind, rate, seed, mode, options)
@@ -258,11 +257,11 @@ def _code_mode(y, num_classes, k, kind, rate, seed, mode, options) -> NoisyLabel
         )
     cm = options.get("class_map")
     if mode == "ldr_code":
-        m = _check_map("next" if cm is None else cm, num_classes)
+        m = _check_map(PAIR_MAP.default if cm is None else cm, num_classes)
         return _ldr_code(y, num_classes, k, rate, m, seed)
     m = g = None
     if k == "pair":
-        m = _check_map("next" if cm is None else cm, num_classes)
+        m = _check_map(PAIR_MAP.default if cm is None else cm, num_classes)
     if k == "superclass":
-        g = _check_map("cifar100" if cm is None else cm, num_classes, "superclass_map")
+        g = _check_map(SUPERCLASS_MAP.default if cm is None else cm, num_classes, "superclass_map")
     return _rent_code(y, num_classes, k, rate, m, g, seed)

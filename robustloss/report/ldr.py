@@ -32,6 +32,7 @@ import platform
 import numpy as np
 import pandas as pd
 
+from robustloss._io import atomic_write
 from robustloss.report import layouts, tables
 
 SELECT, HP = "val", "mean"  # the report's main rules (docs/reproducing.md)
@@ -155,14 +156,6 @@ def symmetric_section(df: pd.DataFrame, select: str = SELECT) -> list[str]:
     return lines
 
 
-def _atomic(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def report(
     sweeps: dict[str, str], out: str, command_wall: dict[str, str], notes: str | None = None
 ) -> list[str]:
@@ -202,9 +195,9 @@ def report(
         md += [f"## {name}: test top-1 (%)", "", tables.to_markdown(table), ""]
         for rule in ("last", "best"):
             side = f"{stem}/{name}_{rule}.md"
-            _atomic(side, tables.to_markdown(main_table(df, rule)))
+            atomic_write(side, tables.to_markdown(main_table(df, rule)))
             written.append(side)
-        _atomic(f"{stem}/{name}_{SELECT}.tex", tables.to_latex(table))
+        atomic_write(f"{stem}/{name}_{SELECT}.tex", tables.to_latex(table))
         written.append(f"{stem}/{name}_{SELECT}.tex")
         md += [
             f"Other epoch rules: [`last`]({os.path.basename(stem)}/{name}_last.md), "
@@ -251,5 +244,5 @@ def report(
     if notes:
         with open(notes) as f:
             md += ["## Reading the tables (hand-written, from the numbers above)", "", f.read()]
-    _atomic(out, "\n".join(md) + "\n")
+    atomic_write(out, "\n".join(md) + "\n")
     return [out, *written]

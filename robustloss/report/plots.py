@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from robustloss._io import atomic_write
+
+
+def _save(fig, path: str) -> None:
+    """Writes ``fig`` to ``path`` (format from its extension) atomically and closes it."""
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    plt.close(fig)
+
 
 def plot(
     histories: dict[str, list[dict]], path: str, title: str, noisy_ceiling: float | None = None
@@ -35,8 +45,7 @@ def plot(
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _pyplot():
@@ -87,8 +96,7 @@ def accuracy_vs_noise(runs, path: str, *, title: str = "", loss_names: dict | No
     axes[0].set_title(title)
     axes[-1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _with_clean(a, b):
@@ -128,8 +136,7 @@ def learning_curves(df, path: str, *, title: str = "", loss_names: dict | None =
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def transition_heatmaps(T_true, T_est, path: str, *, title: str = "") -> None:
@@ -150,8 +157,7 @@ def transition_heatmaps(T_true, T_est, path: str, *, title: str = "") -> None:
     err = np.abs(T_est - T_true).sum() / len(T_true)
     fig.suptitle(f"{title}  (mean row L1 error {err:.3f})".strip())
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def lambda_distribution(lam, is_noisy, path: str, *, lam0: float | None = None, title: str = ""):
@@ -180,5 +186,4 @@ def lambda_distribution(lam, is_noisy, path: str, *, lam0: float | None = None, 
     ax.set(xlabel="λ_i", ylabel="density", title=title or "ALDR-KL λ_i by label status")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)

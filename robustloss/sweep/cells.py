@@ -20,6 +20,8 @@ import os
 import shutil
 from typing import Any
 
+from robustloss._io import atomic_write as _atomic_write
+
 __all__ = [
     "NOT_IN_ID",
     "Cell",
@@ -109,15 +111,6 @@ def cell_status(workdir: str, cell_id: str) -> str:
     if os.path.exists(os.path.join(d, "FAILED")):
         return "failed"
     return "pending"
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _json(obj: Any) -> str:

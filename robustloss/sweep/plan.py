@@ -29,34 +29,12 @@ import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from robustloss._fields import get_field as get_path
+from robustloss._fields import pop_field as _del_path
 from robustloss.sweep.cells import NOT_IN_ID, Cell, config_hash
 
-__all__ = ["PACKABLE", "PackAxis", "Program", "get_path", "plan_programs", "program_key"]
-
-
-def get_path(cfg: dict, path: str) -> Any:
-    node = cfg
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
-def _set_path(cfg: dict, path: str, value: Any) -> None:
-    *groups, leaf = path.split(".")
-    node = cfg
-    for g in groups:
-        node = node[g]
-    node[leaf] = value
-
-
-def _del_path(cfg: dict, path: str) -> None:
-    *groups, leaf = path.split(".")
-    node = cfg
-    for g in groups:
-        node = node[g]
-    node.pop(leaf, None)
+__all__ = ["PACKABLE", "PackAxis", "Program", "plan_programs", "program_key"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,11 +21,11 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from robustloss._io import write_json
 from robustloss.sweep.cells import (
     Cell,
     cell_status,
@@ -35,6 +35,7 @@ from robustloss.sweep.cells import (
 )
 from robustloss.sweep.grid import cell_arg, join_args
 from robustloss.sweep.plan import PACKABLE, Program, plan_programs
+from robustloss.training.progress import StatusLine
 
 __all__ = ["default_workers", "describe_plan", "load_cells", "run_sweep", "SweepProgress"]
 
@@ -106,8 +107,7 @@ class SweepProgress:
         self.total, self.done, self.failed, self.running = total, done, failed, 0
         self.done0 = done + failed
         self.t0 = time.time()
-        self.tty = sys.stdout.isatty() if tty is None else tty
-        self.log = log or (lambda s: print(s, flush=True))
+        self.display = StatusLine("auto" if tty is None else "bar" if tty else "lines", log)
 
     def line(self) -> str:
         elapsed = time.time() - self.t0
@@ -121,16 +121,11 @@ class SweepProgress:
         )
 
     def show(self, event: str = "") -> None:
-        if self.tty:
-            sys.stdout.write("\r\033[K" + self.line())
-            sys.stdout.flush()
-        elif event:
-            self.log(f"{event}  [{self.line()}]")
+        line = self.line()
+        self.display.show(line, f"{event}  [{line}]" if event else None)
 
     def end(self) -> None:
-        if self.tty:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+        self.display.end()
 
 
 def _timing(workdir: str) -> float | None:
@@ -153,12 +148,17 @@ def _timing(workdir: str) -> float | None:
 def describe_plan(programs: Sequence[Program], slots: int, per_run_epoch: float | None) -> str:
     """The ``--dry_run`` text: programs, their cells, the packed axes and an estimated cost."""
     lines = []
+    passes = 0
     for i, p in enumerate(programs):
         varying = ", ".join(f"{a}: {'/'.join(f)}" for a, f in p.varying.items()) or "-"
         lines.append(
             f"program {i + 1}/{len(programs)} {p.id}: {p.num_runs} run(s) x "
             f"{p.config['num_epochs']} epochs; vmapped over {varying}"
         )
+        text, n = _data_cost(p)
+        passes += n
+        if text:
+            lines.append(f"  data: {text}")
         for c in p.cells:
             lines.append(f"  cell {c.id}  {c.arg}")
     runs = sum(p.num_runs for p in programs)
@@ -173,8 +173,32 @@ def describe_plan(programs: Sequence[Program], slots: int, per_run_epoch: float 
         f"{len(programs)} program(s) (= compilations), {runs} run(s), {run_epochs} run-epochs; "
         f"estimated {cost}"
     )
+    if passes:
+        lines.append(
+            f"training examples processed: {passes:,} (published training-set sizes x run-epochs)"
+        )
     lines.append("packable axes: " + "; ".join(f"{a.name} ({a.description})" for a in PACKABLE))
     return "\n".join(lines)
+
+
+def _data_cost(p: Program) -> tuple[str, int]:
+    """A program's dataset cost from the dataset table's published training size (real-noise
+    datasets): ``(text, training examples processed)``; ``("", 0)`` when none is known."""
+    from robustloss.data import DATASETS
+
+    d = p.config["dataset"]
+    entry = DATASETS.get(d["name"])
+    n = entry.meta.get("train_size") if entry is not None else None
+    if not n:
+        return "", 0
+    if d.get("max_train"):
+        n = min(n, int(d["max_train"]))
+    total = n * p.run_epochs
+    return (
+        f"{d['name']}, {n:,} training images (published) x {p.run_epochs} run-epochs = "
+        f"{total:,} examples; pipeline={d.get('pipeline', 'memory')}",
+        total,
+    )
 
 
 def _replan(p: Program, error: str, max_pack: int) -> tuple[list[Program], str]:
@@ -195,12 +219,8 @@ def _replan(p: Program, error: str, max_pack: int) -> tuple[list[Program], str]:
 
 
 def _write_sweep_json(workdir: str, cells: Sequence[Cell]) -> None:
-    path = os.path.join(workdir, "sweep.json")
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        body = [{"id": c.id, "arg": c.arg, "values": c.values} for c in cells]
-        json.dump({"cells": body}, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    body = [{"id": c.id, "arg": c.arg, "values": c.values} for c in cells]
+    write_json(os.path.join(workdir, "sweep.json"), {"cells": body}, default=str)
 
 
 def run_sweep(

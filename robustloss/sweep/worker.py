@@ -80,16 +80,12 @@ def run_program(task: dict) -> dict:
         histories = (
             split_history(summary["history"], len(ids)) if len(ids) > 1 else [summary["history"]]
         )
-        for cid, hist in zip(ids, histories, strict=True):
-            out["cells"].append(
-                {
-                    "id": cid,
-                    "history": hist,
-                    "summary": cell_summary(
-                        hist, config.select_metric, config.num_epochs, summary["data_source"]
-                    ),
-                }
-            )
+        noise = summary.get("noise")  # real labels: one report per run (or one for all)
+        for r, (cid, hist) in enumerate(zip(ids, histories, strict=True)):
+            cs = cell_summary(hist, config.select_metric, config.num_epochs, summary["data_source"])
+            if noise is not None:
+                cs["noise"] = noise[r] if isinstance(noise, list) else noise
+            out["cells"].append({"id": cid, "history": hist, "summary": cs})
         out["status"] = "done"
     except Exception as e:  # noqa: BLE001 -- recorded as a failed program, the sweep goes on
         out["status"] = "failed"

@@ -30,7 +30,6 @@ from robustloss.objective import (
     never,
     no_refresh,
     objective_from_loss,
-    objective_hparam_sweep,
 )
 from robustloss.training.build import (
     RunData,
@@ -91,7 +90,6 @@ __all__ = [
     "never",
     "no_refresh",
     "objective_from_loss",
-    "objective_hparam_sweep",
     "restore_state",
     "set_loss",
     "summarize",

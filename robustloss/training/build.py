@@ -23,11 +23,27 @@ from robustloss.data import (
     dataset_options,
     kfold_splits,
     load_dataset,
+    normalize_images,
     random_crop_flip,
     read_label_file,
 )
-from robustloss.models import check_model_input, default_epoch_mode, get_model, model_options
-from robustloss.noise import NOISE_KINDS, add_noise, check_label_values, from_labels, noise_kind
+from robustloss.models import (
+    check_model_input,
+    default_epoch_mode,
+    get_model,
+    is_torchvision_weights,
+    load_torchvision_resnet,
+    model_options,
+)
+from robustloss.noise import (
+    NOISE_KINDS,
+    NoisyLabels,
+    add_noise,
+    check_label_values,
+    empirical_transition,
+    from_labels,
+    noise_kind,
+)
 from robustloss.objective import Objective, objective_from_loss, objective_hparams
 from robustloss.training.config import transition_options
 from robustloss.training.optim import INJECTED, make_run_optimizer, make_schedule, set_hyperparams
@@ -39,6 +55,7 @@ __all__ = [
     "RunData",
     "build_objective",
     "build_trainer",
+    "host_augment",
     "init_state",
     "load_init_params",
     "load_run_data",
@@ -68,6 +85,19 @@ class RunData:
         train_sizes: with ``train_rows``, each run's number of training rows.
         val_sizes: when runs validate on different rows: each run's validation size; ``x_val``
             is then ``[R, n_val, ...]`` (padded), else shared.
+        clean_train_known: whether ``y_train_clean`` is the true label of every training row
+            (False for real-noise datasets that publish clean labels for few or none of their
+            training images: ``train/acc_clean`` is then not logged).
+        extra_eval: further evaluation sets by name, ``{name: (x, y)}`` (mini-WebVision's
+            ``ilsvrc12_val``), logged as ``<name>/top1``...
+        noise_report: real label noise only: what the labels trained on are -- realised noise
+            rate, empirical T, label set, provenance (`real_noise_report`); a list with one per
+            run for vmapped runs. None otherwise.
+        bad_images: training images left out at loading because they could not be read
+            (``dataset.bad_images = "skip"``).
+
+    With ``dataset.pipeline = "stream"``, ``x_train``/``x_val``/``x_test`` are record sources
+    (`robustloss.data.ImageFileSource` / `ArraySource`) instead of arrays.
     """
 
     x_train: np.ndarray
@@ -84,6 +114,10 @@ class RunData:
     train_rows: np.ndarray | None = None
     train_sizes: tuple[int, ...] | None = None
     val_sizes: tuple[int, ...] | None = None
+    clean_train_known: bool = True
+    extra_eval: dict | None = None
+    noise_report: dict | list | None = None
+    bad_images: int = 0
 
 
 def source_rows(ds: Any) -> int:
@@ -102,6 +136,79 @@ def source_rows(ds: Any) -> int:
     return n
 
 
+def _own_labels(real: dict, rows: np.ndarray, labels: np.ndarray, k: int) -> NoisyLabels:
+    """A real-noise dataset's own labels of source ``rows``, with the empirical T over the rows
+    whose clean label the dataset publishes (identity where it publishes none)."""
+    rows = np.asarray(rows, np.int64)
+    noisy = np.asarray(real["labels"])[rows]
+    clean = np.asarray(real["clean"])[rows]
+    known = clean >= 0
+    T = empirical_transition(clean[known], noisy[known], k) if known.any() else np.eye(k)
+    return NoisyLabels(noisy.astype(np.int32), T, noisy != labels)
+
+
+def real_noise_report(real: dict, rows: np.ndarray, k: int) -> dict[str, Any]:
+    """What a run on a real-noise dataset trains on, measured on its training ``rows``.
+
+    Returns:
+        ``{"label_set", "realised_rate"`` (fraction of labels != the true label, over the rows
+        where that is known; None where the dataset publishes nothing), ``"rows",
+        "rows_known"`` (rows with a known noisy/clean status), ``"rows_with_clean_label",
+        "T"`` (empirical ``T[clean, noisy]`` over those rows as nested lists, or None),
+        ``"published_rate", "file_rate"`` (the whole label file, CIFAR-N), ``"dataset",
+        "source", "label_file", "field", "checks"``.
+    """
+    rows = np.asarray(rows, np.int64)
+    noisy = np.asarray(real["labels"])[rows]
+    clean = np.asarray(real["clean"])[rows]
+    flag = real.get("is_noisy")
+    flag = np.where(clean >= 0, noisy != clean, -1) if flag is None else np.asarray(flag)[rows]
+    known, with_clean = flag >= 0, clean >= 0
+    T = None
+    if with_clean.any():
+        T = empirical_transition(clean[with_clean], noisy[with_clean], k).tolist()
+    out = {k_: real.get(k_) for k_ in ("dataset", "label_set", "published_rate", "file_rate")}
+    out.update(
+        realised_rate=float(np.mean(flag[known] == 1)) if known.any() else None,
+        rows=len(rows),
+        rows_known=int(known.sum()),
+        rows_with_clean_label=int(with_clean.sum()),
+        T=T,
+    )
+    out.update({k_: real.get(k_) for k_ in ("source", "label_file", "field", "checks")})
+    if real.get("provenance"):
+        out["provenance"] = real["provenance"]
+    return out
+
+
+def _file_noise_report(config, draw: NoisyLabels) -> dict[str, Any]:
+    """The report of ``noise.kind="real"`` from a label file (clean labels: the dataset's)."""
+    n = config.noise
+    return {
+        "dataset": config.dataset.name,
+        "label_set": n.labels_key or (f"column {n.labels_column}" if n.labels_column >= 0 else ""),
+        "realised_rate": float(np.mean(draw.is_noisy)) if len(draw.is_noisy) else None,
+        "rows": len(draw.labels),
+        "rows_known": len(draw.labels),
+        "rows_with_clean_label": len(draw.labels),
+        "T": np.asarray(draw.T).tolist(),
+        "published_rate": None,
+        "label_file": n.labels_path,
+    }
+
+
+def noise_metrics(report: dict | list | None) -> dict[str, Any]:
+    """The per-epoch metric of a noise report: ``{"noise/realised_rate": rate}`` (a list with one
+    rate per run for vmapped runs), or ``{}`` when the rate is unknown."""
+    if report is None:
+        return {}
+    if isinstance(report, list):
+        rates = [r["realised_rate"] for r in report]
+        return {} if all(v is None for v in rates) else {"noise/realised_rate": rates}
+    rate = report["realised_rate"]
+    return {} if rate is None else {"noise/realised_rate": rate}
+
+
 def _noise(
     config: ml_collections.ConfigDict,
     labels: np.ndarray,
@@ -110,8 +217,11 @@ def _noise(
     seed: int,
     rows: np.ndarray | None = None,
     num_source_rows: int | None = None,
+    own: dict | None = None,
 ):
     n = config.noise
+    if noise_kind(n.kind) == "real" and own is not None and not n.labels_path:
+        return _own_labels(own, rows, labels, k)  # the dataset's own labels, by source row
     if noise_kind(n.kind) == "real":
         # The file is in the dataset's source order; `rows` maps our examples to source rows.
         # read_label_file names the file in every error (shape, header, row count).
@@ -153,6 +263,9 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
     plan = as_plan(config)
     config = plan.config
     d = config.dataset
+    stream = d.get("pipeline", "memory") == "stream"
+    if stream:
+        _check_stream(plan)
     extra: dict[str, Any] = {k: d[k] for k in dataset_options(d.name)}
     if d.scale:
         extra["scale"] = d.scale
@@ -165,6 +278,7 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
         path=d.path or None,
         val_fraction=d.val_fraction,
         seed=d.split_seed,
+        lazy=stream,
         **extra,
     )
     x_train, y_clean, rows = ds.x_train, ds.y_train, ds.train_index
@@ -177,15 +291,20 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
         x_test, y_test = x_test[: d.max_test], y_test[: d.max_test]
     k = ds.num_classes
     base = _Base(
-        np.asarray(x_train, np.float32),
+        _inputs(d, x_train),
         np.asarray(y_clean, np.int32),
         np.asarray(rows),
-        np.asarray(ds.x_val, np.float32),
+        _inputs(d, ds.x_val),
         ds.y_val.astype(np.int32),
         np.asarray(ds.val_index),
         n_source,
+        real=ds.meta.get("real_noise") if noise_kind(config.noise.kind) == "real" else None,
+        val_clean=bool(ds.meta.get("val_clean")),
     )
-    test = (np.asarray(x_test, np.float32), np.asarray(y_test, np.int32))
+    _check_real_noise(config, base, ds)
+    test = (_inputs(d, x_test), np.asarray(y_test, np.int32))
+    bad = len(ds.meta.get("bad_images") or ())
+    extra_eval = ds.meta.get("extra_eval")
     if plan.num_runs is None:
         one = _run_labels(config, plan.noise_seeds[0], base, k)
         return RunData(
@@ -200,6 +319,10 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
             num_classes=k,
             true_T=one.T,
             source=ds.source,
+            clean_train_known=_clean_known(base, one.train),
+            extra_eval=extra_eval,
+            noise_report=one.report,
+            bad_images=bad,
         )
     cache: dict[tuple, _Labels] = {}
     per_run = []
@@ -208,7 +331,66 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
         if key not in cache:  # runs that differ only in their seed share one draw
             cache[key] = _run_labels(rc, seed, base, k)
         per_run.append(cache[key])
-    return _stack_runs(per_run, base, test, k, ds.source)
+    out = _stack_runs(per_run, base, test, k, ds.source)
+    out.clean_train_known = all(_clean_known(base, p.train) for p in per_run)
+    out.extra_eval = extra_eval
+    if any(p.report is not None for p in per_run):
+        out.noise_report = [p.report for p in per_run]
+    out.bad_images = bad
+    return out
+
+
+def _check_stream(plan: RunPlan) -> None:
+    """What a streamed training set cannot do (before anything is loaded)."""
+    for kind in dict.fromkeys(rc.noise.kind for rc in plan.run_configs):  # each run's own
+        if "features" in NOISE_KINDS[noise_kind(kind)].options:
+            raise ValueError(
+                f"config.noise.kind={kind!r} draws the noise from the inputs, which a streamed "
+                "training set does not hold in memory; use dataset.pipeline='memory'"
+            )
+    if "dataset.fold" in plan.varying:
+        raise ValueError(
+            "vmapped runs on different folds train on different rows, so they cannot share one "
+            "stream of batches; use dataset.pipeline='memory' or one program per fold"
+        )
+
+
+def _inputs(d: ml_collections.ConfigDict, x: Any) -> Any:
+    """Arrays as float32, normalised per channel when ``dataset.mean``/``std`` are set; record
+    sources of a stream as they are (their transform normalises each image)."""
+    if not isinstance(x, np.ndarray):
+        return x
+    x = np.asarray(x, np.float32)
+    mean, std = tuple(d.get("mean", ())), tuple(d.get("std", ()))
+    if mean:
+        if x.ndim != 4 or x.shape[-1] != len(mean):
+            raise ValueError(
+                f"config.dataset.mean/std have {len(mean)} channels but the inputs have shape "
+                f"{x.shape[1:]}"
+            )
+        x = normalize_images(x, mean, std)
+    return x
+
+
+def _clean_known(b: _Base, train: np.ndarray) -> bool:
+    """Whether the dataset publishes the true label of every training row (``train/acc_clean``
+    is logged only then)."""
+    if b.real is None:
+        return True
+    return bool(np.all(np.asarray(b.real["clean"])[b.rows[train]] >= 0))
+
+
+def _check_real_noise(config: ml_collections.ConfigDict, b: _Base, ds: Any) -> None:
+    """Data-dependent checks of real label noise (right after loading, before compiling)."""
+    t = config.transition
+    if b.real is not None and t.use != "none" and t.estimator == "true":
+        known = int(np.sum(np.asarray(b.real["clean"])[b.rows] >= 0))
+        if known < len(b.rows):
+            raise ValueError(
+                f"config.transition.estimator='true' needs the true T, but dataset "
+                f"{config.dataset.name!r} publishes clean labels for {known} of its "
+                f"{len(b.rows)} training images; estimate T instead (e.g. 'anchor')"
+            )
 
 
 @dataclasses.dataclass
@@ -222,6 +404,8 @@ class _Base:
     y_val: np.ndarray
     val_index: np.ndarray
     n_source: int  # rows of the dataset's source order (a real-noise file must have as many)
+    real: dict | None = None  # a real-noise dataset's own labels (noise.kind="real")
+    val_clean: bool = False  # the dataset's own validation set, clean (never corrupted)
 
 
 @dataclasses.dataclass
@@ -234,6 +418,7 @@ class _Labels:
     y_val: np.ndarray
     y_val_clean: np.ndarray
     T: np.ndarray
+    report: dict | None = None  # real label noise: `real_noise_report` of the training rows
 
 
 def fold_rows(config: ml_collections.ConfigDict, labels: np.ndarray) -> tuple:
@@ -258,28 +443,55 @@ def _run_labels(config: ml_collections.ConfigDict, seed: int, b: _Base, k: int) 
     """The labels of one (unbatched) run with noise seed ``seed``: fold split and noise, in the
     one order every run uses."""
     nz = config.noise
+    own = b.real
+    noisy_val = nz.noisy_val and not b.val_clean
     if not config.dataset.num_folds:
-        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source)
+        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source, own)
         y_val = b.y_val
-        if nz.noisy_val and len(y_val):
+        if noisy_val and len(y_val):
             y_val = _noise(
-                config, b.y_val, b.x_val, k, seed + 100_003, b.val_index, b.n_source
+                config, b.y_val, b.x_val, k, seed + 100_003, b.val_index, b.n_source, own
             ).labels
         train = np.arange(len(b.y))
-        return _Labels(train, _i32(draw.labels), b.x_val, _i32(y_val), b.y_val, _f32(draw.T))
+        return _Labels(
+            train,
+            _i32(draw.labels),
+            b.x_val,
+            _i32(y_val),
+            b.y_val,
+            _f32(draw.T),
+            _report(config, b, b.rows, draw),
+        )
     tr, va = fold_rows(config, b.y)
     if nz.before_split:  # one draw on the whole file; the validation fold carries it (LDR code)
-        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source)
+        draw = _noise(config, b.y, b.x, k, seed, b.rows, b.n_source, own)
         y_tr = np.asarray(draw.labels)[tr]
-        y_va = np.asarray(draw.labels)[va] if nz.noisy_val else b.y[va]
+        y_va = np.asarray(draw.labels)[va] if noisy_val else b.y[va]
+        T = draw.T
+        report = _report(config, b, b.rows[tr], _own_or(draw, tr))
     else:
-        draw = _noise(config, b.y[tr], b.x[tr], k, seed, b.rows[tr], b.n_source)
-        y_tr, y_va = draw.labels, b.y[va]
-        if nz.noisy_val:
+        draw = _noise(config, b.y[tr], b.x[tr], k, seed, b.rows[tr], b.n_source, own)
+        y_tr, y_va, T = draw.labels, b.y[va], draw.T
+        if noisy_val:
             y_va = _noise(
-                config, b.y[va], b.x[va], k, seed + 100_003, b.rows[va], b.n_source
+                config, b.y[va], b.x[va], k, seed + 100_003, b.rows[va], b.n_source, own
             ).labels
-    return _Labels(tr, _i32(y_tr), b.x[va], _i32(y_va), b.y[va], _f32(draw.T))
+        report = _report(config, b, b.rows[tr], draw)
+    return _Labels(tr, _i32(y_tr), b.x[va], _i32(y_va), b.y[va], _f32(T), report)
+
+
+def _own_or(draw: NoisyLabels, rows: np.ndarray) -> NoisyLabels:
+    """``draw`` restricted to ``rows`` (the training fold of a draw on the whole file)."""
+    return NoisyLabels(np.asarray(draw.labels)[rows], draw.T, np.asarray(draw.is_noisy)[rows])
+
+
+def _report(config, b: _Base, source_rows_: np.ndarray, draw: NoisyLabels) -> dict | None:
+    """The noise report of a run on real labels (None for synthetic noise or clean labels)."""
+    if noise_kind(config.noise.kind) != "real":
+        return None
+    if b.real is not None:
+        return real_noise_report(b.real, source_rows_, len(draw.T))
+    return _file_noise_report(config, draw)
 
 
 def _i32(a) -> np.ndarray:
@@ -430,11 +642,13 @@ def build_trainer(
         if config.num_devices:
             devices = devices[: config.num_devices]
     augment = None
-    if config.augment:
+    if config.augment and not host_augment(config):
         augment = random_crop_flip
     mode = config.epoch_mode
     if mode == "auto":
         mode = default_epoch_mode(m.name)
+    if config.dataset.get("pipeline", "memory") == "stream":
+        mode = "loop"  # one streamed batch per step
     runs = plan.num_runs
     return Trainer(
         model,
@@ -452,10 +666,17 @@ def build_trainer(
         labels_per_run=runs is not None,
         sync_every=config.sync_every,
         eval_batch_size=config.eval_batch_size,
-        schedule=make_schedule(o.lr, **sched),
         lr_shape=shape,
         run_examples=data.train_sizes,
     )
+
+
+def host_augment(config: ml_collections.ConfigDict) -> bool:
+    """Whether ``augment`` runs on the host workers of the stream (random-resized crops of
+    image files to ``dataset.image_size``) rather than on the device (pad-4 crop + flip of
+    fixed-size images, `random_crop_flip`, the same in both pipelines)."""
+    d = config.dataset
+    return d.get("pipeline", "memory") == "stream" and bool(d.get("image_size", 0))
 
 
 def init_state(
@@ -470,11 +691,12 @@ def init_state(
     """
     plan = as_plan(config)
     config, runs = plan.config, plan.num_runs
+    sample = _sample(data.x_train)
     if not runs:
-        return _with_init_params(config, trainer, trainer.init(config.seed, data.x_train), None)
+        return _with_init_params(config, trainer, trainer.init(config.seed, sample), None)
     rcs = plan.run_configs
     keys = np.stack([np.asarray(jax.random.PRNGKey(rc.seed)) for rc in rcs])
-    state = trainer.init(keys, data.x_train)
+    state = trainer.init(keys, sample)
     vary = plan.varying
     if not isinstance(state.aux, dict):  # a stateful loss's own state: nothing per run in it
         aux = state.aux
@@ -487,11 +709,29 @@ def init_state(
     return _with_init_params(config, trainer, state._replace(aux=aux, opt_state=opt_state), runs)
 
 
+def _sample(x: Any) -> np.ndarray:
+    """One input (shapes only): the first row of an array, zeros shaped like a source's."""
+    if isinstance(x, np.ndarray):
+        return x[:1]
+    return np.zeros((1,) + tuple(x.shape[1:]), np.float32)
+
+
 def _with_init_params(config, trainer: Trainer, state: TrainState, runs: int | None):
-    """``state`` with the parameters of ``config.model.init_path`` when one is given."""
-    if not config.model.get("init_path"):
+    """``state`` with the parameters of ``config.model.init_path`` when one is given: our
+    flat ``.npz`` (`load_init_params`) or a torchvision ResNet state dict
+    (`robustloss.models.load_torchvision_resnet`, BatchNorm statistics included)."""
+    path = config.model.get("init_path")
+    if not path:
         return state
-    params = load_init_params(config.model.init_path, state.params, runs)
+    if is_torchvision_weights(path):
+        try:
+            params, stats, _ = load_torchvision_resnet(
+                path, trainer.model, state.params, state.batch_stats, runs=runs
+            )
+        except (OSError, ValueError) as e:
+            raise ValueError(f"config.model.init_path: {e}") from e
+        return state._replace(params=trainer.put(params), batch_stats=trainer.put(stats))
+    params = load_init_params(path, state.params, runs)
     return state._replace(params=trainer.put(params))
 
 

@@ -15,11 +15,19 @@ from typing import Any
 import jax
 import ml_collections
 
-from robustloss import get_loss, list_losses
-from robustloss.data import DATASETS, list_datasets
+from robustloss import get_loss, list_losses, loss_hparams
+from robustloss.data import DATASETS, REAL_NOISE_DATASETS, check_dataset_fields, list_datasets
 from robustloss.models import MODELS, list_models
-from robustloss.noise import NOISE_MODES, SAMPLINGS, check_mode, list_noise_kinds, noise_kind
+from robustloss.noise import (
+    NOISE_KINDS,
+    NOISE_MODES,
+    SAMPLINGS,
+    check_mode,
+    list_noise_kinds,
+    noise_kind,
+)
 from robustloss.objective import _is_stateful
+from robustloss.options import option_default
 from robustloss.training.optim import OPTIMIZERS, SCHEDULES
 from robustloss.training.runs import (
     RunPlan,
@@ -38,7 +46,20 @@ SELECT_METRICS = (
     *(f"test/{m}" for m in _ACCURACIES),
 )
 FOLD_MODES = ("contiguous", "shuffled", "stratified")
+PIPELINES = ("memory", "stream")
 PROGRESS = ("auto", "bar", "lines", "none")
+
+
+def _option_fields(group: ml_collections.ConfigDict, table: dict) -> None:
+    """Adds every option of a family's table (all entries) to ``group`` with its default.
+
+    So a component's options are config fields (``model.width``, ``dataset.test_rows``) without
+    being written again here; the harness passes a component the fields that are its options.
+    """
+    for name in dict.fromkeys(n for e in table.values() for n in e.options):
+        if name in group:
+            raise ValueError(f"option {name!r} of the table is also a config field of another use")
+        group[name] = option_default(table, name)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -63,6 +84,31 @@ def default_config() -> ml_collections.ConfigDict:
         ``fold_mode``: ``contiguous`` (scikit-learn's unshuffled ``KFold``, the LDR code),
         ``shuffled`` (``KFold(shuffle=True, random_state=split_seed)``) or ``stratified``
         (``StratifiedKFold(shuffle=True, random_state=split_seed)`` on the clean labels).
+        Real label noise (``cifar10n``, ``cifar100n``, ``clothing1m``, ``mini_webvision``,
+        ``food101n``, ``animal10n``; docs/data.md "Real label noise"): ``label_set`` (CIFAR-N:
+        ``aggre``, ``worse``, ``random1``-``random3``; ``noisy``, ``noisy_coarse``),
+        ``label_file`` (the CIFAR-N ``.pt`` when not in ``path``), ``partial`` (accept a copy
+        with fewer images than published, recorded in the provenance), ``image_size`` (file
+        datasets in memory: the square side, 0 = the dataset's standard), ``eval_path``
+        (mini-WebVision: the ILSVRC12 val folder; Food-101N: Food-101), ``train_set`` /
+        ``test_set`` (Clothing1M: ``rent`` for the RENT code's sets). These datasets carry
+        their own labels: ``noise.kind`` must be ``real`` (with no ``labels_path``), or
+        ``clean`` where every clean training label is known (CIFAR-N).
+        ``pipeline``: ``memory`` (the default: the training set on the devices, batches
+        gathered by index) or ``stream`` (grain: records decoded and augmented on host workers
+        batch by batch, docs/data.md "Data at scale"). ``image_list`` (files listed in a
+        ``path,label`` CSV/TSV) reads ``image_size`` (0 = the files' size; else square
+        images of that side: random-resized crops for training with ``augment``, resize +
+        center crop otherwise), ``root`` (the folder of relative paths; default the list's)
+        and ``bad_images`` (``fail``, or ``skip``: unreadable training images are left out /
+        masked and counted in ``train/bad_images``). ``mean``/``std``: per-channel
+        normalisation of images in ``[0, 1]`` (both pipelines; () = none; e.g. ImageNet's for
+        pretrained weights). Stream only: ``data_seed`` (>= 0) sets the data order and the
+        host augmentation, shared by every run of a vmapped program (a separate run uses it
+        too, so packed = separate; with ``data_seed = seed`` a stream visits the examples in
+        the memory pipeline's order); ``workers`` (grain worker processes, 0 = threads of
+        the main process only), ``threads`` (reading threads per process), ``prefetch``
+        (batches buffered ahead).
       noise.kind / rate / seed / sampling / class_map / mode: passed to
         ``robustloss.noise.add_noise`` (``kind="clean"`` for none; ``class_map`` ``""`` means the
         generator's default); ``noisy_val`` corrupts the validation split too (LDR protocol).
@@ -77,14 +123,17 @@ def default_config() -> ml_collections.ConfigDict:
         many rows, see ``build.source_rows``); ``labels_key`` names the npz array or CSV header
         column, ``labels_column`` (>= 0; -1 = none) the 0-based column of a 2-D array or CSV.
       loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``.
-      model.name: ``ffnn``, ``lenet``, ``resnet18`` or ``resnet34``; ``hidden`` (ffnn, 0 = the
-        paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
+      model.name: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34`` or ``resnet50``; ``hidden``
+        (ffnn, 0 = the paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
         ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code);
         ``dtype``: ``float32`` or ``bfloat16`` compute (mixed precision: parameters, optimizer
         state, BatchNorm statistics, logits and the loss stay float32); ``init``
         (lenet: ``kaiming_fan_out`` or ``torch``, PyTorch's default as in the RENT code);
         ``init_path``: an ``.npz`` of initial parameters keyed by their flattened paths
-        (``Dense_0/kernel``), loaded into every run's initial state (shapes checked).
+        (``Dense_0/kernel``), or a torchvision ResNet state dict (``.pth`` read without
+        torch, ``.safetensors``, ``.npz`` of torchvision names; BatchNorm statistics too, a new
+        head when the class count differs), loaded into every run's initial state (shapes
+        checked).
       optimizer.name: ``sgd`` | ``adam`` | ``adamw``; ``lr``; ``momentum``; ``nesterov``;
         ``weight_decay`` (coupled L2 for sgd/adam); ``schedule`` ``constant`` | ``step`` |
         ``cosine``; ``decay_epochs``/``decay_factor`` for ``step``; ``clip_norm`` (0 = off);
@@ -95,9 +144,12 @@ def default_config() -> ml_collections.ConfigDict:
       augment: random crop (pad 4) + horizontal flip of training images.
       epoch_mode: ``auto`` (the model's measured default), ``scan`` or ``loop``.
       num_devices: 0 = all devices (all processes under ``jax.distributed``), else the first n.
-      sync_every: loop mode: read a scalar every n steps (0 = automatic, DESIGN §7).
+      sync_every: loop mode: read a scalar every n steps (0 = automatic; docs/design.md §11).
       eval_every: evaluate every n epochs (and always after the last).
       checkpoint_every: save every n epochs (and after the last); ``keep_checkpoints``.
+      checkpoint_steps: ``dataset.pipeline = "stream"`` only: > 0 also saves a mid-epoch
+        checkpoint every n steps (train state, the epoch's running statistics, the grain
+        iterator's state), so a killed run resumes mid-epoch at the next batch.
       checkpoint_seconds: > 0 replaces ``checkpoint_every`` by elapsed time: save after an
         epoch once this many seconds passed since the last save (and after the last epoch), so
         checkpointing costs a bounded share of a run's wall time; a kill loses at most that.
@@ -125,18 +177,24 @@ def default_config() -> ml_collections.ConfigDict:
     c.dataset.max_train = 0
     c.dataset.max_test = 0
     c.dataset.scale = ""
-    c.dataset.test_rows = 4000
-    c.dataset.split = "last"
     c.dataset.test_path = ""
     c.dataset.num_folds = 0
     c.dataset.fold = 0
     c.dataset.fold_mode = "contiguous"
+    c.dataset.pipeline = "memory"
+    _option_fields(c.dataset, DATASETS)  # the datasets' own options (letter: test_rows, split)
+    c.dataset.mean = ()
+    c.dataset.std = ()
+    c.dataset.data_seed = 0
+    c.dataset.workers = 0
+    c.dataset.threads = 4
+    c.dataset.prefetch = 2
 
     c.noise = ml_collections.ConfigDict()
     c.noise.kind = "symmetric"
     c.noise.rate = 0.0
     c.noise.seed = -1  # -1: the run's seed (see `noise_seed`)
-    c.noise.sampling = "exact"
+    c.noise.sampling = option_default(NOISE_KINDS, "sampling")
     c.noise.class_map = ""
     c.noise.mode = "ours"
     c.noise.noisy_val = True
@@ -155,12 +213,8 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "ffnn"
-    c.model.hidden = 0
-    c.model.width = 64
-    c.model.stem = "cifar"
-    c.model.dtype = "float32"
-    c.model.init = "kaiming_fan_out"
     c.model.init_path = ""
+    _option_fields(c.model, MODELS)  # the models' options: hidden, dtype, init, width, stem
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
@@ -188,6 +242,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval_every = 1
     c.checkpoint_every = 1
     c.checkpoint_seconds = 0.0
+    c.checkpoint_steps = 0
     c.keep_checkpoints = 2
     c.select_metric = "val/top1"
     c.progress = "auto"
@@ -215,16 +270,11 @@ def set_loss(config: ml_collections.ConfigDict, name: str, **hparams: Any) -> No
     (``--config.loss.hparams.q=0.5``) and recorded in ``config.json``.
 
     Raises:
-        ValueError: unknown loss name or hyperparameter (from ``robustloss.get_loss``).
+        ValueError: unknown loss name or hyperparameter, or a bad value (from
+            ``robustloss.get_loss``).
     """
-    defaults = dict(getattr(get_loss(name), "hparams", {}) or {})
-    unknown = sorted(set(hparams) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"unknown hyperparameter(s) {unknown} for loss {name!r}; valid: {sorted(defaults)}"
-        )
-    defaults.update(hparams)
-    get_loss(name, **defaults)  # validates values
+    get_loss(name, **hparams)  # checks the name, the hyperparameters' names and values
+    defaults = {**loss_hparams(name), **hparams}
     with config.unlocked():
         config.loss.name = name
         config.loss.hparams = ml_collections.ConfigDict(
@@ -317,6 +367,10 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
     _range("dataset.split_seed", c.dataset.split_seed, 0)
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
     _check_component_options("dataset", DATASETS, c.dataset)
+    _choice("dataset.pipeline", c.dataset.pipeline, PIPELINES)
+    reason = check_dataset_fields(c.dataset.name, c.dataset)
+    if reason:
+        raise ValueError(f"config.dataset (name={c.dataset.name!r}): {reason}")
     _choice("dataset.fold_mode", c.dataset.fold_mode, FOLD_MODES)
     if c.dataset.num_folds != 0:
         _range("dataset.num_folds", c.dataset.num_folds, 2)
@@ -327,6 +381,30 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
                 f"{c.dataset.val_fraction})"
             )
     _range("dataset.fold", c.dataset.fold, 0, max(0, c.dataset.num_folds - 1))
+    _check_pipeline(c)
+
+
+def _check_pipeline(c: ml_collections.ConfigDict) -> None:
+    """``dataset.pipeline`` and the streaming and normalisation fields."""
+    d = c.dataset
+    _choice("dataset.pipeline", d.pipeline, PIPELINES)
+    for name, lo in (("data_seed", 0), ("workers", 0), ("threads", 1), ("prefetch", 1)):
+        _range(f"dataset.{name}", d[name], lo)
+        if not isinstance(d[name], int) or isinstance(d[name], bool):
+            raise ValueError(f"config.dataset.{name}={d[name]!r} must be an int")
+    mean, std = tuple(d.mean), tuple(d.std)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in mean + std)
+    if len(mean) != len(std) or not numbers or any(v <= 0 for v in std):
+        raise ValueError(
+            f"config.dataset.mean={mean!r} and config.dataset.std={std!r} must be tuples of "
+            "numbers, one per channel, std > 0 (both () for no normalisation), e.g. ImageNet's "
+            "(0.485, 0.456, 0.406) and (0.229, 0.224, 0.225)"
+        )
+    if d.pipeline == "stream" and c.epoch_mode == "scan":
+        raise ValueError(
+            "config.epoch_mode='scan' needs the training set on the devices; with "
+            "config.dataset.pipeline='stream' epochs are a loop of steps (use 'auto' or 'loop')"
+        )
 
 
 def _check_noise(c: ml_collections.ConfigDict) -> None:
@@ -335,10 +413,27 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         kind = noise_kind(c.noise.kind)
     except ValueError:
         _choice("noise.kind", c.noise.kind, list_noise_kinds())
-    if kind == "real" and not c.noise.labels_path:
+    own = c.dataset.name in REAL_NOISE_DATASETS
+    if own:
+        clean = DATASETS[c.dataset.name].meta["real_noise"]
+        if kind not in ("real", "clean") or (kind == "clean" and clean != "all"):
+            allowed = "'real' (its own labels)" + (" or 'clean'" if clean == "all" else "")
+            raise ValueError(
+                f"config.noise.kind={c.noise.kind!r}: dataset {c.dataset.name!r} carries its own "
+                f"noisy labels; set noise.kind to {allowed}"
+                + ("" if clean == "all" else " (its clean training labels are not all known)")
+            )
+        if c.noise.labels_path:
+            raise ValueError(
+                f"config.noise.labels_path={c.noise.labels_path!r}: dataset {c.dataset.name!r} "
+                "carries its own labels (dataset.label_set); a label file would replace them -- "
+                "use dataset.label_file (CIFAR-N) or another dataset"
+            )
+    elif kind == "real" and not c.noise.labels_path:
         raise ValueError(
             f"config.noise.kind={c.noise.kind!r} needs config.noise.labels_path: a file with one "
-            "noisy label per training example (.npy, .npz with noise.labels_key, .csv)"
+            "noisy label per training example (.npy, .npz with noise.labels_key, .csv), or a "
+            f"dataset with its own labels ({list(REAL_NOISE_DATASETS)})"
         )
     col = c.noise.labels_column
     if isinstance(col, bool) or not isinstance(col, int) or col < -1:
@@ -420,6 +515,12 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
     _range("eval_every", c.eval_every, 1)
     _range("checkpoint_every", c.checkpoint_every, 1)
     _range("checkpoint_seconds", c.checkpoint_seconds, 0.0)
+    _range("checkpoint_steps", c.checkpoint_steps, 0)
+    if c.checkpoint_steps and c.dataset.pipeline != "stream":
+        raise ValueError(
+            f"config.checkpoint_steps={c.checkpoint_steps} saves mid-epoch checkpoints of a "
+            "streamed run; set config.dataset.pipeline='stream' or leave it 0"
+        )
     _range("keep_checkpoints", c.keep_checkpoints, 1)
     _choice("progress", c.progress, PROGRESS)
     for name in ("shuffle", "drop_last", "augment"):
@@ -430,11 +531,12 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
 def _check_select(c: ml_collections.ConfigDict) -> None:
     """``select_metric``: a metric the evaluation logs (a typo must not select on test)."""
     _choice("select_metric", c.select_metric, SELECT_METRICS)
-    if c.select_metric == "val/clean_top1" and not (c.noise.noisy_val and c.noise.rate > 0):
+    noisy = c.noise.rate > 0 or noise_kind(c.noise.kind) == "real"
+    if c.select_metric == "val/clean_top1" and not (c.noise.noisy_val and noisy):
         raise ValueError(
             "config.select_metric='val/clean_top1' is logged only with noisy validation labels "
-            f"(noise.noisy_val=True and noise.rate > 0; got {c.noise.noisy_val!r} and "
-            f"{c.noise.rate!r}); use 'val/top1'"
+            f"(noise.noisy_val=True and noise.rate > 0 or real labels; got {c.noise.noisy_val!r} "
+            f"and {c.noise.rate!r}); use 'val/top1'"
         )
 
 

@@ -6,8 +6,20 @@ from collections.abc import Sequence
 
 import optax
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
+from robustloss.options import lookup
+
+#: The optimizers (`make_optimizer`, `make_run_optimizer`): name -> description.
+OPTIMIZERS = {
+    "sgd": "SGD with momentum and coupled L2 weight decay (PyTorch SGD; LDR)",
+    "adam": "Adam with coupled L2 weight decay (PyTorch Adam; RENT)",
+    "adamw": "Adam with decoupled weight decay",
+}
+#: The learning-rate schedules (`make_schedule`): name -> description.
+SCHEDULES = {
+    "constant": "lr",
+    "step": "lr times decay_factor at the start of each of decay_epochs",
+    "cosine": "cosine decay from lr to 0 over the run",
+}
 
 
 def make_schedule(
@@ -43,14 +55,13 @@ def make_schedule(
         >>> round(float(s(19)), 6), round(float(s(20)), 6)
         (0.1, 0.01)
     """
+    lookup(SCHEDULES, schedule, "schedule")
     if schedule == "constant":
         return optax.constant_schedule(lr)
     if schedule == "step":
         bounds = {int(e) * steps_per_epoch: decay_factor for e in sorted(decay_epochs)}
         return optax.piecewise_constant_schedule(lr, bounds)
-    if schedule == "cosine":
-        return optax.cosine_decay_schedule(lr, max(1, num_epochs * steps_per_epoch))
-    raise ValueError(f"unknown schedule {schedule!r}; valid choices: {list(SCHEDULES)}")
+    return optax.cosine_decay_schedule(lr, max(1, num_epochs * steps_per_epoch))
 
 
 def make_optimizer(
@@ -92,6 +103,7 @@ def make_optimizer(
         >>> type(tx).__name__
         'GradientTransformationExtraArgs'
     """
+    lookup(OPTIMIZERS, name, "optimizer")
     parts = []
     if clip_norm > 0:
         parts.append(optax.clip_by_global_norm(clip_norm))
@@ -103,10 +115,8 @@ def make_optimizer(
         if weight_decay > 0:
             parts.append(optax.add_decayed_weights(weight_decay))
         parts.append(optax.adam(schedule, b1=b1, b2=b2, eps=eps))
-    elif name == "adamw":
-        parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
     else:
-        raise ValueError(f"unknown optimizer {name!r}; valid choices: {list(OPTIMIZERS)}")
+        parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
     return optax.chain(*parts)
 
 
@@ -146,8 +156,7 @@ def make_run_optimizer(
         >>> round(float(state.hyperparams["learning_rate"]), 6)
         0.1
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid choices: {list(OPTIMIZERS)}")
+    lookup(OPTIMIZERS, name, "optimizer")
 
     def factory(learning_rate, weight_decay, momentum):
         parts = [optax.clip_by_global_norm(clip_norm)] if clip_norm > 0 else []

@@ -1,4 +1,8 @@
-"""Progress display of a training run: a live line on a terminal, plain lines otherwise."""
+"""Progress display: a live line on a terminal, plain lines otherwise (or nothing).
+
+`StatusLine` is the one display of the package; `Progress` (a training run's epochs) and the
+sweep driver's cell counts (`robustloss.sweep.runner`) only format what it shows.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,64 @@ from collections.abc import Callable
 
 from robustloss.training.workdir import mean_value
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "StatusLine"]
+
+MODES = ("auto", "bar", "lines", "none")
+
+
+class StatusLine:
+    """A status line rewritten in place on a terminal, logged line by line otherwise.
+
+    Args:
+        mode: ``"bar"`` (rewrite one live line on stdout: carriage return + clear-line),
+            ``"lines"`` (hand each message to ``log``), ``"none"`` (show nothing) or ``"auto"``
+            (``"bar"`` when stdout is a terminal, else ``"lines"``).
+        log: line printer for ``"lines"`` (default: ``print``, flushed).
+
+    Example:
+        >>> s = StatusLine("lines", log=print)
+        >>> s.show("3/10 done", "cell 7 done  [3/10 done]")
+        cell 7 done  [3/10 done]
+        >>> s.show("4/10 done")  # no message: nothing to log
+    """
+
+    def __init__(self, mode: str = "auto", log: Callable[[str], None] | None = None):
+        if mode not in MODES:
+            raise ValueError(f"progress mode={mode!r} is not valid; choose one of {list(MODES)}")
+        if mode == "auto":
+            mode = "bar" if sys.stdout.isatty() else "lines"
+        self.mode = mode
+        self.log = log or (lambda s: print(s, flush=True))
+        self._open = False  # a live line is on the terminal without its newline
+
+    def show(self, live: str, message: str | None = None) -> None:
+        """Shows ``live`` as the live line (``"bar"``) or logs ``message`` (``"lines"``)."""
+        if self.mode == "bar":
+            sys.stdout.write("\r\033[K" + live)
+            sys.stdout.flush()
+            self._open = True
+        elif self.mode == "lines" and message is not None:
+            self.log(message)
+
+    def note(self, message: str) -> None:
+        """A line of its own (``loading data…``); ends an open live line first."""
+        if self.mode == "bar":
+            self.end()
+            sys.stdout.write(message + "\n")
+            sys.stdout.flush()
+        elif self.mode == "lines":
+            self.log(message)
+
+    def end(self) -> None:
+        """Ends the live line (a newline), so that later output starts on a line of its own."""
+        if self._open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._open = False
 
 
 class Progress:
-    """A live status line on a terminal, plain lines otherwise (or nothing).
+    """A training run's progress: one status line per epoch (`StatusLine`).
 
     Args:
         mode: ``"auto"`` (``"bar"`` on a terminal, else ``"lines"``), ``"bar"``, ``"lines"``
@@ -29,27 +86,17 @@ class Progress:
     """
 
     def __init__(self, mode: str, num_epochs: int, log: Callable[[str], None] | None):
-        if mode == "auto":
-            mode = "bar" if sys.stdout.isatty() else "lines"
-        self.mode = mode
+        self.display = StatusLine(mode, log)
         self.num_epochs = num_epochs
-        self.log = log or (lambda s: print(s, flush=True))
         self.t0 = time.time()
         self.done0: int | None = None
 
     def note(self, message: str) -> None:
         """A status line (``loading data…``, ``compiling…``); nothing with ``mode="none"``."""
-        if self.mode == "none":
-            return
-        if self.mode == "bar":  # only before the first epoch's bar, so no carriage return
-            sys.stdout.write(message + "\n")
-            sys.stdout.flush()
-        else:
-            self.log(message)
+        self.display.note(message)
 
     def update(self, record: dict) -> None:
-        if self.mode == "none":
-            return
+        """Shows the epoch ``record`` (``epoch``, ``time`` and the metrics it has)."""
         e = record["epoch"]
         if self.done0 is None:
             self.done0 = e - 1
@@ -61,9 +108,6 @@ class Progress:
                 parts.append(f"{key}={mean_value(record[key]):.4f}")
         parts.append(f"{record['time']:.1f}s ETA {eta:.0f}s")
         line = "  ".join(parts)
-        if self.mode == "bar":
-            end = "\n" if e == self.num_epochs else ""
-            sys.stdout.write("\r\033[K" + line + end)
-            sys.stdout.flush()
-        else:
-            self.log(line)
+        self.display.show(line, line)
+        if e == self.num_epochs:
+            self.display.end()

@@ -3,8 +3,10 @@
 `train(config, workdir)` is what ``python -m experiments.main`` calls. It composes the parts of
 ``robustloss.training``: `validate_config` (config.py), which resolves the config into its
 `RunPlan` (runs.py) once; `load_run_data` / `build_trainer` / `init_state` (build.py) and the
-evaluation, which all take that plan; `Workdir` (workdir.py: ``config.json``, append-only
-``metrics.jsonl``, ``summary.json``, Orbax ``checkpoints/``) and `Progress` (progress.py).
+evaluation, which all take that plan; `make_feed` (feed.py: the inputs of
+``dataset.pipeline``, from the fields the runs share); `Workdir` (workdir.py: ``config.json``,
+append-only ``metrics.jsonl``, ``summary.json``, Orbax ``checkpoints/``) and `Progress`
+(progress.py).
 
 Each line of ``metrics.jsonl`` (``epoch`` counts completed epochs, 1..num_epochs) holds
 ``train/loss``, ``train/acc_noisy``, ``train/acc_clean``, ``train/<objective metric>``,
@@ -28,8 +30,15 @@ import ml_collections
 import numpy as np
 
 from robustloss.noise import noise_kind
-from robustloss.training.build import RunData, build_trainer, init_state, load_run_data
+from robustloss.training.build import (
+    RunData,
+    build_trainer,
+    init_state,
+    load_run_data,
+    noise_metrics,
+)
 from robustloss.training.config import validate_config
+from robustloss.training.feed import make_feed
 from robustloss.training.progress import Progress
 from robustloss.training.runs import RunPlan, add_runs
 from robustloss.training.trainer import Trainer, TrainState
@@ -76,15 +85,17 @@ def _check_select_metric(config: ml_collections.ConfigDict, data: RunData) -> st
 class _Evaluation:
     """The evaluation sets of a run, on device, and the metrics of one evaluation."""
 
-    def __init__(self, plan: RunPlan, trainer: Trainer, data: RunData):
+    def __init__(self, plan: RunPlan, trainer: Trainer, data: RunData, feed: Any):
         runs = plan.num_runs
         per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape[-1:]) if runs else y
-        self.trainer, self.config = trainer, plan.config
-        self.x_test, self.y_test = trainer.put(data.x_test), data.y_test
+        self.trainer, self.config, self.feed = trainer, plan.config, feed
+        self.x_test, self.y_test = feed.eval_input(data.x_test), data.y_test
         self.has_val = data.y_val.shape[-1] > 0
         self.val_sizes = data.val_sizes  # runs validating on their own (padded) rows
         self.val_per_run = self.val_sizes is not None
-        self.x_val = trainer.put(data.x_val) if self.has_val else None
+        self.x_val = feed.eval_input(data.x_val) if self.has_val else None
+        # further eval sets by name (mini-WebVision's ilsvrc12_val): <name>/top1..
+        self.extra = {n: (feed.eval_input(x), y) for n, (x, y) in (data.extra_eval or {}).items()}
         self.y_val, self.y_val_clean = per_run(data.y_val), per_run(data.y_val_clean)
         # Any run with noise reports its clean validation accuracy, as alone.
         self.clean_val = any(_val_labels_noisy(rc) for rc in plan.run_configs)
@@ -117,9 +128,13 @@ class _Evaluation:
 
     def _metrics(self, state: TrainState) -> dict:
         t = self.trainer
-        record = {f"test/{k}": v for k, v in t.evaluate(state, self.x_test, self.y_test).items()}
+        test = t.evaluate(state, None, self.y_test, logits=self.feed.predict(state, self.x_test))
+        record = {f"test/{k}": v for k, v in test.items()}
+        for name, (x, y) in self.extra.items():
+            metrics = t.evaluate(state, None, y, logits=self.feed.predict(state, x))
+            record.update({f"{name}/{k}": v for k, v in metrics.items()})
         if self.has_val:
-            logits = t.predict(state, self.x_val, per_run=self.val_per_run)
+            logits = self.feed.predict(state, self.x_val, per_run=self.val_per_run)
             sizes = self.val_sizes
             if sizes is not None and len(set(sizes)) == 1:
                 sizes = None  # equal folds: one vmapped evaluation
@@ -176,6 +191,7 @@ def train(
     plan = validate_config(config)  # the config resolved into its runs, once
     progress = Progress(config.progress, config.num_epochs, log)
     wd = None if workdir is None else Workdir(workdir, config)  # takes the workdir's lock
+    feed = None
     try:
         progress.note(f"loading data ({config.dataset.name})…")
         data = load_run_data(plan)
@@ -185,16 +201,13 @@ def train(
         progress.note("compiling…")
         trainer = build_trainer(plan, data, devices=devices)
         state, history = init_state(plan, trainer, data), []
+        feed = make_feed(plan.config, trainer, data)  # dataset.pipeline: memory or stream
         if wd is not None:
             wd.open(config.keep_checkpoints)
             state, history = wd.resume(state)
-        train_data = trainer.prepare_train_data(
-            data.x_train, data.y_train, data.y_train_clean, rows=data.train_rows
-        )
-        x_refresh, refresh_per_run = train_data["x"][:-1], False
-        if data.train_rows is not None:  # each run refreshes on its own training rows
-            x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
-        evaluation = _Evaluation(plan, trainer, data)
+            state = feed.resume(state, wd)  # a mid-epoch checkpoint of a stream, if any
+        noise = noise_metrics(data.noise_report)  # real labels: the realised noise rate
+        evaluation = _Evaluation(plan, trainer, data, feed)
         first = len(history)
         last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
@@ -202,10 +215,10 @@ def train(
             if stop_after is not None and epoch - first >= stop_after:
                 break
             t0 = time.time()
-            state, stats = trainer.train_epoch(state, train_data)
+            state, stats = feed.train_epoch(state, wd)
             if trainer.objective.refresh_due(epoch, config.num_epochs):
-                state = trainer.refresh(state, x_refresh, data.y_train, per_run=refresh_per_run)
-            record: dict[str, Any] = {"epoch": epoch + 1}
+                state = feed.refresh(state)
+            record: dict[str, Any] = {"epoch": epoch + 1, **noise}
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
             if evaluation.due(epoch):
                 record.update(evaluation(state, epoch + 1))
@@ -220,12 +233,16 @@ def train(
                     last_save = time.time()
             progress.update(record)
     finally:
+        if feed is not None:
+            feed.close()
         if wd is not None:
             wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
     summary = summarize(history, config.select_metric, plan.num_runs, config.num_epochs)
     summary["data_source"] = data.source
+    if data.noise_report is not None:  # real labels: rate, empirical T, label set, provenance
+        summary["noise"] = data.noise_report
     if wd is not None:
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}

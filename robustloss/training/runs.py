@@ -34,6 +34,7 @@ from typing import Any
 import ml_collections
 
 from robustloss import loss_hparams
+from robustloss._fields import get_field, with_field
 from robustloss.transition import TRACEABLE
 
 __all__ = [
@@ -209,29 +210,6 @@ def _coerce(old: Any, value: Any, where: str, path: str) -> Any:
     return value
 
 
-def _set(cfg: dict, path: str, value: Any, where: str) -> Any:
-    """Sets dotted ``path`` of the plain-dict config ``cfg`` (copying the groups on the way, so
-    dicts shared with other runs stay untouched); returns the value set."""
-    *groups, leaf = path.split(".")
-    node = cfg
-    for g in groups:
-        if not isinstance(node.get(g), dict):
-            raise ValueError(f"{where}: unknown config field {path!r}")
-        node[g] = dict(node[g])
-        node = node[g]
-    if leaf not in node:
-        raise ValueError(f"{where}: unknown config field {path!r}; valid: {sorted(node)}")
-    node[leaf] = _coerce(node[leaf], value, where, path)
-    return node[leaf]
-
-
-def _get(config: Any, path: str) -> Any:
-    node = config
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
 def plan_runs(config: ml_collections.ConfigDict) -> RunPlan:
     """Resolves ``config`` into its `RunPlan`: ``config.runs`` checked against `RUN_FIELDS`.
 
@@ -269,24 +247,28 @@ def plan_runs(config: ml_collections.ConfigDict) -> RunPlan:
     overrides, run_configs = [], []
     for r, o in enumerate(runs):
         where = f"config.runs[{r}]"
-        cfg, resolved = dict(base_dict), {}
+        cfg, resolved = base_dict, {}
         for path, value in o.items():
             if run_field(path) is None:
                 raise ValueError(
                     f"{where} sets {path!r}, which cannot vary inside one compiled program; "
                     f"fields that can: {valid} (train other values as separate runs)"
                 )
-            resolved[path] = _set(cfg, path, value, where)
+            value = _coerce(get_field(cfg, path, where=where), value, where, path)
+            cfg = with_field(cfg, path, value)  # copies only the groups on the way
+            resolved[path] = value
         overrides.append(types.MappingProxyType(resolved))
         run_configs.append(ml_collections.FrozenConfigDict(cfg))
     keys = sorted({k for o in overrides for k in o})
+    shared = {k: get_field(base_dict, k) for k in keys}
+    table = [tuple(o.get(k, shared[k]) for k in keys) for o in overrides]  # [run][key]
     varying, axes, seen = {}, {}, {}
-    for k in keys:
-        values = tuple(_get(rc, k) for rc in run_configs)
+    for i, k in enumerate(keys):
+        values = tuple(row[i] for row in table)
         if any(repr(v) != repr(values[0]) for v in values):
             varying[k], axes[k] = values, run_field(k).realised
-    for r, rc in enumerate(run_configs):
-        run = tuple(repr(_get(rc, k)) for k in keys)
+    for r, row in enumerate(table):
+        run = tuple(repr(v) for v in row)
         if run in seen:
             raise ValueError(
                 f"config.runs[{r}] is the same run as config.runs[{seen[run]}] "

@@ -5,18 +5,18 @@ parallelism comes from `jax.jit` + `NamedSharding` over a 1-D ``("data",)`` mesh
 arrays and the train state are replicated, each batch is constrained to be sharded along
 ``"data"``, and XLA inserts the all-reduces. The gradient is therefore the mean over the global
 batch — identical to one device up to float summation order — and per-example objective state is
-updated by global ``index`` whichever device holds the example (DESIGN §5; this avoids the
-``shard_map`` + ``pmean`` pitfall of §7). BatchNorm statistics are over the global batch too
-(synchronised BatchNorm), which keeps 1 and N devices equal.
+updated by global ``index`` whichever device holds the example (docs/design.md §7; this avoids
+the ``shard_map`` + ``pmean`` pitfall of §11). BatchNorm statistics are over the global batch
+too (synchronised BatchNorm), which keeps 1 and N devices equal.
 
 Independent runs (seeds, noise draws) are a leading "runs" axis: with ``num_runs=R`` every
 function is ``jax.vmap``-ed over the state (and over the labels when they differ per run) and
 compiled once.
 
 Host work per step is one dispatch. An epoch is either a `lax.scan` over its batches (one
-dispatch per epoch; fastest for small MLPs) or a Python loop of jitted steps (convnets on XLA:CPU,
-DESIGN §7). On multi-device CPU the loop reads a scalar every ``sync_every`` steps to avoid XLA
-rendezvous timeouts.
+dispatch per epoch; fastest for small MLPs) or a Python loop of jitted steps (convnets on
+XLA:CPU, docs/design.md §11). On multi-device CPU the loop reads a scalar every ``sync_every``
+steps to avoid XLA rendezvous timeouts.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from robustloss.data import epoch_order
 from robustloss.objective import Objective
 from robustloss.training.epoch_stats import NO_NONFINITE, EpochStats
 from robustloss.training.metrics import classification_metrics
@@ -105,8 +106,6 @@ class Trainer:
         sync_every: in loop mode, read a scalar every this many steps (0 = automatic: 8 on
             multi-device CPU, otherwise only once per epoch).
         eval_batch_size: examples per evaluation chunk (rounded up to the device count).
-        schedule: the optimizer's learning-rate schedule (step -> rate), for logging ``lr``;
-            None when unknown.
         lr_shape: with an optimizer of ``make_run_optimizer``, the schedule's shape (step ->
             multiplier of each run's base rate), for logging per-run ``lr``.
         run_examples: with ``num_runs``, each run's own number of training examples (<=
@@ -132,7 +131,6 @@ class Trainer:
         labels_per_run: bool = True,
         sync_every: int = 0,
         eval_batch_size: int = 1000,
-        schedule: optax.Schedule | None = None,
         lr_shape: optax.Schedule | None = None,
         run_examples: tuple[int, ...] | None = None,
     ):
@@ -152,7 +150,6 @@ class Trainer:
         self.model = model
         self.objective = objective
         self.tx = tx
-        self.schedule = schedule
         self.lr_shape = lr_shape
         self.run_examples = run_examples
         self.num_examples = num_examples
@@ -207,17 +204,18 @@ class Trainer:
         the epoch only, so a resumed run sees the same order. Host NumPy is ~50x faster here
         than an XLA:CPU sort-based ``jax.random.permutation`` (which dominated vmapped epochs).
         """
-        b, nb = self.batch_size, self.steps_per_epoch
         n = self.num_examples if n is None else n
-        if self.shuffle:
-            seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)] + [int(epoch)]
-            perm = np.random.default_rng(seed).permutation(n).astype(np.int32)
-        else:
-            perm = np.arange(n, dtype=np.int32)
-        total = nb * b
-        if total > n:  # padding rows carry the index num_examples (masked, dropped)
-            perm = np.concatenate([perm, np.full((total - n,), self.num_examples, np.int32)])
-        return perm[:total].reshape(nb, b)
+        seed = [int(v) for v in np.asarray(rng, np.uint32).reshape(-1)]
+        # padding rows carry the index num_examples (masked, dropped)
+        return epoch_order(
+            seed,
+            epoch,
+            n,
+            batch_size=self.batch_size,
+            steps=self.steps_per_epoch,
+            shuffle=self.shuffle,
+            pad=self.num_examples,
+        )
 
     def _orders(self, state: TrainState, epoch: int) -> jax.Array:
         rng = np.asarray(jax.device_get(state.rng))
@@ -238,10 +236,18 @@ class Trainer:
         along ``"data"``, augmented) and the objective's key, from the state's step counter."""
         i = state.step % self.steps_per_epoch
         idx = self._constrain(jax.lax.dynamic_index_in_dim(order, i, keepdims=False))
+        rows = idx if "rows" not in data else jnp.take(data["rows"], idx, axis=0)
+        return self._labelled(state, data, idx, jnp.take(data["x"], rows, axis=0))
+
+    def _stream_batch(self, state: TrainState, data: dict, ext: dict) -> tuple[dict, jax.Array]:
+        """The step's batch from a streamed one (``ext``: ``x`` and ``index``, shared by the
+        runs): each run's labels are gathered by ``index`` as in `_batch`."""
+        return self._labelled(state, data, self._constrain(ext["index"]), ext["x"])
+
+    def _labelled(self, state: TrainState, data: dict, idx: jax.Array, x: jax.Array):
         key = jax.random.fold_in(jax.random.fold_in(state.rng, 2), state.step)
         k_aug, k_obj = jax.random.split(key)
-        rows = idx if "rows" not in data else jnp.take(data["rows"], idx, axis=0)
-        x = self._constrain(jnp.take(data["x"], rows, axis=0))
+        x = self._constrain(x)
         if self.augment is not None:
             x = self._constrain(self.augment(k_aug, x))
         batch = {
@@ -288,6 +294,17 @@ class Trainer:
         warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
         batch, key = self._batch(state, data, order)
+        return self._update(state, stats, batch, key, warm)
+
+    def _step_stream_one(
+        self, state: TrainState, stats: EpochStats, data: dict, ext: dict, warm: bool = False
+    ) -> tuple[TrainState, EpochStats]:
+        batch, key = self._stream_batch(state, data, ext)
+        return self._update(state, stats, batch, key, warm)
+
+    def _update(
+        self, state: TrainState, stats: EpochStats, batch: dict, key: jax.Array, warm: bool
+    ) -> tuple[TrainState, EpochStats]:
         grad_fn = jax.value_and_grad(self._forward, has_aux=True)
         (loss, (logits, new_bs, aux, metrics)), grads = grad_fn(
             state.params, state, batch, key, warm
@@ -376,10 +393,14 @@ class Trainer:
                 training set in index order; padding rows may be ``len(x)`` (a zero row).
 
         Returns:
-            A dict of replicated device arrays for `train_epoch`.
+            A dict of replicated device arrays for `train_epoch`. With ``x=None`` (a streamed
+            training set: `train_epoch` gets the images batch by batch) only the labels.
         """
         n = self.num_examples
-        if rows is not None:
+        if x is None:
+            if rows is not None:
+                raise ValueError("rows select from x; a streamed training set has none")
+        elif rows is not None:
             rows = np.asarray(rows, np.int32)
             if self.num_runs is None or rows.shape != (self.num_runs, n):
                 raise ValueError(f"rows have shape {rows.shape}, expected {(self.num_runs, n)}")
@@ -392,7 +413,9 @@ class Trainer:
         if labels.shape != expect:
             raise ValueError(f"labels have shape {labels.shape}, expected {expect}")
         pad = lambda a: np.concatenate([a, np.zeros(a.shape[:-1] + (1,), np.int32)], -1)
-        data = {"x": pad_rows(np.asarray(x, np.float32), x.shape[0] + 1), "label": pad(labels)}
+        data = {"label": pad(labels)}
+        if x is not None:
+            data["x"] = pad_rows(np.asarray(x, np.float32), x.shape[0] + 1)
         if rows is not None:
             data["rows"] = np.concatenate([rows, np.full((rows.shape[0], 1), x.shape[0])], -1)
         if clean_labels is not None:
@@ -445,23 +468,66 @@ class Trainer:
             stats = jax.tree.map(lambda v: np.full((self.num_runs,), v), stats)
         return self.put(stats)
 
-    def train_epoch(self, state: TrainState, data: dict) -> tuple[TrainState, dict]:
-        """Runs one epoch; returns the new state and host metrics.
+    def epoch_stats(self, state: TrainState, data: dict) -> EpochStats:
+        """The empty running statistics of the epoch ``state`` is in (a restore target)."""
+        return self._empty_stats(state, data, self._warm(int(jax.device_get(state.epoch).flat[0])))
+
+    def train_epoch(
+        self,
+        state: TrainState,
+        data: dict,
+        batches: Any = None,
+        *,
+        stats: EpochStats | None = None,
+        on_step: Callable[[TrainState, EpochStats], None] | None = None,
+    ) -> tuple[TrainState, dict]:
+        """Runs one epoch (the rest of it, when ``state`` is mid-epoch); returns the new state
+        and host metrics.
 
         The metrics are ``loss`` (mean objective over real examples), ``acc_noisy`` /
         ``acc_clean`` (training-batch accuracy against the noisy / clean labels, in train mode)
         and the objective's own metrics averaged over steps (as ``obj/<key>``). Values are
         floats, or lists of R floats with ``num_runs``.
 
+        Args:
+            state: the train state.
+            data: `prepare_train_data`'s arrays.
+            batches: a streamed training set: an iterator of ``{"x", "index"}`` device batches
+                (global, sharded along ``"data"``), one per remaining step of the epoch; every
+                run of a vmapped program trains on the same batch with its own labels
+                (gathered by ``index``). None: the device-resident ``data["x"]``.
+            stats: the running statistics of a partly trained epoch (restored with a
+                mid-epoch checkpoint); None starts them empty.
+            on_step: called with ``(state, stats)`` after every step (loop mode), e.g. to
+                save a mid-epoch checkpoint.
+
         Raises:
             NonFiniteLossError: the loss became NaN/inf; the message gives epoch and step.
         """
         epoch0 = int(jax.device_get(state.epoch).flat[0])
+        done = int(jax.device_get(state.step).flat[0]) - epoch0 * self.steps_per_epoch
         warm = self._warm(epoch0)
         suffix = "_warm" if warm else ""
-        stats = self._empty_stats(state, data, warm)
+        if stats is None:
+            stats = self._empty_stats(state, data, warm)
         data_axes = self._data_axes(data)
+        if batches is not None:
+            fn = self._maybe_vmap(
+                functools.partial(self._step_stream_one, warm=warm), (0, 0, data_axes, None)
+            )
+            step = self._jit("stream_step" + suffix, fn, donate=(0, 1))
+            for i in range(done, self.steps_per_epoch):
+                state, stats = step(state, stats, data, next(batches))
+                if on_step is not None:
+                    on_step(state, stats)
+                if self.sync_every and (i + 1) % self.sync_every == 0:
+                    self._check_finite(np.asarray(jax.device_get(stats.nonfinite)), epoch0)
+            host = jax.device_get(stats)
+            self._check_finite(np.asarray(host.nonfinite), epoch0)
+            return state, {k: _to_py(v) for k, v in host.compute().items()}
         order = self._orders(state, epoch0)
+        if done and self.epoch_mode == "scan":
+            raise ValueError("a scan epoch cannot start mid-epoch; use epoch_mode='loop'")
         if self.epoch_mode == "scan":
             fn = self._maybe_vmap(
                 functools.partial(self._epoch_one, warm=warm), (0, 0, data_axes, 0)
@@ -472,8 +538,10 @@ class Trainer:
                 functools.partial(self._step_one, warm=warm), (0, 0, data_axes, 0)
             )
             step = self._jit("step" + suffix, fn, donate=(0, 1))
-            for i in range(self.steps_per_epoch):
+            for i in range(done, self.steps_per_epoch):
                 state, stats = step(state, stats, data, order)
+                if on_step is not None:
+                    on_step(state, stats)
                 if self.sync_every and (i + 1) % self.sync_every == 0:
                     self._check_finite(np.asarray(jax.device_get(stats.nonfinite)), epoch0)
         host = jax.device_get(stats)
@@ -538,6 +606,20 @@ class Trainer:
             logits = jnp.concatenate(parts, axis=-2)
         return logits[..., :n, :]
 
+    def predict_chunks(self, state: TrainState, chunks: Any, n: int) -> jax.Array:
+        """Eval-mode logits ``[n, K]`` (``[R, n, K]`` with runs) of a streamed evaluation set.
+
+        Args:
+            state: train state.
+            chunks: iterable of ``[eval_chunk, ...]`` device arrays (sharded along ``"data"``),
+                the set in order, the last chunk padded.
+            n: the number of real rows.
+        """
+        one = self._maybe_vmap(self._predict_one, (0, None))
+        fn = self._jit("predict", one)
+        parts = [fn(state, x) for x in chunks]
+        return jnp.concatenate(parts, axis=-2)[..., :n, :]
+
     def evaluate(
         self,
         state: TrainState,
@@ -579,13 +661,17 @@ class Trainer:
         x_train: np.ndarray | jax.Array,
         labels: Any,
         per_run: bool = False,
+        logits: jax.Array | None = None,
     ) -> TrainState:
-        """Calls the objective's ``refresh`` with eval-mode logits of the whole training set.
+        """Calls the objective's ``refresh`` with eval-mode logits of the whole training set
+        (``logits`` when given, e.g. from a streamed training set; else `predict` on
+        ``x_train``).
 
         Compiled once: the epoch (epochs completed minus one) is passed as a traced int32, so
         refreshing after several epochs reuses one program.
         """
-        logits = self.predict(state, x_train, per_run=per_run)
+        if logits is None:
+            logits = self.predict(state, x_train, per_run=per_run)
         labels = self.put(np.asarray(labels, np.int32))
         epoch = self.put(np.int32(int(jax.device_get(state.epoch).flat[0]) - 1))
         fn = self._maybe_vmap(

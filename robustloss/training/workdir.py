@@ -6,7 +6,10 @@ Layout:
 * ``metrics.jsonl``: one JSON object per completed epoch, **appended** as the epoch ends and
   *before* that epoch's checkpoint is saved (``epoch`` counts completed epochs, 1..num_epochs);
 * ``summary.json``: the final epoch's metrics and the best epoch by ``config.select_metric``;
-* ``checkpoints/``: an Orbax ``CheckpointManager`` directory of the whole `TrainState`.
+* ``checkpoints/``: an Orbax ``CheckpointManager`` directory of the whole `TrainState`;
+* ``checkpoints_mid_epoch/`` (streamed data with ``checkpoint_steps``): the newest mid-epoch
+  checkpoint, keyed by the global step: the train state, the epoch's running statistics and
+  the input iterator's state (`save_mid_epoch`).
 
 Resuming (`Workdir.resume`) restores the newest checkpoint whose epochs all have their line in
 ``metrics.jsonl`` and cuts the file back to exactly those lines (a line of an epoch after that
@@ -37,6 +40,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from robustloss._io import atomic_write, write_json
 from robustloss.training.trainer import TrainState
 
 __all__ = ["Workdir", "WorkdirLockedError", "mean_value", "restore_state", "summarize"]
@@ -47,14 +51,7 @@ class WorkdirLockedError(RuntimeError):
 
 
 METRICS = "metrics.jsonl"
-
-
-def _write_json(path: str, obj: Any) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+MID_EPOCH = "checkpoints_mid_epoch"
 
 
 def _read_records(path: str) -> list[dict]:
@@ -86,7 +83,7 @@ def restore_state(mgr: ocp.CheckpointManager, like: TrainState, step: int | None
     """Restores a `TrainState` from ``mgr`` using ``like``'s shapes, dtypes and shardings.
 
     Passing the abstract target keeps optax states as their NamedTuples (without it Orbax returns
-    lists/None, DESIGN §7) and places every array on the mesh as ``like`` is placed.
+    lists/None, docs/design.md §11) and places every array on the mesh as ``like`` is placed.
     """
     step = mgr.latest_step() if step is None else step
     abstract = jax.tree.map(
@@ -116,6 +113,7 @@ class Workdir:
         self.path = os.path.abspath(path)
         self.config_json = json.loads(config.to_json_best_effort())
         self.mgr: ocp.CheckpointManager | None = None
+        self._mid: ocp.CheckpointManager | None = None
         self._lock_fd: int | None = None
         self._lock()
         try:
@@ -175,7 +173,7 @@ class Workdir:
     def open(self, keep_checkpoints: int) -> None:
         """Creates the directory, writes ``config.json``, opens the checkpoint manager."""
         os.makedirs(self.path, exist_ok=True)
-        _write_json(os.path.join(self.path, "config.json"), self.config_json)
+        write_json(os.path.join(self.path, "config.json"), self.config_json)
         self.mgr = ocp.CheckpointManager(
             os.path.join(self.path, "checkpoints"),
             options=ocp.CheckpointManagerOptions(max_to_keep=keep_checkpoints, create=True),
@@ -214,10 +212,9 @@ class Workdir:
         return state, history
 
     def _rewrite(self, history: list[dict]) -> None:
-        tmp = f"{self.metrics_path}.tmp.{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in history)
-        os.replace(tmp, self.metrics_path)
+        atomic_write(
+            self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
+        )
 
     def append(self, record: dict) -> None:
         """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning)."""
@@ -230,16 +227,65 @@ class Workdir:
         """Saves the checkpoint of ``epoch`` completed epochs (after its metrics line)."""
         self.mgr.save(epoch, args=ocp.args.StandardSave(state))
 
+    def _mid_manager(self) -> ocp.CheckpointManager:
+        if self._mid is None:
+            self._mid = ocp.CheckpointManager(
+                os.path.join(self.path, MID_EPOCH),
+                options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
+            )
+        return self._mid
+
+    def save_mid_epoch(self, step: int, state: TrainState, stats: Any, inputs: dict) -> None:
+        """Saves a mid-epoch checkpoint at global ``step``: the train state, the epoch's running
+        statistics and the input iterator's (JSON) state; only the newest is kept."""
+        self._mid_manager().save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state),
+                stats=ocp.args.StandardSave(stats),
+                inputs=ocp.args.JsonSave(inputs),
+            ),
+        )
+
+    def restore_mid_epoch(
+        self, state: TrainState, stats: Any, after: int, before: int
+    ) -> tuple[TrainState, Any, dict] | None:
+        """The newest mid-epoch checkpoint with ``after < step < before`` (the epoch the
+        restored epoch checkpoint continues into), as ``(state, stats, inputs)``, or None.
+        Mid-epoch checkpoints outside that range belong to another epoch and are deleted."""
+        mgr = self._mid_manager()
+        steps = sorted(mgr.all_steps())
+        usable = [s for s in steps if after < s < before]
+        for s in steps:
+            if not usable or s != usable[-1]:
+                mgr.delete(s)
+        if not usable:
+            return None
+        abstract = lambda tree: jax.tree.map(
+            lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), tree
+        )
+        out = mgr.restore(
+            usable[-1],
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract(state)),
+                stats=ocp.args.StandardRestore(abstract(stats)),
+                inputs=ocp.args.JsonRestore(),
+            ),
+        )
+        return out.state, out.stats, dict(out.inputs)
+
     def write_summary(self, summary: dict) -> None:
-        _write_json(os.path.join(self.path, "summary.json"), summary)
+        write_json(os.path.join(self.path, "summary.json"), summary)
 
     def close(self) -> None:
         """Waits for pending checkpoint writes, closes the manager and releases the lock."""
         try:
-            if self.mgr is not None:
-                mgr, self.mgr = self.mgr, None
-                mgr.wait_until_finished()
-                mgr.close()
+            for name in ("mgr", "_mid"):
+                mgr = getattr(self, name)
+                if mgr is not None:
+                    setattr(self, name, None)
+                    mgr.wait_until_finished()
+                    mgr.close()
         finally:
             self._unlock()
 

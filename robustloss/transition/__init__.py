@@ -37,9 +37,7 @@ from robustloss.transition._estimators import (
     volminnet_matrix,
 )
 from robustloss.transition._methods import (
-    ANCHOR_VARIANTS,
     ESTIMATORS,
-    LEARNABLE_ESTIMATORS,
     PAPER_WARMUP_EPOCHS,
     USES,
     Estimator,
@@ -71,9 +69,7 @@ def list_estimators() -> dict[str, str]:
 
 
 __all__ = [
-    "ANCHOR_VARIANTS",
     "ESTIMATORS",
-    "LEARNABLE_ESTIMATORS",
     "PAPER_WARMUP_EPOCHS",
     "USES",
     "Estimator",

@@ -13,7 +13,13 @@ from jax.typing import ArrayLike
 
 from robustloss.losses._common import valid_int_labels
 from robustloss.objective import masked_mean
+from robustloss.options import Option
 from robustloss.transition._utilise import CODE_EPS
+
+# The anchor estimators' options, as the estimator table (`ESTIMATORS`) offers them; each default
+# is written here once, and the functions' keyword defaults below are these.
+ANCHOR_VARIANT = Option("noisy_class", choices=("noisy_class", "all"))
+ANCHOR_QUANTILE = Option(0.97, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def transition_error(T_hat: ArrayLike, T: ArrayLike) -> jax.Array:
@@ -51,8 +57,8 @@ def anchor_transition(
     probs: ArrayLike,
     labels: ArrayLike | None = None,
     *,
-    quantile: float = 0.97,
-    variant: str = "noisy_class",
+    quantile: float = ANCHOR_QUANTILE.default,
+    variant: str = ANCHOR_VARIANT.default,
 ) -> jax.Array:
     """Anchor-point estimate of T from a model trained on noisy labels (Patrini et al. 2017).
 
@@ -83,18 +89,17 @@ def anchor_transition(
       G. Patrini et al., "Making deep neural networks robust to label noise: a loss correction
       approach", CVPR 2017.
     """
+    ANCHOR_VARIANT.validate("variant", variant)
     probs = jnp.asarray(probs)
     k = probs.shape[1]
     classes = jnp.arange(k)
-    if variant == "noisy_class":
-        if labels is None:
-            raise ValueError("variant='noisy_class' needs the noisy labels")
-        labels = jnp.asarray(labels).astype(jnp.int32)
-        keep = round(1.0 - quantile, 10)
-        return jax.vmap(lambda i: _anchor_row_noisy_class(probs, labels, i, keep))(classes)
     if variant == "all":
         return jax.vmap(lambda i: _anchor_row_all(probs, i, quantile))(classes)
-    raise ValueError(f"variant={variant!r} is not valid; choose one of ('noisy_class', 'all')")
+    if labels is None:
+        raise ValueError("variant='noisy_class' needs the noisy labels")
+    labels = jnp.asarray(labels).astype(jnp.int32)
+    keep = round(1.0 - quantile, 10)
+    return jax.vmap(lambda i: _anchor_row_noisy_class(probs, labels, i, keep))(classes)
 
 
 def dualt_transition(
@@ -102,8 +107,8 @@ def dualt_transition(
     labels: ArrayLike,
     *,
     anchor_probs: ArrayLike | None = None,
-    quantile: float = 0.97,
-    variant: str = "noisy_class",
+    quantile: float = ANCHOR_QUANTILE.default,
+    variant: str = ANCHOR_VARIANT.default,
     empty_rows: str = "identity",
 ) -> jax.Array:
     """Dual-T estimate ``T = T_club @ T_spade`` (Yao et al. 2020), in ``T[clean, noisy]`` form.

@@ -28,7 +28,6 @@ from robustloss.options import Entry, Option
 from robustloss.transition import _estimators as est
 from robustloss.transition import _utilise as ut
 
-ANCHOR_VARIANTS = ("noisy_class", "all")
 T_OPTIMIZERS = ("auto", "adam", "sgd")
 
 
@@ -111,7 +110,7 @@ USES: dict[str, Entry] = {
     "rent": Entry(
         _use_rent,
         "resampling by the importance weights (RENT, Bae et al. 2024)",
-        {"ratio": Option(1.0, low=0.0, low_open=True)},
+        {"ratio": ut.RENT_RATIO},
         meta={"weighted": True},
     ),
 }
@@ -213,7 +212,7 @@ def _est_tv(k: int, true_T: jax.Array | None, o: Any) -> Estimator:
 
     def classifier_loss(probs, labels, T, aux, key, mask):
         del labels, T, aux
-        if o.paper_code_compat:  # the released code's TV term is dead (digest D3)
+        if o.paper_code_compat:  # the code's TV term acts on detached logits: no gradient
             return jnp.zeros((), jnp.float32)
         return o.tv_weight * est.total_variation(probs, key, mask)
 
@@ -248,10 +247,7 @@ def _est_cycle(k: int, true_T: jax.Array | None, o: Any) -> Estimator:
     return Estimator(init=init, matrix=matrix, t_loss=t_loss, classifier_loss=classifier_loss)
 
 
-_ANCHOR_OPTIONS = {
-    "anchor_variant": Option("noisy_class", choices=ANCHOR_VARIANTS),
-    "quantile": Option(0.97, low=0.0, high=1.0, low_open=True, high_open=True),
-}
+_ANCHOR_OPTIONS = {"anchor_variant": est.ANCHOR_VARIANT, "quantile": est.ANCHOR_QUANTILE}
 _T_OPTIONS = {
     "t_lr": Option(1e-3, low=0.0, low_open=True),
     "t_optimizer": Option("auto", choices=T_OPTIMIZERS),
@@ -297,6 +293,5 @@ ESTIMATORS: dict[str, Entry] = {
     ),
 }
 
-# CE warm-up epochs of the RENT code per estimator (MNIST/FMNIST/SVHN/CIFAR; digest §2).
+# CE warm-up epochs of the RENT code per estimator (its MNIST/FMNIST/SVHN/CIFAR settings).
 PAPER_WARMUP_EPOCHS = {name: e.meta["paper_warmup"] for name, e in ESTIMATORS.items()}
-LEARNABLE_ESTIMATORS = tuple(n for n, e in ESTIMATORS.items() if e.meta.get("learnable"))

@@ -6,12 +6,22 @@ import copy
 import dataclasses
 from typing import Any
 
-from robustloss.options import Option
+from robustloss.options import Option, option_default
 from robustloss.transition._methods import ESTIMATORS, PAPER_WARMUP_EPOCHS, USES
 
 #: Float options that may be traced (one value per vmapped run): the weights of the DWS draw and
 #: of the learnable estimators' loss terms. The others set shapes or Python control flow.
 TRACEABLE = ("alpha", "volmin_lambda", "tv_weight", "cycle_weight")
+
+
+def _default(option: str) -> Any:
+    """The default of a use's or an estimator's option, from its table (written once there)."""
+    return option_default({**USES, **ESTIMATORS}, option)
+
+
+# The method's two names (``config.transition.use`` / ``.estimator``): a name of each table.
+_USE = Option("none", choices=tuple(USES))
+_ESTIMATOR = Option("true", choices=tuple(ESTIMATORS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,26 +71,26 @@ class TransitionOptions:
       ValueError: transition.use='backward' is not valid; choose one of ['none', 'forward', ...]
     """
 
-    use: str = "none"
-    estimator: str = "true"
-    alpha: float = 10.0
-    ratio: float = 1.0
-    num_draws: int = 0
-    normalize: bool = True
+    use: str = _USE.default
+    estimator: str = _ESTIMATOR.default
+    alpha: float = _default("alpha")
+    ratio: float = _default("ratio")
+    num_draws: int = _default("num_draws")
+    normalize: bool = _default("normalize")
     warmup_epochs: int = -1
-    anchor_variant: str = "noisy_class"
-    quantile: float = 0.97
-    t_lr: float = 1e-3
-    t_optimizer: str = "auto"
-    volmin_lambda: float = 1e-4
-    tv_weight: float = 0.1
-    cycle_weight: float = 0.3
-    cycle_classifier_losses: bool = True
+    anchor_variant: str = _default("anchor_variant")
+    quantile: float = _default("quantile")
+    t_lr: float = _default("t_lr")
+    t_optimizer: str = _default("t_optimizer")
+    volmin_lambda: float = _default("volmin_lambda")
+    tv_weight: float = _default("tv_weight")
+    cycle_weight: float = _default("cycle_weight")
+    cycle_classifier_losses: bool = _default("cycle_classifier_losses")
     paper_code_compat: bool = False
 
     def __post_init__(self) -> None:
-        Option("none", choices=tuple(USES)).validate("transition.use", self.use)
-        Option("true", choices=tuple(ESTIMATORS)).validate("transition.estimator", self.estimator)
+        _USE.validate("transition.use", self.use)
+        _ESTIMATOR.validate("transition.estimator", self.estimator)
         # Every option of every use/estimator is checked, not only the chosen one's, so a bad
         # value fails even while the method that reads it is not selected.
         for table in (USES, ESTIMATORS):

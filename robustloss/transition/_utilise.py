@@ -15,6 +15,10 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from robustloss.losses._common import valid_int_labels
+from robustloss.options import Option
+
+#: RENT's resampling budget (the ``ratio`` option of the use table `USES`), written once here.
+RENT_RATIO = Option(1.0, low=0.0, low_open=True)
 
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -343,7 +347,7 @@ def rent_resample(
     weights: ArrayLike,
     mask: ArrayLike | None = None,
     *,
-    ratio: float = 1.0,
+    ratio: float = RENT_RATIO.default,
 ) -> tuple[jax.Array, jax.Array]:
     """RENT: draw ``M = int(ratio * B)`` batch indices with replacement, ``P(i) ∝ w_i``.
 

@@ -52,3 +52,15 @@ def test_vowel_speaker_split():
     np.testing.assert_array_equal(ds.x_train, x[speaker < 8])
     np.testing.assert_array_equal(ds.y_test, y[speaker >= 8])
     assert ds.class_names == _mlbench.VOWEL_CLASSES
+
+
+def test_vowel_lacks_the_second_uci_feature():
+    """mlbench's 9 features are UCI's 1, 3..10 (UCI vowel-context rows 1-3, features 1-10)."""
+    uci = [
+        [-3.639, 0.418, -0.670, 1.779, -0.168, 1.627, -0.388, 0.529, -0.874, -0.814],
+        [-3.327, 0.496, -0.694, 1.365, -0.265, 1.933, -0.363, 0.510, -0.621, -0.488],
+        [-2.120, 0.894, -1.576, 0.147, -0.707, 1.559, -0.579, 0.676, -0.809, -0.049],
+    ]
+    x, y, speaker, _ = _mlbench.vowel_rda()
+    np.testing.assert_allclose(x[:3], np.delete(np.array(uci), 1, axis=1), atol=1e-6)
+    assert y[:3].tolist() == [0, 1, 2] and speaker[:3].tolist() == [0, 0, 0]

@@ -25,12 +25,12 @@ def _num_params(model, x_shape):
 
 
 def test_registry():
-    assert list_models() == ["ffnn", "lenet", "resnet18", "resnet34"]
-    with pytest.raises(ValueError, match="valid choices.*ffnn"):
+    assert list_models() == ["ffnn", "lenet", "resnet18", "resnet34", "resnet50"]
+    with pytest.raises(ValueError, match=r"unknown model 'mlp'; choose one of \['ffnn'"):
         get_model("mlp", 10)
     with pytest.raises(ValueError, match="num_classes"):
         get_model("ffnn", 1)
-    with pytest.raises(ValueError, match="unknown keyword"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['hidden'\] for model 'lenet'"):
         get_model("lenet", 10, hidden=3)
     assert default_epoch_mode("ffnn") == "scan"
     assert default_epoch_mode("lenet") == "scan"
@@ -52,6 +52,8 @@ def test_parameter_counts_match_hand_counts():
     assert _num_params(get_model("resnet18", 10, stem="imagenet"), (1, 28, 28, 1)) == imagenet
     with pytest.raises(ValueError, match="stem"):
         get_model("resnet18", 10, stem="vgg")
+    # torchvision's ResNet-50 (v1.5 bottleneck, ImageNet stem, K=1000): 25,557,032.
+    assert _num_params(get_model("resnet50", 1000, stem="imagenet"), (1, 224, 224, 3)) == 25557032
 
 
 def test_ffnn_init_statistics_and_forward():

@@ -403,7 +403,7 @@ def test_instance_dependent_rejects_non_finite_features(bad):
 
 def test_clean_is_the_same_in_every_mode_and_bad_pairs_fail_early():
     """``clean`` under a paper-code mode is no noise (a grid over settings may mix them); a kind
-    a code mode cannot draw fails in validate_config, before any data is loaded."""
+    a code mode cannot draw fails early."""
     y = np.arange(40) % 4
     for mode in ("ours", "ldr_code", "rent_code"):
         out = noise.add_noise(y, num_classes=4, kind="clean", rate=0.0, mode=mode)
@@ -412,6 +412,12 @@ def test_clean_is_the_same_in_every_mode_and_bad_pairs_fail_early():
         assert not out.is_noisy.any()
     with pytest.raises(ValueError, match="supports kinds 'clean', 'uniform', 'pair'"):
         noise.check_mode("instance", "ldr_code")
+
+
+@pytest.mark.harness  # configs/ and the training config
+def test_a_kind_a_code_mode_cannot_draw_fails_in_validate_config():
+    """A kind that a paper-code mode cannot draw fails in validate_config, before any data is
+    loaded."""
     from configs import test as test_config
     from robustloss.training.config import validate_config
 

@@ -226,6 +226,21 @@ def test_run_plan_resolves_the_runs_once_into_a_frozen_value():
         plan_runs(_batched("", ({"seed": 1}, {"seed": 2}, {"seed": 1})))
     with pytest.raises(ValueError, match="must be a tuple of dicts"):
         plan_runs(_batched("", ("seed=1",)))
+    # A run's overrides stay its own: run 1 keeps the config's rate and q (no leak from run 0).
+    c = _batched("loss=gce", ({"noise.rate": 0.4, "loss.hparams.q": 0.9}, {"seed": 5}))
+    plan = plan_runs(c)
+    assert plan.run_configs[1].noise.rate == c.noise.rate != 0.4
+    assert plan.run_configs[1].loss.hparams.q == c.loss.hparams.q != 0.9
+    assert plan.config.noise.rate == c.noise.rate and plan.run_configs[0].seed == c.seed
+
+
+def test_final_state_takes_one_run(tmp_path):
+    """The diagnostics' `final_state` refuses packed runs before training anything."""
+    from robustloss.training.restore import final_state
+
+    with pytest.raises(ValueError, match=r"one run only: config.runs has 2 runs"):
+        final_state(test_config.get_config("seeds=0-1,epochs=1"), str(tmp_path / "wd"))
+    assert not (tmp_path / "wd").exists()
 
 
 def test_add_runs_is_how_short_forms_expand():

@@ -1,12 +1,14 @@
 """Tests of the T estimators: each recovers a known T where the theory says it can."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from robustloss.training import default_config as run_config
 from robustloss.transition import (
+    TransitionOptions,
     anchor_transition,
     dualt_transition,
     make_objective,
@@ -18,9 +20,16 @@ from robustloss.transition import (
 )
 
 
+class _Fields(dict):
+    """A dict with attribute access, like the harness's ``config.transition`` block."""
+
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+
+
 def default_config():
-    """The ``config.transition`` block of a run config, as the harness hands it over."""
-    return run_config().transition
+    """The default fields of `TransitionOptions` (what ``config.transition`` holds by default)."""
+    return _Fields(dataclasses.asdict(TransitionOptions()))
 
 
 # Asymmetric, diagonally dominant (each column's maximum on the diagonal), all entries > 0.
