@@ -546,6 +546,14 @@ MUTATIONS = [
         "final_state",
     ),
     Mutation(
+        "config: the schema cached across validations (stale once a table gains an entry)",
+        CFG,
+        "    schema = default_config()\n",
+        '    schema = validate_config.__dict__.setdefault("schema", default_config())\n',
+        ("tests/training/test_config.py",),
+        "one_table_entry",
+    ),
+    Mutation(
         "results: the driver's rows in another column order than the cell files'",
         "robustloss/sweep/results.py",
         '        flat = _flatten(json.loads(json.dumps(r["config_json"], sort_keys=True)))',

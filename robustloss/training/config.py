@@ -9,7 +9,6 @@ an out-of-range value fails in a second with the field's name and the valid choi
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import jax
@@ -306,11 +305,6 @@ def check_removed_field(path: str) -> None:
         )
 
 
-@functools.cache
-def _schema() -> ml_collections.FrozenConfigDict:
-    return ml_collections.FrozenConfigDict(default_config())
-
-
 def _check_fields(cfg: Any, ref: Any, prefix: str) -> None:
     for key in cfg:
         path = f"{prefix}{key}"
@@ -578,9 +572,10 @@ _CHECKS = (
 )
 
 
-def _check_one(config: ml_collections.ConfigDict) -> None:
-    """Every check of one run's config (its ``runs`` aside)."""
-    _check_fields(config, _schema(), "")
+def _check_one(config: ml_collections.ConfigDict, schema: ml_collections.ConfigDict) -> None:
+    """Every check of one run's config (its ``runs`` aside) against ``schema`` (`default_config`,
+    built once per `validate_config` call: the tables may have gained an entry since the last)."""
+    _check_fields(config, schema, "")
     for check in _CHECKS:
         check(config)
 
@@ -610,12 +605,13 @@ def validate_config(config: ml_collections.ConfigDict) -> RunPlan:
         ...
         ValueError: config.model.name='mlp' is not valid; choose one of ['ffnn', 'lenet', ...]
     """
-    _check_one(config)
+    schema = default_config()
+    _check_one(config, schema)
     plan = plan_runs(config)
     if plan.num_runs:
         for r, run in enumerate(plan.run_configs):
             try:
-                _check_one(run)
+                _check_one(run, schema)
             except ValueError as e:
                 raise ValueError(f"config.runs[{r}]: {e}") from e
     return plan
