@@ -7,11 +7,14 @@ follows the colon on the command line::
 
 Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
 (kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
-``transition`` (``transition.use``), ``seeds`` (``0-3``, ``0/1/2`` or ``5``; ints >= 0, ranges not reversed), ``sweep``
-(``q:0.3/0.5/0.7``: one vmapped run per value of a loss hyperparameter). A top-level field name
-(``augment=True``) or dotted key (``optimizer.momentum=0.8``) sets that field. Any other key is a hyperparameter of the chosen loss
-(``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers or
-booleans, else kept as strings. Then ``--config.field=value`` flags override on top.
+``transition`` (``transition.use``). Vmapped runs (one compiled program): ``seeds`` (``0-3``,
+``0/1/2`` or ``5``; ints >= 0, ranges not reversed) and ``sweep`` (``q:0.3/0.5/0.7``: one run
+per value of a loss hyperparameter) expand into ``config.runs`` here, when the config is built
+(``seeds=0-1`` is ``runs = ({"seed": 0}, {"seed": 1})``; with both, run ``r`` takes the
+``r``-th seed and the ``r``-th value). A top-level field name (``augment=True``) or dotted key
+(``optimizer.momentum=0.8``) sets that field. Any other key is a hyperparameter of the chosen
+loss (``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers
+or booleans, else kept as strings. Then ``--config.field=value`` flags override on top.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import ml_collections
 
 from robustloss._fields import get_field, set_field
 from robustloss.training import default_config, set_loss
+from robustloss.training.config import check_removed_field
+from robustloss.training.runs import add_runs
 
 SHORT_KEYS = {
     "noise": "noise.kind",
@@ -66,7 +71,9 @@ def parse_arg(arg: str | None) -> dict[str, str]:
 
 def _set_path(config: ml_collections.ConfigDict, path: str, value: Any) -> None:
     """Sets a field from the command line: a value parsed as a number for a text field (a
-    ``class_map`` named ``"1"``) stays text."""
+    ``class_map`` named ``"1"``) stays text. A removed field (``seeds``, ``loss.sweep_*``) fails
+    naming what replaces it."""
+    check_removed_field(path)
     if isinstance(get_field(config, path), str) and not isinstance(value, str):
         value = str(value)
     set_field(config, path, value)
@@ -117,13 +124,13 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
     hparams: dict[str, Any] = {}
     for key, text in items.items():
         if key == "seeds":
-            config.seeds = _seeds(text)
+            _add_runs(config, key, text, "seed", _seeds(text))
         elif key == "sweep":
             field, _, values = text.partition(":")
-            if not values:
+            if not field or not values:
                 raise ValueError(f"sweep={text!r} must look like field:v1/v2/... (e.g. q:0.3/0.7)")
-            config.loss.sweep_field = field
-            config.loss.sweep_values = tuple(float(v) for v in values.split("/") if v)
+            floats = tuple(float(v) for v in values.split("/") if v)
+            _add_runs(config, key, text, f"loss.hparams.{field}", floats)
         elif key in SHORT_KEYS:
             _set_path(config, SHORT_KEYS[key], parse_value(text))
         elif "." in key or (
@@ -142,6 +149,14 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
             )
         set_loss(config, config.loss.name, **{**current, **hparams})
     return config
+
+
+def _add_runs(config: ml_collections.ConfigDict, key: str, text: str, path: str, values) -> None:
+    """A short form's values into ``config.runs`` (`robustloss.training.runs.add_runs`)."""
+    try:
+        add_runs(config, path, values)
+    except ValueError as e:
+        raise ValueError(f"config argument {key}={text!r}: {e}") from e
 
 
 def base_config() -> ml_collections.ConfigDict:

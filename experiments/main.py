@@ -1,10 +1,11 @@
-"""Train one configuration (or a vmapped batch of seeds) and write its workdir.
+"""Train one configuration (or a vmapped batch of runs) and write its workdir.
 
 Usage::
 
     python -m experiments.main --config configs/test.py --workdir /tmp/rl_test
     python -m experiments.main --config configs/fashion_mnist.py:loss=gce,rate=0.4 \
         --workdir /tmp/fm_gce --config.num_epochs=5
+    python -m experiments.main --config configs/test.py:seeds=0-3 --workdir /tmp/rl_seeds
 
 The workdir gets ``config.json``, ``metrics.jsonl``, ``summary.json`` and ``checkpoints/``
 (see ``docs/training.md``). Running the same command again resumes from the last checkpoint.
@@ -13,6 +14,7 @@ The workdir gets ``config.json``, ``metrics.jsonl``, ``summary.json`` and ``chec
 from __future__ import annotations
 
 import json
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -20,6 +22,21 @@ from ml_collections import config_flags
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:key=value,...].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (created; resumed if present).")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, after refusing ``--config.seeds`` and the other removed fields with
+    what replaces them (``config.runs``; the ``seeds=``/``sweep=`` argument)."""
+    from robustloss.training.config import check_removed_field
+
+    for arg in argv[1:]:
+        if arg.startswith("--config."):
+            try:
+                check_removed_field(arg.removeprefix("--config.").split("=", 1)[0])
+            except ValueError as e:
+                sys.stderr.write(f"FATAL Flags parsing error: {arg}: {e}\n")
+                sys.exit(1)
+    return app.parse_flags_with_usage(argv)
 
 
 def main(argv: list[str]) -> None:
@@ -35,4 +52,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

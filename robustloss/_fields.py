@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["get_field", "pop_field", "set_field"]
+__all__ = ["get_field", "pop_field", "set_field", "with_field"]
 
 
 def _is_group(node: Any) -> bool:
@@ -71,6 +71,31 @@ def set_field(tree: Any, path: str, value: Any, *, where: str = "") -> None:
         value = float(value)
     node, leaf = _parent(tree, path, where)
     node[leaf] = value
+
+
+def with_field(tree: Mapping, path: str, value: Any, *, where: str = "") -> dict:
+    """A copy of the nested dict ``tree`` with the existing field ``path`` set to ``value``.
+
+    Copy on write: the groups on the way to the field are copied, every other group is shared,
+    so ``tree`` (and every other copy made from it) is left as it was. The value is stored as
+    `set_field` stores it (an int for a float field becomes a float).
+
+    Raises:
+        ValueError: the field does not exist (see `get_field`).
+
+    Example:
+        >>> base = {"seed": 0, "optimizer": {"lr": 0.1}, "model": {"width": 64}}
+        >>> run = with_field(base, "optimizer.lr", 1)
+        >>> run["optimizer"], base["optimizer"], run["model"] is base["model"]
+        ({'lr': 1.0}, {'lr': 0.1}, True)
+    """
+    old = get_field(tree, path, where=where)
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    head, _, rest = path.partition(".")
+    out = dict(tree)
+    out[head] = with_field(tree[head], rest, value) if rest else value
+    return out
 
 
 def pop_field(tree: Any, path: str) -> Any:

@@ -3,7 +3,7 @@
 import ml_collections
 import pytest
 
-from robustloss._fields import get_field, pop_field, set_field
+from robustloss._fields import get_field, pop_field, set_field, with_field
 
 
 @pytest.mark.parametrize("kind", [dict, ml_collections.ConfigDict])
@@ -39,3 +39,16 @@ def test_pop_field():
     assert cfg == {"loss": {"hparams": {}}}
     with pytest.raises(ValueError, match="no group 'model'"):
         pop_field(cfg, "model.width")
+
+
+def test_with_field_copies_the_path_and_shares_the_rest():
+    base = {"seed": 0, "loss": {"hparams": {"q": 0.7, "k": 2}}, "model": {"width": 64}}
+    run = with_field(base, "loss.hparams.q", 1)
+    assert run["loss"]["hparams"] == {"q": 1.0, "k": 2} and isinstance(
+        run["loss"]["hparams"]["q"], float
+    )
+    assert base["loss"]["hparams"] == {"q": 0.7, "k": 2}  # the source is untouched
+    assert run["model"] is base["model"]  # groups off the path are shared
+    assert with_field(base, "seed", 5)["seed"] == 5 and base["seed"] == 0
+    with pytest.raises(ValueError, match=r"runs\[0\]: unknown config field 'loss.hparams.p'"):
+        with_field(base, "loss.hparams.p", 1.0, where="runs[0]")

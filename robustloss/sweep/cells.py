@@ -81,13 +81,13 @@ def make_cell(values: dict, arg: str | None, config: Any) -> Cell:
     """A `Cell` from its grid values, argument and resolved ``ConfigDict``.
 
     Raises:
-        ValueError: the config is several vmapped runs (``seeds`` / ``loss.sweep_values``).
+        ValueError: the config is several vmapped runs (``config.runs``, e.g. from ``seeds=``).
     """
-    if len(config.seeds) or len(config.loss.sweep_values):
+    if len(config.runs):
         raise ValueError(
-            f"cell {values!r} resolves to several vmapped runs (config.seeds={config.seeds!r}, "
-            f"config.loss.sweep_values={config.loss.sweep_values!r}); a cell is one run: list "
-            "them as cells, e.g. product(seed=[0, 1, 2]) or product(q=[0.3, 0.7])"
+            f"cell {values!r} resolves to several vmapped runs (config.runs={config.runs!r}); a "
+            "cell is one run: list them as cells, e.g. product(seed=[0, 1, 2]) or "
+            "product(q=[0.3, 0.7])"
         )
     config_json = json.loads(config.to_json_best_effort())
     return Cell(

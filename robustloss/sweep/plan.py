@@ -5,21 +5,21 @@ vmapped runs. What is packable is the harness's one table,
 `robustloss.training.runs.RUN_FIELDS`; `PACKABLE` groups it into one `PackAxis` per way the
 harness realises a field:
 
-* ``seed`` -- the run seed (``config.seeds``);
+* ``seed`` -- the run seed (its PRNG key);
 * ``labels`` -- noise seed, kind, rate, sampling, class map, mode, ``noisy_val``,
   ``before_split``: each run's own labels ``[R, N]`` and true T (not for ``kind="real"``);
 * ``loss_hparam`` -- float hyperparameters of a loss (stateless, or stateful: ALDR-KL, TGCE)
-  without a transition method, several at once (one: ``config.loss.sweep_field``/
-  ``sweep_values``; more: ``config.runs``);
+  without a transition method, several at once;
 * ``transition_hparam`` -- ``transition.alpha`` (DWS), ``volmin_lambda``, ``tv_weight``,
   ``cycle_weight`` with a transition method (traced);
 * ``optimizer`` -- ``optimizer.lr`` / ``weight_decay`` / ``momentum`` (inject_hyperparams);
 * ``fold`` -- ``dataset.fold`` with ``dataset.num_folds >= 2`` (a program whose folds take
   different steps per epoch fails and is re-run cell by cell by the runner).
 
-All but seed and one loss hyperparameter go into ``config.runs`` (a tuple of per-run dotted
-overrides). Everything else (loss family, model, dataset, epochs, batch size, schedule,
-transition method and its other options) is part of the *program key*.
+A program's config is its first cell's config with ``config.runs`` (one dict of per-run dotted
+overrides per cell: the fields that differ between its cells), the one encoding of R runs in one
+program (`robustloss.training.runs`). Everything else (loss family, model, dataset, epochs,
+batch size, schedule, transition method and its other options) is part of the *program key*.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _description(realised: str) -> str:
 #: The packable axes, one per realisation in `robustloss.training.RUN_FIELDS` (the one table of
 #: what can vary inside one compiled program). Order matters only for display.
 PACKABLE: tuple[PackAxis, ...] = (
-    PackAxis("seed", "run seed -> config.seeds", _fields_of("key"), lambda cfg: True),
+    PackAxis("seed", "run seed -> each run's PRNG key", _fields_of("key"), lambda cfg: True),
     PackAxis(
         "labels",
         "per-run noisy labels [R, N] and true T: " + _description("labels"),
@@ -133,21 +133,11 @@ PACKABLE: tuple[PackAxis, ...] = (
 
 
 def _to_program(prog: dict, cells: list[Cell], varying: dict[str, tuple[str, ...]]) -> None:
-    """Sets the program's batch fields so that run ``r`` is ``cells[r]``: ``seeds`` for the
-    seed, ``loss.sweep_field``/``sweep_values`` for one varying loss hyperparameter (the CLI's
-    forms), ``runs`` (dotted overrides) for everything else."""
-    rest: list[str] = []
-    for name, fields in varying.items():
-        if name == "seed":
-            prog["seeds"] = tuple(int(c.config["seed"]) for c in cells)
-        elif name == "loss_hparam" and len(fields) == 1:
-            (path,) = fields
-            prog["loss"]["sweep_field"] = path.rsplit(".", 1)[1]
-            prog["loss"]["sweep_values"] = tuple(float(get_path(c.config, path)) for c in cells)
-        else:
-            rest += fields
-    if rest:
-        prog["runs"] = tuple({f: get_path(c.config, f) for f in rest} for c in cells)
+    """Sets the program's ``runs`` so that run ``r`` is ``cells[r]``: one dict per cell of the
+    fields that differ between the cells (axes in `PACKABLE` order)."""
+    fields = [f for axis in varying.values() for f in axis]
+    if fields:
+        prog["runs"] = tuple({f: get_path(c.config, f) for f in fields} for c in cells)
 
 
 def _active(cfg: dict) -> list[tuple[PackAxis, tuple[str, ...]]]:

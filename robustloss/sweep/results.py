@@ -3,10 +3,11 @@
 Columns: ``cell_id``; the cell's resolved config as flat dotted columns (``loss.name``,
 ``noise.rate``, ``loss.hparams.q``, ...; list values as JSON text); the epoch's metrics
 (``epoch``, ``train/loss``, ``test/top1``, ``val/top1``, ...). Only finished cells (``DONE``)
-appear. The sweep driver is the only writer: after each program it `append`s that program's
-cells (the new file is written beside the old one and renamed over it). Since every row comes
-from the cell directories, `rebuild` recreates the table from them, so a crash between a cell's
-files and the table append loses nothing (the driver calls `sync` when it starts).
+appear. The sweep driver is the only writer: after each program it adds that program's cells
+(`append_records`, from the records it just wrote to the cell files; the new table is written
+beside the old one and renamed over it). Since every row comes from the cell directories,
+`rebuild` recreates the table from them, so a crash between a cell's files and the table append
+loses nothing (the driver calls `sync` when it starts).
 
 Read it with `load` (a pandas DataFrame) or `query` (DuckDB SQL over a table named
 ``results``)::
@@ -24,7 +25,7 @@ from typing import Any
 
 from robustloss._io import atomic_write
 
-__all__ = ["TABLE", "append", "cell_rows", "load", "query", "rebuild", "sync"]
+__all__ = ["TABLE", "append", "append_records", "cell_rows", "load", "query", "rebuild", "sync"]
 
 TABLE = "results.parquet"
 
@@ -90,13 +91,38 @@ def _storable(frame):
 
 def append(workdir: str, cell_ids: list[str]) -> int:
     """Adds (or replaces) the rows of finished cells ``cell_ids``; returns the table's row count."""
+    return _replace(workdir, set(cell_ids), [r for c in cell_ids for r in cell_rows(workdir, c)])
+
+
+def append_records(workdir: str, records: list[dict]) -> int:
+    """Adds (or replaces) finished cells' rows from records the caller holds; returns the row count.
+
+    The rows `append` would read back from the cells' ``config.json`` and ``metrics.jsonl``, made
+    from the very records those files were just written from (the sweep driver's), so nothing is
+    read from disk; `rebuild` and `sync` still read the files. Each record goes through the same
+    sorted JSON as those files (in memory), so the rows are equal, key order and types included.
+
+    Args:
+        workdir: the sweep directory.
+        records: one ``{"id", "config_json", "history"}`` per cell: its id, its ``config.json``
+            content and its per-epoch records (``metrics.jsonl`` lines).
+    """
+    rows = []
+    for r in records:
+        flat = _flatten(json.loads(json.dumps(r["config_json"], sort_keys=True)))
+        for m in r["history"]:
+            rows.append({"cell_id": r["id"], **flat, **json.loads(json.dumps(m, sort_keys=True))})
+    return _replace(workdir, {r["id"] for r in records}, rows)
+
+
+def _replace(workdir: str, ids: set[str], rows: list[dict]) -> int:
+    """Writes the table with the rows of cells ``ids`` replaced by ``rows``; returns its length."""
     import pandas as pd
 
-    rows = [r for c in cell_ids for r in cell_rows(workdir, c)]
     new = _frame(rows)
     if os.path.exists(_path(workdir)):
         old = pd.read_parquet(_path(workdir))
-        old = old[~old["cell_id"].isin(set(cell_ids))]
+        old = old[~old["cell_id"].isin(ids)]
         parts = [f for f in (old, new) if len(f)]
         new = _storable(pd.concat(parts, ignore_index=True)) if parts else new
     _write(workdir, new)

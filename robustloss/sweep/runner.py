@@ -334,7 +334,11 @@ def run_sweep(
                 for c in p.cells:
                     rec = by_id[c.id]
                     write_cell(workdir, c, rec["history"], rec["summary"], info)
-                results.append(workdir, [c.id for c in p.cells])
+                records = [
+                    {"id": c.id, "config_json": c.config_json, "history": by_id[c.id]["history"]}
+                    for c in p.cells
+                ]
+                results.append_records(workdir, records)  # what write_cell just wrote
                 shutil.rmtree(os.path.join(workdir, "packs", p.id), ignore_errors=True)
                 progress.done += p.num_runs
                 report["trained"] += p.num_runs

@@ -1,7 +1,8 @@
 """Data-parallel training harness: train state, jitted step, epoch loop, checkpoints, metrics.
 
 Modules, one job each: ``config.py`` (the ConfigDict schema, `validate_config`, and
-`transition_options`, where ConfigDicts become library arguments), ``build.py`` (data + noise,
+`transition_options`, where ConfigDicts become library arguments), ``runs.py`` (`RunPlan`: a
+config resolved into its vmapped runs, ``config.runs``), ``build.py`` (data + noise,
 model, objective, optimizer and initial state from a config), ``trainer.py`` (the jitted
 data-parallel step, epoch and evaluation), ``epoch_stats.py`` (running epoch statistics),
 ``workdir.py`` (config check, append-only ``metrics.jsonl``, summary, Orbax save/restore),
@@ -10,9 +11,9 @@ and ``metrics.py``.
 
 Entry points:
 
-* `train(config, workdir)`: one run (or, with ``config.seeds``, a vmapped batch of runs) from a
+* `train(config, workdir)`: one run (or, with ``config.runs``, a vmapped batch of runs) from a
   config; writes ``config.json``, ``metrics.jsonl``, ``summary.json`` and Orbax checkpoints and
-  resumes from them. `train_many(config, seeds)` sets ``config.seeds``.
+  resumes from them. `train_many(config, seeds)` gives run ``r`` the seed ``seeds[r]``.
 * `Trainer`: the compiled engine (init / train_epoch / predict / evaluate / refresh) for any
   Linen model, `Objective` and optax optimizer, on a ``("data",)`` mesh of 1..N devices.
 * `objective_from_loss`: adapts a ``Loss`` or ``StatefulLoss`` to the `Objective` contract.

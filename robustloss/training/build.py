@@ -1,7 +1,10 @@
 """Building a run from a config: data + noise, model, objective, optimizer, initial state.
 
 This is where a run config's fields become library calls with plain arguments (together with
-`robustloss.training.config.transition_options` for the ``transition`` block).
+`robustloss.training.config.transition_options` for the ``transition`` block). Each builder
+takes the config's `RunPlan` (``train()`` resolves it once; a ``ConfigDict`` is resolved on the
+spot): the shared fields come from ``plan.config``, each run's own values from
+``plan.run_configs`` and what varies from ``plan.varying``.
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ from robustloss.noise import (
     noise_kind,
 )
 from robustloss.objective import Objective, objective_from_loss, objective_hparams
-from robustloss.training.config import noise_seed, transition_options
+from robustloss.training.config import transition_options
 from robustloss.training.optim import INJECTED, make_run_optimizer, make_schedule, set_hyperparams
-from robustloss.training.runs import run_config, run_overrides, varying_fields
+from robustloss.training.runs import RunPlan, as_plan
 from robustloss.training.trainer import Trainer, TrainState, make_mesh
 from robustloss.transition import make_objective
 
@@ -56,7 +59,6 @@ __all__ = [
     "init_state",
     "load_init_params",
     "load_run_data",
-    "num_runs",
     "source_rows",
 ]
 
@@ -68,7 +70,7 @@ class RunData:
     Attributes:
         x_train: ``[N, ...]`` float32 inputs.
         y_train: ``[N]`` (``[R, N]`` with vmapped runs) noisy int32 labels; run ``r`` draws
-            with `noise_seed` of its own seed, exactly as a separate run with that seed.
+            with its own noise seed (`RunPlan.noise_seeds`), exactly as a separate run.
         y_train_clean: ``[N]`` clean labels.
         x_val, y_val, y_val_clean: validation split (0 rows when none); ``y_val`` noisy when
             ``noise.noisy_val`` (``[R, n]`` with vmapped runs: each run's own draw).
@@ -248,19 +250,22 @@ def _noise(
     return add_noise(labels, num_classes=k, kind=n.kind, rate=n.rate, seed=seed, **kw)
 
 
-def load_run_data(config: ml_collections.ConfigDict) -> RunData:
+def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
     """Loads the dataset named by ``config.dataset`` and corrupts its labels per ``config.noise``.
 
     Args:
-        config: a validated run config.
+        config: the `RunPlan` of a validated run config (or the config itself).
 
     Returns:
-        A `RunData`.
+        A `RunData`; with R runs, run ``r``'s labels, folds and true T are those of its own
+        config (``plan.run_configs[r]``).
     """
+    plan = as_plan(config)
+    config = plan.config
     d = config.dataset
     stream = d.get("pipeline", "memory") == "stream"
     if stream:
-        _check_stream(config)
+        _check_stream(plan)
     extra: dict[str, Any] = {k: d[k] for k in dataset_options(d.name)}
     if d.scale:
         extra["scale"] = d.scale
@@ -300,9 +305,8 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     test = (_inputs(d, x_test), np.asarray(y_test, np.int32))
     bad = len(ds.meta.get("bad_images") or ())
     extra_eval = ds.meta.get("extra_eval")
-    overrides = run_overrides(config)
-    if overrides is None:
-        one = _run_labels(config, base, k)
+    if plan.num_runs is None:
+        one = _run_labels(config, plan.noise_seeds[0], base, k)
         return RunData(
             x_train=base.x[one.train],
             y_train=one.y_train,
@@ -320,13 +324,12 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
             noise_report=one.report,
             bad_images=bad,
         )
-    cache: dict[str, _Labels] = {}
+    cache: dict[tuple, _Labels] = {}
     per_run = []
-    for r in range(len(overrides)):
-        rc = run_config(config, r)
-        key = repr((rc.noise.to_dict(), noise_seed(rc), rc.dataset.fold))
+    for rc, seed in zip(plan.run_configs, plan.noise_seeds, strict=True):
+        key = (rc.noise, seed, rc.dataset.fold)  # FrozenConfigDicts: hashable
         if key not in cache:  # runs that differ only in their seed share one draw
-            cache[key] = _run_labels(rc, base, k)
+            cache[key] = _run_labels(rc, seed, base, k)
         per_run.append(cache[key])
     out = _stack_runs(per_run, base, test, k, ds.source)
     out.clean_train_known = all(_clean_known(base, p.train) for p in per_run)
@@ -337,14 +340,15 @@ def load_run_data(config: ml_collections.ConfigDict) -> RunData:
     return out
 
 
-def _check_stream(config: ml_collections.ConfigDict) -> None:
+def _check_stream(plan: RunPlan) -> None:
     """What a streamed training set cannot do (before anything is loaded)."""
-    if "features" in NOISE_KINDS[noise_kind(config.noise.kind)].options:
-        raise ValueError(
-            f"config.noise.kind={config.noise.kind!r} draws the noise from the inputs, which a "
-            "streamed training set does not hold in memory; use dataset.pipeline='memory'"
-        )
-    if "dataset.fold" in varying_fields(config):
+    for kind in dict.fromkeys(rc.noise.kind for rc in plan.run_configs):  # each run's own
+        if "features" in NOISE_KINDS[noise_kind(kind)].options:
+            raise ValueError(
+                f"config.noise.kind={kind!r} draws the noise from the inputs, which a streamed "
+                "training set does not hold in memory; use dataset.pipeline='memory'"
+            )
+    if "dataset.fold" in plan.varying:
         raise ValueError(
             "vmapped runs on different folds train on different rows, so they cannot share one "
             "stream of batches; use dataset.pipeline='memory' or one program per fold"
@@ -435,9 +439,10 @@ def fold_rows(config: ml_collections.ConfigDict, labels: np.ndarray) -> tuple:
     return np.asarray(tr, np.int64), np.asarray(va, np.int64)
 
 
-def _run_labels(config: ml_collections.ConfigDict, b: _Base, k: int) -> _Labels:
-    """The labels of one (unbatched) run: fold split and noise, in the one order every run uses."""
-    seed, nz = noise_seed(config), config.noise
+def _run_labels(config: ml_collections.ConfigDict, seed: int, b: _Base, k: int) -> _Labels:
+    """The labels of one (unbatched) run with noise seed ``seed``: fold split and noise, in the
+    one order every run uses."""
+    nz = config.noise
     own = b.real
     noisy_val = nz.noisy_val and not b.val_clean
     if not config.dataset.num_folds:
@@ -532,7 +537,7 @@ def _stack_runs(per_run: list[_Labels], b: _Base, test: tuple, k: int, source: s
 
 
 def build_objective(
-    config: ml_collections.ConfigDict, num_classes: int, true_T: np.ndarray | None
+    config: RunPlan | ml_collections.ConfigDict, num_classes: int, true_T: np.ndarray | None
 ) -> Objective:
     """The loss of ``config.loss`` as an `Objective`, wrapped by the transition method if any.
 
@@ -541,17 +546,17 @@ def build_objective(
     (``[R, K, K]``) the objective is built with run 0's and `init_state` puts each run's into
     its state.
     """
+    plan = as_plan(config)
+    config = plan.config
     loss = get_loss(config.loss.name, **dict(config.loss.hparams))
-    traced = [k.split(".", 2)[2] for k in varying_fields(config) if k.startswith("loss.hparams.")]
+    traced = [k.split(".", 2)[2] for k in plan.fields_on("loss_hparam")]
     if traced:
         return objective_hparams(loss, traced, functools.partial(get_loss, config.loss.name))
     if config.transition.use == "none":
         return objective_from_loss(loss)
     if true_T is not None and np.ndim(true_T) == 3:
         true_T = true_T[0]
-    per_run = tuple(
-        k.split(".", 1)[1] for k in varying_fields(config) if k.startswith("transition.")
-    )
+    per_run = tuple(k.split(".", 1)[1] for k in plan.fields_on("transition_hparam"))
     return make_objective(
         transition_options(config),
         num_classes=num_classes,
@@ -581,15 +586,18 @@ FOLD_PACK_ERROR = "vmapped runs on folds"
 
 
 def build_trainer(
-    config: ml_collections.ConfigDict, data: RunData, *, devices: list | None = None
+    config: RunPlan | ml_collections.ConfigDict, data: RunData, *, devices: list | None = None
 ) -> Trainer:
-    """A `Trainer` for ``config`` on ``data`` (model, objective, optimizer, mesh)."""
+    """A `Trainer` for ``config`` (a `RunPlan` or a config) on ``data`` (model, objective,
+    optimizer, mesh)."""
+    plan = as_plan(config)
+    config = plan.config
     _check_model_input(config, data.x_train)
     if config.transition.use != "none":
         transition_options(config).check(data.num_classes)
     m = config.model
     model = get_model(m.name, data.num_classes, **{k: m[k] for k in model_options(m.name)})
-    objective = build_objective(config, data.num_classes, data.true_T)
+    objective = build_objective(plan, data.num_classes, data.true_T)
     n = data.y_train.shape[-1]
     steps = _steps(n, config)
     if data.train_sizes is not None:
@@ -641,7 +649,7 @@ def build_trainer(
         mode = default_epoch_mode(m.name)
     if config.dataset.get("pipeline", "memory") == "stream":
         mode = "loop"  # one streamed batch per step
-    runs = num_runs(config)
+    runs = plan.num_runs
     return Trainer(
         model,
         objective,
@@ -671,29 +679,25 @@ def host_augment(config: ml_collections.ConfigDict) -> bool:
     return d.get("pipeline", "memory") == "stream" and bool(d.get("image_size", 0))
 
 
-def num_runs(config: ml_collections.ConfigDict) -> int | None:
-    """R for vmapped runs (``seeds``, ``loss.sweep_values`` or ``runs``), None for one run."""
-    overrides = run_overrides(config)
-    return len(overrides) if overrides else None
-
-
-def init_state(config: ml_collections.ConfigDict, trainer: Trainer, data: RunData) -> TrainState:
+def init_state(
+    config: RunPlan | ml_collections.ConfigDict, trainer: Trainer, data: RunData
+) -> TrainState:
     """The initial train state of the run(s): each run's key and per-run values.
 
-    Run ``r`` of a batched config gets the key ``PRNGKey(seed_r)`` of its own seed
-    (`robustloss.training.runs.run_config`), its traced loss hyperparameters in
-    ``aux["hparams"]``, its optimizer values in ``opt_state.hyperparams`` and, for transition
-    methods, its noise generator's T (``aux["true_T"]``, and ``aux["T"]`` for the oracle
-    estimator ``true``).
+    Run ``r`` of a `RunPlan` gets the key ``PRNGKey(seed_r)`` of its own seed (its config
+    ``plan.run_configs[r]``), its traced loss hyperparameters in ``aux["hparams"]``, its
+    optimizer values in ``opt_state.hyperparams`` and, for transition methods, its noise
+    generator's T (``aux["true_T"]``, and ``aux["T"]`` for the oracle estimator ``true``).
     """
-    runs = num_runs(config)
+    plan = as_plan(config)
+    config, runs = plan.config, plan.num_runs
     sample = _sample(data.x_train)
     if not runs:
         return _with_init_params(config, trainer, trainer.init(config.seed, sample), None)
-    rcs = [run_config(config, r) for r in range(runs)]
+    rcs = plan.run_configs
     keys = np.stack([np.asarray(jax.random.PRNGKey(rc.seed)) for rc in rcs])
     state = trainer.init(keys, sample)
-    vary = varying_fields(config)
+    vary = plan.varying
     if not isinstance(state.aux, dict):  # a stateful loss's own state: nothing per run in it
         aux = state.aux
     else:
@@ -731,7 +735,7 @@ def _with_init_params(config, trainer: Trainer, state: TrainState, runs: int | N
     return state._replace(params=trainer.put(params))
 
 
-def _per_run_aux(config, trainer: Trainer, data: RunData, aux: dict, rcs: list) -> dict:
+def _per_run_aux(config, trainer: Trainer, data: RunData, aux: dict, rcs: tuple) -> dict:
     """Traced loss hyperparameters (and a stateful loss's initial state built from them) and
     true T of each run, in the objective's ``aux``."""
     if "hparams" in aux:

@@ -9,7 +9,6 @@ an out-of-range value fails in a second with the field's name and the valid choi
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import jax
@@ -26,10 +25,14 @@ from robustloss.noise import (
     list_noise_kinds,
     noise_kind,
 )
-from robustloss.objective import _is_stateful, objective_hparams
+from robustloss.objective import _is_stateful
 from robustloss.options import option_default
 from robustloss.training.optim import OPTIMIZERS, SCHEDULES
-from robustloss.training.runs import check_runs, run_config, run_overrides
+from robustloss.training.runs import (
+    RunPlan,
+    noise_seed,  # noqa: F401 -- lives with the run plan
+    plan_runs,
+)
 from robustloss.transition import TransitionOptions
 
 EPOCH_MODES = ("auto", "scan", "loop")
@@ -63,12 +66,11 @@ def default_config() -> ml_collections.ConfigDict:
 
     Fields:
       seed: int >= 0; model init, shuffling and per-step keys derive from it.
-      seeds: tuple of ints; non-empty trains one run per seed, vmapped into one program
-        (``seed`` is then unused).
       runs: tuple of dicts ``{dotted field: value}``, one per vmapped run, on top of the
-        config (with ``seeds`` / ``loss.sweep_values`` of the same length, or alone). Only the
-        fields of `robustloss.training.runs.RUN_FIELDS` may differ; run ``r`` equals the
-        separate run `robustloss.training.runs.run_config` ``(config, r)``.
+        config: non-empty trains R runs in one compiled program (the only encoding of that;
+        a config file's ``seeds=0-3`` / ``sweep=q:0.3/0.7`` expand into it). Only the fields
+        of `robustloss.training.runs.RUN_FIELDS` may differ; run ``r`` equals the separate
+        run ``plan_runs(config).run_config(r)`` (`robustloss.training.runs.RunPlan`).
       dataset.name / data_dir / path / download / val_fraction: passed to
         ``robustloss.data.load_dataset``; ``max_train`` > 0 keeps only the first that many
         training examples; ``max_test`` likewise for the test set; ``scale`` (``""`` or
@@ -113,15 +115,13 @@ def default_config() -> ml_collections.ConfigDict:
         training file before the fold split, so the validation fold carries that draw's noisy
         labels (the LDR code's protocol); False draws the training and validation rows apart.
         ``noise.seed``: ``-1`` (the default) means *the run's seed*, so run ``r`` of a batched
-        config (``seeds``, ``runs``) gets exactly the labels of a separate run with
-        ``seed=seeds[r]``; ``>= 0`` fixes one draw for every run (`noise_seed`).
+        config (``runs``) gets exactly the labels of a separate run with its ``seed``;
+        ``>= 0`` fixes one draw for every run (`noise_seed`).
         ``kind="real"``: ``labels_path`` is a file with one noisy label per row of the
         dataset's source order (``robustloss.data.read_label_file``; it must hold exactly that
         many rows, see ``build.source_rows``); ``labels_key`` names the npz array or CSV header
         column, ``labels_column`` (>= 0; -1 = none) the 0-based column of a 2-D array or CSV.
-      loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``. ``sweep_field`` /
-        ``sweep_values``: train one run per value of that numeric hyperparameter, vmapped into
-        one program (with ``seeds`` of the same length, or all runs from ``seed``).
+      loss.name / loss.hparams: ``robustloss.get_loss(name, **hparams)``.
       model.name: ``ffnn``, ``lenet``, ``resnet18``, ``resnet34`` or ``resnet50``; ``hidden``
         (ffnn, 0 = the paper's min(d, K)); ``width`` (ResNets, 64 in the papers); ``stem`` (ResNets:
         ``cifar`` 3×3 stride 1, or ``imagenet`` 7×7/2 + max-pool as in the RENT code);
@@ -164,7 +164,6 @@ def default_config() -> ml_collections.ConfigDict:
     """
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.seeds = ()
     c.runs = ()
 
     c.dataset = ml_collections.ConfigDict()
@@ -210,8 +209,6 @@ def default_config() -> ml_collections.ConfigDict:
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "ce"
     c.loss.hparams = ml_collections.ConfigDict()
-    c.loss.sweep_field = ""
-    c.loss.sweep_values = ()
 
     c.model = ml_collections.ConfigDict()
     c.model.name = "ffnn"
@@ -253,25 +250,6 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def noise_seed(config: ml_collections.ConfigDict, run_seed: int | None = None) -> int:
-    """The noise seed of a run: ``config.noise.seed``, or the run's seed when it is ``-1``.
-
-    One rule for every config: a batched run ``r`` (run seed ``seeds[r]``) and a separate run
-    with ``seed=seeds[r]`` draw the same labels.
-
-    Example:
-        >>> c = default_config(); c.seed = 3
-        >>> noise_seed(c), noise_seed(c, run_seed=5)
-        (3, 5)
-        >>> c.noise.seed = 7
-        >>> noise_seed(c, run_seed=5)
-        7
-    """
-    if config.noise.seed >= 0:
-        return int(config.noise.seed)
-    return int(config.seed if run_seed is None else run_seed)
-
-
 def transition_options(config: ml_collections.ConfigDict) -> TransitionOptions:
     """``config.transition`` as the library's `TransitionOptions` (the one conversion point).
 
@@ -303,9 +281,34 @@ def set_loss(config: ml_collections.ConfigDict, name: str, **hparams: Any) -> No
         )
 
 
+#: Fields that R-runs-in-one-program configs had before ``runs`` became the only encoding.
+REMOVED_FIELDS = {
+    "seeds": "config.runs = ({'seed': 0}, {'seed': 1}, ...) (config-file argument: seeds=0-1)",
+    "loss.sweep_field": (
+        "config.runs = ({'loss.hparams.q': 0.3}, {'loss.hparams.q': 0.7}) (config-file "
+        "argument: sweep=q:0.3/0.7)"
+    ),
+}
+REMOVED_FIELDS["loss.sweep_values"] = REMOVED_FIELDS["loss.sweep_field"]
+
+
+def check_removed_field(path: str) -> None:
+    """Raises for a field of `REMOVED_FIELDS` (dotted ``path``), saying what replaces it.
+
+    Raises:
+        ValueError: ``path`` is ``seeds``, ``loss.sweep_field`` or ``loss.sweep_values``.
+    """
+    if path in REMOVED_FIELDS:
+        raise ValueError(
+            f"config.{path} no longer exists: R runs in one program are given by config.runs "
+            f"only; use {REMOVED_FIELDS[path]}"
+        )
+
+
 def _check_fields(cfg: Any, ref: Any, prefix: str) -> None:
     for key in cfg:
         path = f"{prefix}{key}"
+        check_removed_field(path)
         if key not in ref:
             raise ValueError(
                 f"unknown config field {path!r}; valid fields under "
@@ -342,34 +345,10 @@ def _check_component_options(group: str, table: dict, fields: Any) -> None:
                 option.validate(f"config.{group}.{name}", fields[name])
 
 
-def _check_seeds(c: ml_collections.ConfigDict) -> None:
-    """``seed`` and ``seeds``."""
-    _range("seed", c.seed, 0)
-    accepted = "a tuple of distinct ints >= 0, e.g. (0, 1, 2) (command line: seeds=0-2 or 0/1/2)"
-    if not isinstance(c.seeds, tuple | list) or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in c.seeds
-    ):
-        raise ValueError(f"config.seeds={c.seeds!r} is not valid; it must be {accepted}")
-    # A repeated seed is an identical run unless another per-run field sets it apart (a sweep
-    # value, or config.runs: e.g. the same seed on another fold).
-    if len(set(c.seeds)) != len(c.seeds) and not c.loss.sweep_values and not c.runs:
-        raise ValueError(
-            f"config.seeds={tuple(c.seeds)!r} repeats a seed (those runs would be identical); "
-            f"it must be {accepted}"
-        )
-
-
-def _check_runs(c: ml_collections.ConfigDict) -> None:
-    """``runs`` (with ``seeds`` and a sweep): the per-run fields, then every run's own config."""
-
-    if not isinstance(c.runs, tuple | list) or not all(isinstance(o, dict) for o in c.runs):
-        raise ValueError(f"config.runs={c.runs!r} must be a tuple of dicts (one per run)")
-    check_runs(c)
-    for r in range(len(run_overrides(c) or ()) if c.runs else 0):
-        try:
-            validate_config(run_config(c, r))
-        except ValueError as e:
-            raise ValueError(f"config.runs[{r}]: {e}") from e
+def _check_seed(c: ml_collections.ConfigDict) -> None:
+    """``seed``: an int >= 0 (a key is made from it)."""
+    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
+        raise ValueError(f"config.seed={c.seed!r} is not valid; it must be an int >= 0")
 
 
 def _check_dataset(c: ml_collections.ConfigDict) -> None:
@@ -485,37 +464,13 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
 
 
 def _check_loss(c: ml_collections.ConfigDict) -> None:
-    """``config.loss``: the registry name, hyperparameters and a sweep."""
+    """``config.loss``: the registry name and hyperparameters."""
     if c.loss.name not in list_losses():
         _choice("loss.name", c.loss.name, list_losses())
     try:
         get_loss(c.loss.name, **dict(c.loss.hparams))
     except (TypeError, ValueError) as e:
         raise ValueError(f"config.loss.hparams={dict(c.loss.hparams)!r}: {e}") from e
-
-    if c.loss.sweep_values or c.loss.sweep_field:
-        if not c.loss.sweep_values or not c.loss.sweep_field:
-            raise ValueError(
-                "config.loss.sweep_field and config.loss.sweep_values must be set together, got "
-                f"{c.loss.sweep_field!r} and {c.loss.sweep_values!r}"
-            )
-        try:
-            objective_hparams(  # checks the field (stateful losses are rebuilt per step)
-                get_loss(c.loss.name, **dict(c.loss.hparams)),
-                (c.loss.sweep_field,),
-                functools.partial(get_loss, c.loss.name),
-            )
-            for v in c.loss.sweep_values:
-                get_loss(c.loss.name, **{**dict(c.loss.hparams), c.loss.sweep_field: v})
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"config.loss.sweep_values={c.loss.sweep_values!r}: {e}") from e
-        if c.seeds and len(c.seeds) != len(c.loss.sweep_values):
-            raise ValueError(
-                f"config.seeds has {len(c.seeds)} entries but config.loss.sweep_values has "
-                f"{len(c.loss.sweep_values)}; give one seed per value or no seeds"
-            )
-        if c.transition.use != "none":
-            raise ValueError("config.loss.sweep_values cannot be combined with config.transition")
 
 
 def _check_model(c: ml_collections.ConfigDict) -> None:
@@ -603,18 +558,45 @@ def _check_transition(c: ml_collections.ConfigDict) -> None:
         )
 
 
-def validate_config(config: ml_collections.ConfigDict) -> None:
+_CHECKS = (
+    _check_seed,
+    _check_dataset,
+    _check_noise,
+    _check_loss,
+    _check_model,
+    _check_optimizer,
+    _check_loop,
+    _check_select,
+    _check_devices,
+    _check_transition,
+)
+
+
+def _check_one(config: ml_collections.ConfigDict, schema: ml_collections.ConfigDict) -> None:
+    """Every check of one run's config (its ``runs`` aside) against ``schema`` (`default_config`,
+    built once per `validate_config` call: the tables may have gained an entry since the last)."""
+    _check_fields(config, schema, "")
+    for check in _CHECKS:
+        check(config)
+
+
+def validate_config(config: ml_collections.ConfigDict) -> RunPlan:
     """Checks field names, registry names and ranges; raises ``ValueError`` on the first problem.
 
-    Cheap: loads no data and compiles nothing. Dataset-dependent checks (input shape vs model,
-    noise class maps, transition config vs K) happen right after loading, still before any
-    compilation.
+    Checks the config, resolves its runs (`robustloss.training.runs.plan_runs`: what may vary
+    per run) and checks each run's own config. Cheap: loads no data and compiles nothing.
+    Dataset-dependent checks (input shape vs model, noise class maps, transition config vs K)
+    happen right after loading, still before any compilation.
 
     Args:
         config: a run config (start from `default_config` or a file in ``configs/``).
 
+    Returns:
+        The config's `RunPlan` (what ``train()`` passes on).
+
     Raises:
-        ValueError: naming the field and the valid choices or range.
+        ValueError: naming the field (``config.runs[r]: ...`` for run ``r``) and the valid
+            choices or range.
 
     Example:
         >>> cfg = default_config(); cfg.model.name = "mlp"
@@ -623,18 +605,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         ...
         ValueError: config.model.name='mlp' is not valid; choose one of ['ffnn', 'lenet', ...]
     """
-    _check_fields(config, default_config(), "")
-    for check in (
-        _check_seeds,
-        _check_dataset,
-        _check_noise,
-        _check_loss,
-        _check_model,
-        _check_optimizer,
-        _check_loop,
-        _check_select,
-        _check_devices,
-        _check_transition,
-        _check_runs,
-    ):
-        check(config)
+    schema = default_config()
+    _check_one(config, schema)
+    plan = plan_runs(config)
+    if plan.num_runs:
+        for r, run in enumerate(plan.run_configs):
+            try:
+                _check_one(run, schema)
+            except ValueError as e:
+                raise ValueError(f"config.runs[{r}]: {e}") from e
+    return plan

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from robustloss.training.build import build_trainer, init_state, load_run_data
+from robustloss.training.config import validate_config
 from robustloss.training.run import train
 from robustloss.training.workdir import Workdir
 
@@ -21,11 +22,15 @@ def final_state(config, workdir: str) -> tuple[Any, Any, dict]:
         ValueError: the config vmaps several runs, or the workdir has no checkpoint of the
             final epoch.
     """
-    if config.seeds or config.runs or config.loss.sweep_values:
-        raise ValueError("one run only: unset config.seeds / config.runs / a loss sweep")
+    plan = validate_config(config)
+    if plan.num_runs:
+        raise ValueError(
+            f"one run only: config.runs has {plan.num_runs} runs (seeds=/sweep= expand into it); "
+            "unset it, or take a run's own config with plan_runs(config).run_config(r)"
+        )
     summary = train(config, workdir)
-    data = load_run_data(config)
-    template = init_state(config, build_trainer(config, data), data)
+    data = load_run_data(plan)
+    template = init_state(plan, build_trainer(plan, data), data)
     wd = Workdir(workdir, config)
     try:
         wd.open(config.keep_checkpoints)

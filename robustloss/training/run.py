@@ -1,14 +1,17 @@
 """One training run (or a vmapped batch of runs) from a config: the epoch loop.
 
 `train(config, workdir)` is what ``python -m experiments.main`` calls. It composes the parts of
-``robustloss.training``: `validate_config` (config.py), `load_run_data` / `build_trainer` /
-`init_state` (build.py), `Workdir` (workdir.py: ``config.json``, append-only ``metrics.jsonl``,
-``summary.json``, Orbax ``checkpoints/``) and `Progress` (progress.py).
+``robustloss.training``: `validate_config` (config.py), which resolves the config into its
+`RunPlan` (runs.py) once; `load_run_data` / `build_trainer` / `init_state` (build.py) and the
+evaluation, which all take that plan; `make_feed` (feed.py: the inputs of
+``dataset.pipeline``, from the fields the runs share); `Workdir` (workdir.py: ``config.json``,
+append-only ``metrics.jsonl``, ``summary.json``, Orbax ``checkpoints/``) and `Progress`
+(progress.py).
 
 Each line of ``metrics.jsonl`` (``epoch`` counts completed epochs, 1..num_epochs) holds
 ``train/loss``, ``train/acc_noisy``, ``train/acc_clean``, ``train/<objective metric>``,
 ``val/*``, ``test/top1``..``test/top5``, ``test/balanced_acc``, ``lr``, ``time`` (seconds for
-the epoch incl. evaluation) and ``elapsed``. With ``config.seeds`` every value is a list with one
+the epoch incl. evaluation) and ``elapsed``. With ``config.runs`` every value is a list with one
 entry per run.
 
 Re-running with the same config and workdir resumes from the last checkpoint; since shuffling and
@@ -33,12 +36,11 @@ from robustloss.training.build import (
     init_state,
     load_run_data,
     noise_metrics,
-    num_runs,
 )
 from robustloss.training.config import validate_config
 from robustloss.training.feed import make_feed
 from robustloss.training.progress import Progress
-from robustloss.training.runs import run_config
+from robustloss.training.runs import RunPlan, add_runs
 from robustloss.training.trainer import Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
 
@@ -83,12 +85,10 @@ def _check_select_metric(config: ml_collections.ConfigDict, data: RunData) -> st
 class _Evaluation:
     """The evaluation sets of a run, on device, and the metrics of one evaluation."""
 
-    def __init__(
-        self, config: ml_collections.ConfigDict, trainer: Trainer, data: RunData, feed: Any
-    ):
-        runs = num_runs(config)
+    def __init__(self, plan: RunPlan, trainer: Trainer, data: RunData, feed: Any):
+        runs = plan.num_runs
         per_run = lambda y: np.broadcast_to(y, (runs,) + y.shape[-1:]) if runs else y
-        self.trainer, self.config, self.feed = trainer, config, feed
+        self.trainer, self.config, self.feed = trainer, plan.config, feed
         self.x_test, self.y_test = feed.eval_input(data.x_test), data.y_test
         self.has_val = data.y_val.shape[-1] > 0
         self.val_sizes = data.val_sizes  # runs validating on their own (padded) rows
@@ -97,9 +97,8 @@ class _Evaluation:
         # further eval sets by name (mini-WebVision's ilsvrc12_val): <name>/top1..
         self.extra = {n: (feed.eval_input(x), y) for n, (x, y) in (data.extra_eval or {}).items()}
         self.y_val, self.y_val_clean = per_run(data.y_val), per_run(data.y_val_clean)
-        self.clean_val = _val_labels_noisy(config)
-        if runs:  # any run with noise reports its clean validation accuracy, as alone
-            self.clean_val = any(_val_labels_noisy(run_config(config, r)) for r in range(runs))
+        # Any run with noise reports its clean validation accuracy, as alone.
+        self.clean_val = any(_val_labels_noisy(rc) for rc in plan.run_configs)
 
     def due(self, epoch: int) -> bool:
         """Evaluate after ``epoch`` (from 0): every ``eval_every`` epochs and after the last."""
@@ -189,26 +188,26 @@ def train(
         >>> summary = train(test_config.get_config(), "/tmp/robustloss_doc")  # doctest: +SKIP
         >>> summary["final"]["test/top1"]  # doctest: +SKIP
     """
-    validate_config(config)
+    plan = validate_config(config)  # the config resolved into its runs, once
     progress = Progress(config.progress, config.num_epochs, log)
     wd = None if workdir is None else Workdir(workdir, config)  # takes the workdir's lock
     feed = None
     try:
         progress.note(f"loading data ({config.dataset.name})…")
-        data = load_run_data(config)
+        data = load_run_data(plan)
         note = _check_select_metric(config, data)
         if note:
             progress.note(note)
         progress.note("compiling…")
-        trainer = build_trainer(config, data, devices=devices)
-        state, history = init_state(config, trainer, data), []
-        feed = make_feed(config, trainer, data)  # dataset.pipeline: memory or stream
+        trainer = build_trainer(plan, data, devices=devices)
+        state, history = init_state(plan, trainer, data), []
+        feed = make_feed(plan.config, trainer, data)  # dataset.pipeline: memory or stream
         if wd is not None:
             wd.open(config.keep_checkpoints)
             state, history = wd.resume(state)
             state = feed.resume(state, wd)  # a mid-epoch checkpoint of a stream, if any
         noise = noise_metrics(data.noise_report)  # real labels: the realised noise rate
-        evaluation = _Evaluation(config, trainer, data, feed)
+        evaluation = _Evaluation(plan, trainer, data, feed)
         first = len(history)
         last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
@@ -240,7 +239,7 @@ def train(
             wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
-    summary = summarize(history, config.select_metric, num_runs(config), config.num_epochs)
+    summary = summarize(history, config.select_metric, plan.num_runs, config.num_epochs)
     summary["data_source"] = data.source
     if data.noise_report is not None:  # real labels: rate, empirical T, label set, provenance
         summary["noise"] = data.noise_report
@@ -274,7 +273,8 @@ def train_many(
     workdir: str | None = None,
     **kw: Any,
 ) -> dict:
-    """Trains one run per seed, vmapped into one compiled program (``config.seeds = seeds``).
+    """Trains one run per seed, vmapped into one compiled program (run ``r`` of ``config.runs``
+    gets ``seed = seeds[r]``, `robustloss.training.runs.add_runs`).
 
     Every metric in the returned history is a list with one value per seed; they match
     separate runs with ``config.seed = s`` up to float rounding.
@@ -284,5 +284,5 @@ def train_many(
         >>> summary["final"]["test/top1"]  # four accuracies  # doctest: +SKIP
     """
     config = ml_collections.ConfigDict(config.to_dict())
-    config.seeds = tuple(int(s) for s in seeds)
+    add_runs(config, "seed", [int(s) for s in seeds])
     return train(config, workdir, **kw)

@@ -1,15 +1,21 @@
-"""Per-run fields: what may differ between the R vmapped runs of one compiled program.
+"""The run plan: what differs between the R vmapped runs of one compiled program, resolved once.
 
-A batched config trains R independent runs in one program. Run ``r`` is described by a dict of
-dotted-field overrides on top of the config (`run_overrides`), and `run_config` turns it into
-the config of the equivalent *separate* run: the packed run ``r`` gets exactly the labels, the
-folds, the keys and the hyperparameters that separate run gets, so its numbers equal it to
-float rounding. The overrides come from three config forms, merged here in one place:
+A config trains R independent runs in one program when ``config.runs`` holds R dicts of
+dotted-field overrides on top of the config::
 
-* ``config.seeds = (s0, s1, ...)`` (CLI ``seeds=0-3``): run ``r`` has ``seed = seeds[r]``;
-* ``config.loss.sweep_field`` / ``sweep_values`` (CLI ``sweep=q:0.3/0.7``): run ``r`` has
-  ``loss.hparams.<field> = sweep_values[r]``;
-* ``config.runs = ({"noise.rate": 0.2, "optimizer.lr": 0.1}, ...)``: any fields of `RUN_FIELDS`.
+    config.runs = ({"seed": 0}, {"seed": 1, "noise.rate": 0.4, "loss.hparams.q": 0.9})
+
+That is the only encoding of R runs in one program: the config files' short forms
+``seeds=0-3`` and ``sweep=q:0.3/0.7`` expand into it when the config is built (`add_runs`), and
+the sweep planner (``robustloss.sweep.plan``) writes it.
+
+`plan_runs` resolves a config into one frozen `RunPlan` -- the base config, each run's
+overrides (type-checked against the config), each run's own config and the fields whose value
+differs between runs, with the way the harness realises each -- and ``train()`` passes that
+plan to data loading, trainer building, initial state and evaluation. Run ``r`` of the plan is
+exactly the *separate* run ``plan.run_config(r)``: the packed run gets the labels, the folds,
+the keys and the hyperparameters that separate run gets, so its numbers equal it to float
+rounding.
 
 `RUN_FIELDS` is the one table of what can vary inside one program, and how each field is
 realised; ``robustloss.sweep.PACKABLE`` is built from it. Everything else (loss family, model,
@@ -19,24 +25,27 @@ same for every run of a program.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import numbers
+import types
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ml_collections
 
 from robustloss import loss_hparams
-from robustloss._fields import get_field, set_field
+from robustloss._fields import get_field, with_field
 from robustloss.transition import TRACEABLE
 
 __all__ = [
     "RUN_FIELDS",
     "RunField",
-    "check_runs",
-    "run_config",
+    "RunPlan",
+    "add_runs",
+    "as_plan",
+    "noise_seed",
+    "plan_runs",
     "run_field",
-    "run_overrides",
-    "varying_fields",
 ]
 
 
@@ -102,121 +111,187 @@ def run_field(path: str) -> RunField | None:
     return None
 
 
-def _num_runs(config: ml_collections.ConfigDict) -> int:
-    return max(len(config.seeds), len(config.loss.sweep_values), len(config.runs))
+def noise_seed(config: ml_collections.ConfigDict, run_seed: int | None = None) -> int:
+    """The noise seed of a run: ``config.noise.seed``, or the run's seed when it is ``-1``.
 
-
-def run_overrides(config: ml_collections.ConfigDict) -> list[dict[str, Any]] | None:
-    """The per-run overrides ``[{dotted field: value}, ...]`` of a batched config, else None.
-
-    Merges ``seeds``, ``loss.sweep_field``/``sweep_values`` and ``runs`` (module docstring);
-    each non-empty one must have R entries.
-
-    Raises:
-        ValueError: lengths differ, or a field is given twice for one run.
+    One rule for every config: run ``r`` of ``config.runs`` (with its own ``seed``) and a
+    separate run with that ``seed`` draw the same labels (`RunPlan.noise_seeds`).
 
     Example:
         >>> from robustloss.training import default_config
-        >>> c = default_config(); c.seeds = (3, 4); c.runs = ({"noise.rate": 0.2}, {})
-        >>> run_overrides(c)
-        [{'seed': 3, 'noise.rate': 0.2}, {'seed': 4}]
+        >>> c = default_config(); c.seed = 3
+        >>> noise_seed(c), noise_seed(c, run_seed=5)
+        (3, 5)
+        >>> c.noise.seed = 7
+        >>> noise_seed(c, run_seed=5)
+        7
     """
-    r = _num_runs(config)
-    if not r:
-        return None
-    lengths = {
-        "config.seeds": len(config.seeds),
-        "config.loss.sweep_values": len(config.loss.sweep_values),
-        "config.runs": len(config.runs),
-    }
-    bad = {k: n for k, n in lengths.items() if n not in (0, r)}
-    if bad:
+    if config.noise.seed >= 0:
+        return int(config.noise.seed)
+    return int(config.seed if run_seed is None else run_seed)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunPlan:
+    """A config resolved into its runs: what ``train()`` passes on (built by `plan_runs`).
+
+    Immutable: the configs are ``ml_collections.FrozenConfigDict`` and the mappings read-only,
+    so every consumer sees the same values.
+
+    Attributes:
+        config: the base config: the config with ``runs`` empty (every field the runs share,
+            and the config's own values of the per-run fields).
+        overrides: run ``r``'s ``{dotted field: value}``, values converted to the field's type
+            (an int for a float field becomes a float); ``()`` for one run.
+        run_configs: run ``r``'s own config (the separate run it equals); ``(config,)`` for one
+            run.
+        varying: ``dotted field -> (value of run 0, value of run 1, ...)`` for the fields whose
+            value differs between runs.
+        axes: ``dotted field -> realisation`` (`RunField.realised`: ``key``, ``labels``, ...) of
+            each field of ``varying``.
+        noise_seeds: run ``r``'s noise seed (`noise_seed` of its config).
+        num_runs: R for vmapped runs (``config.runs`` with R >= 1 entries), None for one run.
+    """
+
+    config: ml_collections.FrozenConfigDict
+    overrides: tuple[Mapping[str, Any], ...]
+    run_configs: tuple[ml_collections.FrozenConfigDict, ...]
+    varying: Mapping[str, tuple]
+    axes: Mapping[str, str]
+    noise_seeds: tuple[int, ...]
+    num_runs: int | None
+
+    def fields_on(self, realised: str) -> tuple[str, ...]:
+        """The varying fields the harness realises as ``realised`` (e.g. ``loss_hparam``)."""
+        return tuple(f for f, a in self.axes.items() if a == realised)
+
+    def run_config(self, r: int) -> ml_collections.ConfigDict:
+        """A fresh (mutable) copy of run ``r``'s config: train it alone to get run ``r``.
+
+        Example:
+            >>> from robustloss.training import default_config
+            >>> c = default_config(); c.runs = ({"seed": 3, "noise.rate": 0.2}, {"seed": 4})
+            >>> rc = plan_runs(c).run_config(0)
+            >>> rc.seed, rc.noise.rate, rc.runs
+            (3, 0.2, ())
+        """
+        if not 0 <= r < len(self.run_configs):
+            raise ValueError(f"run {r} of a plan of {len(self.run_configs)} run(s)")
+        return ml_collections.ConfigDict(self.run_configs[r].to_dict())
+
+
+def as_plan(config: RunPlan | ml_collections.ConfigDict) -> RunPlan:
+    """``config`` itself when it is a `RunPlan`, else `plan_runs` of it (not validated)."""
+    return config if isinstance(config, RunPlan) else plan_runs(config)
+
+
+def _coerce(old: Any, value: Any, where: str, path: str) -> Any:
+    """``value`` in the type of the config's ``old`` value (an int for a float field becomes a
+    float; numpy scalars become Python numbers).
+
+    Raises:
+        ValueError: a value of another type (a float seed, a string rate, a bool fold).
+    """
+    if isinstance(old, bool) or isinstance(value, bool):
+        ok = isinstance(old, bool) and isinstance(value, bool)
+    elif isinstance(old, float):
+        ok = isinstance(value, numbers.Real)
+        value = float(value) if ok else value
+    elif isinstance(old, int):
+        ok = isinstance(value, numbers.Integral)
+        value = int(value) if ok else value
+    else:
+        ok = isinstance(value, type(old))
+    if not ok:
         raise ValueError(
-            f"batched runs: {lengths} must each be empty or have the same length R; give one "
-            "entry per run"
+            f"{where} sets {path!r} to {value!r} of type {type(value).__name__}, but "
+            f"config.{path} has type {type(old).__name__} ({old!r}); give a value of that type"
         )
-    out: list[dict[str, Any]] = []
-    for i in range(r):
-        o: dict[str, Any] = {}
-        if config.seeds:
-            o["seed"] = int(config.seeds[i])
-        if config.loss.sweep_values:
-            o[f"loss.hparams.{config.loss.sweep_field}"] = float(config.loss.sweep_values[i])
-        if config.runs:
-            extra = dict(config.runs[i])
-            twice = sorted(set(extra) & set(o))
-            if twice:
-                raise ValueError(
-                    f"config.runs[{i}] sets {twice}, which config.seeds / config.loss.sweep_values "
-                    "already set for that run; give each field in one place"
-                )
-            o.update(extra)
-        out.append(o)
-    return out
+    return value
 
 
-def run_config(config: ml_collections.ConfigDict, r: int) -> ml_collections.ConfigDict:
-    """The config of the separate run equal to run ``r`` of a batched ``config``.
+def plan_runs(config: ml_collections.ConfigDict) -> RunPlan:
+    """Resolves ``config`` into its `RunPlan`: ``config.runs`` checked against `RUN_FIELDS`.
 
-    The batch fields (``seeds``, ``runs``, ``loss.sweep_*``) are cleared and run ``r``'s
-    overrides set; with an unbatched config (and ``r == 0``) a copy of ``config``.
+    Each run's config is made once (a ``FrozenConfigDict``). This checks what can differ
+    between runs; the fields of each run's config are checked by
+    `robustloss.training.validate_config`, which returns this plan.
+
+    Raises:
+        ValueError: naming the run and the field: a field that cannot vary per run (with the
+            fields that can), an unknown field, a value of the wrong type, two identical runs,
+            or per-run values the harness cannot realise for this config (a loss
+            hyperparameter that is not a float, or with a transition method; transition
+            options without one; ``noise.kind`` to or from ``real``; folds without
+            ``dataset.num_folds``).
 
     Example:
         >>> from robustloss.training import default_config
-        >>> c = default_config(); c.seeds = (3, 4); c.runs = ({"noise.rate": 0.2}, {})
-        >>> rc = run_config(c, 0)
-        >>> rc.seed, rc.noise.rate, rc.seeds, rc.runs
-        (3, 0.2, (), ())
+        >>> c = default_config(); c.runs = ({"seed": 3, "noise.rate": 0.2}, {"seed": 4})
+        >>> plan = plan_runs(c)
+        >>> plan.num_runs, dict(plan.varying), dict(plan.axes)
+        (2, {'noise.rate': (0.2, 0.0), 'seed': (3, 4)}, {'noise.rate': 'labels', 'seed': 'key'})
     """
-    overrides = run_overrides(config)
-    out = ml_collections.ConfigDict(copy.deepcopy(config.to_dict()))
-    out.seeds, out.runs = (), ()
-    out.loss.sweep_field, out.loss.sweep_values = "", ()
-    if overrides is None:
-        if r != 0:
-            raise ValueError(f"run {r} of an unbatched config")
-        return out
-    for path, value in overrides[r].items():
-        set_field(out, path, value, where=f"config.runs[{r}]")
-    return out
-
-
-def varying_fields(config: ml_collections.ConfigDict) -> dict[str, list[Any]]:
-    """``dotted field -> [value of run r]`` for the fields whose value differs between runs."""
-    overrides = run_overrides(config)
-    if not overrides:
-        return {}
-    configs = [run_config(config, r) for r in range(len(overrides))]
-    keys = sorted({k for o in overrides for k in o})
-    out = {}
-    for k in keys:
-        values = [get_field(c, k) for c in configs]
-        if any(repr(v) != repr(values[0]) for v in values):
-            out[k] = values
-    return out
-
-
-def check_runs(config: ml_collections.ConfigDict) -> None:
-    """Checks a batched config's per-run fields against `RUN_FIELDS` (cheap; no data).
-
-    Raises:
-        ValueError: naming the run, the field and the fields that may vary per run.
-    """
-    overrides = run_overrides(config)
-    if not overrides:
-        return
+    runs = config.get("runs", ())
+    if not isinstance(runs, tuple | list) or not all(isinstance(o, Mapping) for o in runs):
+        raise ValueError(
+            f"config.runs={runs!r} must be a tuple of dicts {{dotted field: value}}, one per run"
+        )
+    base_dict = config.to_dict()
+    base_dict["runs"] = ()
+    base = ml_collections.FrozenConfigDict(base_dict)
+    if not runs:
+        empty = types.MappingProxyType({})
+        return RunPlan(base, (), (base,), empty, empty, (noise_seed(base),), None)
     valid = [f.field for f in RUN_FIELDS]
-    for i, o in enumerate(overrides):
-        if not isinstance(o, dict):
-            raise ValueError(f"config.runs[{i}]={o!r} must be a dict of dotted fields")
-        for path in o:
+    overrides, run_configs = [], []
+    for r, o in enumerate(runs):
+        where = f"config.runs[{r}]"
+        cfg, resolved = base_dict, {}
+        for path, value in o.items():
             if run_field(path) is None:
                 raise ValueError(
-                    f"config.runs[{i}] sets {path!r}, which cannot vary inside one compiled "
-                    f"program; fields that can: {valid} (train other values as separate runs)"
+                    f"{where} sets {path!r}, which cannot vary inside one compiled program; "
+                    f"fields that can: {valid} (train other values as separate runs)"
                 )
-    vary = varying_fields(config)
-    hparams = [k for k in vary if k.startswith("loss.hparams.")]
+            value = _coerce(get_field(cfg, path, where=where), value, where, path)
+            cfg = with_field(cfg, path, value)  # copies only the groups on the way
+            resolved[path] = value
+        overrides.append(types.MappingProxyType(resolved))
+        run_configs.append(ml_collections.FrozenConfigDict(cfg))
+    keys = sorted({k for o in overrides for k in o})
+    shared = {k: get_field(base_dict, k) for k in keys}
+    table = [tuple(o.get(k, shared[k]) for k in keys) for o in overrides]  # [run][key]
+    varying, axes, seen = {}, {}, {}
+    for i, k in enumerate(keys):
+        values = tuple(row[i] for row in table)
+        if any(repr(v) != repr(values[0]) for v in values):
+            varying[k], axes[k] = values, run_field(k).realised
+    for r, row in enumerate(table):
+        run = tuple(repr(v) for v in row)
+        if run in seen:
+            raise ValueError(
+                f"config.runs[{r}] is the same run as config.runs[{seen[run]}] "
+                f"({dict(overrides[r])}): the runs of one program must differ (a seed, a value)"
+            )
+        seen[run] = r
+    plan = RunPlan(
+        base,
+        tuple(overrides),
+        tuple(run_configs),
+        types.MappingProxyType(varying),
+        types.MappingProxyType(axes),
+        tuple(noise_seed(rc) for rc in run_configs),
+        len(run_configs),
+    )
+    _check_realisable(plan)
+    return plan
+
+
+def _check_realisable(plan: RunPlan) -> None:
+    """What varies must be what the harness can realise for this config (see `plan_runs`)."""
+    config, vary = plan.config, plan.varying
+    hparams = plan.fields_on("loss_hparam")
     if hparams:
         base = loss_hparams(config.loss.name)  # registry defaults: their types are the API's
         for k in hparams:
@@ -229,15 +304,15 @@ def check_runs(config: ml_collections.ConfigDict) -> None:
                 )
         if config.transition.use != "none":
             raise ValueError(
-                f"batched runs vary loss hyperparameters {hparams}, which are traced only for a "
-                f"loss without a transition method (loss {config.loss.name!r}, "
+                f"batched runs vary loss hyperparameters {list(hparams)}, which are traced only "
+                f"for a loss without a transition method (loss {config.loss.name!r}, "
                 f"transition.use={config.transition.use!r}); train them as separate runs"
             )
-    t_fields = [k for k in vary if k.startswith("transition.")]
+    t_fields = plan.fields_on("transition_hparam")
     if t_fields and config.transition.use == "none":
         raise ValueError(
-            f"batched runs vary {t_fields} but config.transition.use='none' (no method reads "
-            "them); choose a transition method or drop those fields"
+            f"batched runs vary {list(t_fields)} but config.transition.use='none' (no method "
+            "reads them); choose a transition method or drop those fields"
         )
     if "noise.kind" in vary and "real" in vary["noise.kind"]:
         raise ValueError("batched runs cannot vary noise.kind to or from 'real' (a label file)")
@@ -246,3 +321,34 @@ def check_runs(config: ml_collections.ConfigDict) -> None:
             f"batched runs vary dataset.fold but config.dataset.num_folds="
             f"{config.dataset.num_folds}; set num_folds >= 2"
         )
+
+
+def add_runs(config: ml_collections.ConfigDict, path: str, values: Sequence[Any]) -> None:
+    """Gives run ``r`` of ``config.runs`` the value ``values[r]`` of dotted ``path`` (in place).
+
+    How the short forms expand into ``config.runs`` when a config is built: ``seeds=0-2`` is
+    ``add_runs(config, "seed", (0, 1, 2))``, ``sweep=q:0.3/0.7`` is ``add_runs(config,
+    "loss.hparams.q", (0.3, 0.7))``; given both, run ``r`` has ``seeds[r]`` and
+    ``values[r]``. Without runs yet, one run per value.
+
+    Raises:
+        ValueError: ``config.runs`` has another number of runs, or already sets ``path``.
+
+    Example:
+        >>> from robustloss.training import default_config
+        >>> c = default_config()
+        >>> add_runs(c, "seed", (0, 1)); add_runs(c, "loss.hparams.q", (0.3, 0.7))
+        >>> c.runs
+        ({'seed': 0, 'loss.hparams.q': 0.3}, {'seed': 1, 'loss.hparams.q': 0.7})
+    """
+    runs = [dict(o) for o in config.runs] or [{} for _ in values]
+    if len(runs) != len(values):
+        raise ValueError(
+            f"{len(values)} values of {path!r} for config.runs of {len(runs)} runs; give one "
+            "value per run"
+        )
+    for r, (o, v) in enumerate(zip(runs, values, strict=True)):
+        if path in o:
+            raise ValueError(f"config.runs[{r}] already sets {path!r}; give it in one place")
+        o[path] = v
+    config.runs = tuple(runs)

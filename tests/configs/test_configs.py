@@ -34,7 +34,7 @@ def test_argument_parsing():
     assert c.shuffle is False
     assert c.loss.name == "gce" and c.loss.hparams.q == 0.5
     assert c.noise.kind == "uniform" and c.noise.rate == 0.6
-    assert c.optimizer.momentum == 0.8 and c.seeds == (0, 1, 2)
+    assert c.optimizer.momentum == 0.8 and c.runs == ({"seed": 0}, {"seed": 1}, {"seed": 2})
     # A loss switch fills in that loss's defaults (so they are overridable and recorded).
     c = test.get_config("loss=ldr_kl")
     assert dict(c.loss.hparams) == {"lam": 1.0, "margin": 0.1, "score_norm": "none"}
@@ -143,18 +143,50 @@ def test_bad_seeds_fail_with_the_accepted_forms(arg, match):
         test.get_config(arg)
 
 
+def _seeds(c):
+    return [r["seed"] for r in c.runs]
+
+
 def test_seed_forms_and_validated_seeds():
     from configs import test
 
-    assert test.get_config("seeds=2-4").seeds == (2, 3, 4)
-    assert test.get_config("seeds=3-3").seeds == (3,)
-    assert test.get_config("seeds=3/4/5").seeds == (3, 4, 5)
-    assert test.get_config("seeds=7").seeds == (7,)
-    for bad in ((0, 0), (1, -1), (True,), (0.5,)):
+    assert _seeds(test.get_config("seeds=2-4")) == [2, 3, 4]
+    assert _seeds(test.get_config("seeds=3-3")) == [3]
+    assert _seeds(test.get_config("seeds=3/4/5")) == [3, 4, 5]
+    assert test.get_config("seeds=7").runs == ({"seed": 7},)
+    for bad, match in (
+        ((0, 0), r"config.runs\[1\] is the same run as config.runs\[0\]"),
+        ((1, -1), r"config.runs\[1\]: config.seed=-1 is not valid; it must be an int >= 0"),
+        ((True,), r"runs\[0\] sets 'seed' to True of type bool, but config.seed has type int"),
+        ((0.5,), r"runs\[0\] sets 'seed' to 0.5 of type float, but config.seed has type int"),
+    ):
         c = test.get_config()
         with c.unlocked():
-            c.seeds = bad
-        with pytest.raises(ValueError, match=r"config.seeds=.*distinct ints >= 0"):
+            c.runs = tuple({"seed": s} for s in bad)
+        with pytest.raises(ValueError, match=match):
             validate_config(c)
-    # A sweep may give several values one seed.
-    validate_config(test.get_config("loss=gce,sweep=q:0.3/0.7,seeds=1/1"))
+    with pytest.raises(ValueError, match=r"config.runs\[1\] is the same run"):
+        validate_config(test.get_config("seeds=1/1"))  # a repeated seed: two identical runs
+    # A sweep may give several values one seed: run r takes the r-th seed and the r-th value.
+    c = test.get_config("loss=gce,sweep=q:0.3/0.7,seeds=1/1")
+    assert c.runs == ({"loss.hparams.q": 0.3, "seed": 1}, {"loss.hparams.q": 0.7, "seed": 1})
+    plan = validate_config(c)
+    assert dict(plan.varying) == {"loss.hparams.q": (0.3, 0.7)}
+    with pytest.raises(ValueError, match=r"sweep='q:0.3/0.7': 2 values .* config.runs of 3 runs"):
+        test.get_config("loss=gce,seeds=0-2,sweep=q:0.3/0.7")
+
+
+@pytest.mark.parametrize("path", ["seeds", "loss.sweep_field", "loss.sweep_values"])
+def test_removed_run_fields_say_what_replaces_them(path):
+    """``config.runs`` is the only encoding of R runs: the old fields fail with a pointer."""
+    from configs import test
+
+    assert "seeds" not in default_config() and "sweep_values" not in default_config().loss
+    c = default_config()
+    group, _, leaf = path.rpartition(".")
+    (c[group] if group else c)[leaf] = (0, 1)
+    with pytest.raises(ValueError, match=rf"config.{path} no longer exists.*use config.runs"):
+        validate_config(c)
+    if path != "seeds":  # seeds= is the short form itself
+        with pytest.raises(ValueError, match=rf"config.{path} no longer exists"):
+            test.get_config(f"{path}=1")

@@ -56,3 +56,7 @@ def test_cli_end_to_end_and_rerun_resumes(tmp_path):
     typo = _run("--config", "configs/test.py", "--workdir", wd + "2", "--config.num_epoch=3")
     assert typo.returncode != 0 and "num_epoch" in typo.stderr
     assert not os.path.exists(wd + "2")
+    # An old command with a removed field says what replaces it (config.runs).
+    old = _run("--config", "configs/test.py", "--workdir", wd + "3", "--config.seeds=(0,1)")
+    assert old.returncode != 0 and "config.seeds no longer exists" in old.stderr
+    assert "use config.runs" in old.stderr and not os.path.exists(wd + "3")

@@ -124,14 +124,15 @@ def test_packing_plan_for_a_mixed_grid():
         ["loss=gce,q=0.5,seed=0,model.hidden=16"],
     ]
     gce = programs[1]
-    assert gce.config["seeds"] == tuple(c.config["seed"] for c in gce.cells)
-    assert gce.config["loss"]["sweep_field"] == "q"
-    assert gce.config["loss"]["sweep_values"] == tuple(
-        c.config["loss"]["hparams"]["q"] for c in gce.cells
+    # config.runs is the one encoding: run r holds cell r's values of the varying fields.
+    assert gce.config["runs"] == tuple(
+        {"seed": c.config["seed"], "loss.hparams.q": c.config["loss"]["hparams"]["q"]}
+        for c in gce.cells
     )
     assert gce.varying == {"seed": ("seed",), "loss_hparam": ("loss.hparams.q",)}
-    assert programs[-1].num_runs == 1 and programs[-1].config["seeds"] == ()
-    assert "runs" not in gce.config or gce.config["runs"] == ()
+    assert programs[-1].num_runs == 1 and programs[-1].config["runs"] == ()
+    for p in programs:  # the removed encodings appear nowhere
+        assert "seeds" not in p.config and "sweep_values" not in p.config["loss"]
     # Deterministic: the same cells give the same programs and ids.
     assert [p.id for p in plan_programs(_cells(grid))] == [p.id for p in programs]
     # Another lr and another noise rate now join the gce program (per-run fields).
@@ -156,14 +157,14 @@ def test_several_varying_hyperparameters_pack_into_one_program():
     # Before per-run fields, alpha and beta split into 2 programs of 3; now both are traced.
     grid = product(loss=["sce"], alpha=[0.1, 0.5], beta=[1.0, 2.0, 4.0])
     (prog,) = plan_programs(_cells(grid))
-    assert prog.num_runs == 6 and prog.config["loss"]["sweep_field"] == ""
+    assert prog.num_runs == 6
     assert prog.varying == {"loss_hparam": ("loss.hparams.alpha", "loss.hparams.beta")}
     assert [r["loss.hparams.alpha"] for r in prog.config["runs"]] == [0.1] * 3 + [0.5] * 3
 
 
 def test_noise_draws_kinds_rates_lr_and_folds_pack():
     """Every field of RUN_FIELDS packs, with a noisy validation split too (labels are per run)."""
-    from robustloss.training.runs import run_config
+    from robustloss.training.runs import plan_runs
 
     grid = product(
         noise=["symmetric", "uniform"],
@@ -173,9 +174,9 @@ def test_noise_draws_kinds_rates_lr_and_folds_pack():
     )
     (prog,) = plan_programs(_cells(grid))
     assert prog.num_runs == 16 and set(prog.varying) == {"labels", "optimizer"}
-    cfg = ml_collections.ConfigDict(prog.config)
+    plan = plan_runs(ml_collections.ConfigDict(prog.config))
     for r, c in enumerate(prog.cells):  # run r of the program is exactly cell r
-        assert run_config(cfg, r).to_dict() == {**c.config, "progress": "none"}
+        assert plan.run_config(r).to_dict() == {**c.config, "progress": "none"}
     folds = "dataset.val_fraction=0.0,dataset.num_folds=5"
     (prog,) = plan_programs(_cells(product(**{"dataset.fold": range(5)}), folds))
     assert prog.num_runs == 5 and prog.varying == {"fold": ("dataset.fold",)}
@@ -363,6 +364,38 @@ def test_docs_examples_run(tmp_path):
         exec(compile(block.replace("/tmp/rl_sweep", wd), "docs/sweeps.md", "exec"), {})
 
 
+def test_driver_appends_the_rows_it_holds_equal_to_the_rows_in_the_cell_files(
+    tmp_path, monkeypatch
+):
+    """The driver appends each program's rows from the records it has just written into the
+    cells (`results.append_records`): the same table, column order and types included, as
+    reading them back from the cell files (`results.append`)."""
+    import pandas as pd
+
+    class Unsorted(FakeTask):  # metric keys out of order, a NaN and an int
+        def __call__(self, task):
+            res = super().__call__(task)
+            for c in res["cells"]:
+                c["history"] = [
+                    {"test/top1": r["test/top1"], "lr": float("nan"), "epoch": r["epoch"]}
+                    | {"steps": 3}
+                    for r in c["history"]
+                ]
+            return res
+
+    wd = str(tmp_path)
+    cells = _cells(product(zip(loss=["ce", "gce"], q=[None, 0.5]), seed=[0, 1]))
+    with monkeypatch.context() as m:  # the driver reads no cell file back
+        m.setattr(results, "cell_rows", lambda *a: pytest.fail("read a cell's files back"))
+        _run(cells, wd, Unsorted())
+    from_records = results.load(wd)
+    os.remove(os.path.join(wd, results.TABLE))
+    for p in plan_programs(cells):  # the driver's order: program by program
+        results.append(wd, [c.id for c in p.cells])
+    pd.testing.assert_frame_equal(from_records, results.load(wd))
+    assert len(from_records) == 8 and from_records["lr"].isna().all()
+
+
 def test_results_table_stores_a_column_mixing_text_and_numbers(tmp_path):
     class Mixed(FakeTask):
         def __call__(self, task):
@@ -385,7 +418,8 @@ def test_rent_paper_grid_packs_its_seeds():
     from robustloss.training.config import noise_seed
 
     for p in programs:  # each seed keeps its own noise draw (noise.seed = -1: the seed)
-        assert p.config["seeds"] == (0, 1, 2) * 2 and p.config["noise"]["seed"] == -1
+        assert [r["seed"] for r in p.config["runs"]] == [0, 1, 2] * 2
+        assert p.config["noise"]["seed"] == -1
         seeds = [noise_seed(ml_collections.ConfigDict(c.config)) for c in p.cells]
         assert seeds == [0, 1, 2] * 2
 

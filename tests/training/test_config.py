@@ -83,6 +83,7 @@ def test_a_dataset_with_its_own_option_is_one_table_entry(monkeypatch):
     field, its check and its passing from the config to the source come with it."""
     from robustloss.data import load_dataset
 
+    validate_config(default_config())  # a schema seen before the entry must not stick
     entry = Entry(_tiny, "throwaway", {"rows": Option(20, low=4, high=30, integer=True)})
     monkeypatch.setitem(DATASETS, "tiny", entry)
     assert len(load_dataset("tiny").y_train) == 20

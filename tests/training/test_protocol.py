@@ -104,7 +104,7 @@ def test_initial_parameters_from_a_file(tmp_path):
         np.testing.assert_array_equal(loaded[k], given[k])
     # Vmapped runs: every run starts from the file's weights, whatever its seed.
     with config.unlocked():
-        config.seeds = (0, 3)
+        config.runs = ({"seed": 0}, {"seed": 3})
     trainer2 = build_trainer(config, data)
     runs = _flat(init_state(config, trainer2, data).params)
     for k in given:

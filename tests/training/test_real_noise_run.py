@@ -170,7 +170,7 @@ def test_sweep_cells_get_their_noise_report(c10n, tmp_path):
 
     d, _ = c10n
     c = _cfg("cifar10n", d, dataset__label_set="aggre")
-    c.seeds = (0, 1)
+    c.runs = ({"seed": 0}, {"seed": 1})
     out = run_program({"program_id": "p", "config": c.to_dict(), "workdir": str(tmp_path / "p"),
                        "cell_ids": ["a", "b"]})  # fmt: skip
     assert out["status"] == "done", out["error"]

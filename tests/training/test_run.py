@@ -27,9 +27,22 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_train_with_seeds_is_vmapped_runs():
+def test_train_with_seeds_is_vmapped_runs(monkeypatch):
+    from robustloss.training import config as config_mod
+    from robustloss.training import runs as runs_mod
+
+    plans, original = [], runs_mod.plan_runs
+
+    def counted(config):
+        plans.append(config)
+        return original(config)
+
+    monkeypatch.setattr(runs_mod, "plan_runs", counted)  # as_plan's
+    monkeypatch.setattr(config_mod, "plan_runs", counted)  # validate_config's
     cfg = test_config.get_config("seeds=0/1,epochs=1")
     s = train(cfg, None, log=lambda s: None)
+    assert len(plans) == 1  # resolved once, at the top; every part gets that plan
+    monkeypatch.undo()
     assert len(s["final"]["test/top1"]) == 2
     single = train(test_config.get_config("seed=1,epochs=1"), None, log=lambda s: None)
     assert s["final"]["train/loss"][1] == pytest.approx(single["final"]["train/loss"], rel=1e-5)

@@ -53,7 +53,7 @@ def test_noise_seed_range_is_checked():
 import ml_collections  # noqa: E402
 
 from robustloss.training import train  # noqa: E402
-from robustloss.training.runs import RUN_FIELDS, check_runs, run_config  # noqa: E402
+from robustloss.training.runs import RUN_FIELDS, plan_runs  # noqa: E402
 
 FOLDS = "epochs=2,loss=gce,dataset.val_fraction=0.0,dataset.max_train=600,dataset.num_folds=3"
 MIXED = (  # noise rate + kind + lr + weight decay + q + fold + seed, all different per run
@@ -92,7 +92,7 @@ def test_mixed_per_run_fields_equal_separate_runs():
     assert len(h["test/top1"]) == 2 and h["lr"] == pytest.approx([0.01, 0.003])
     assert h["train/acc_noisy"][0] != h["train/acc_noisy"][1]
     for r in range(2):
-        alone = train(run_config(c, r), None, log=lambda s: None)
+        alone = train(plan_runs(c).run_config(r), None, log=lambda s: None)
         _assert_run_equals(packed, alone, r)
 
 
@@ -104,7 +104,7 @@ def test_unequal_folds_pad_with_masks():
     assert data.train_sizes == (399, 400) and data.val_sizes == (200, 199)
     packed = train(c, None, log=lambda s: None)
     for r in range(2):
-        _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
+        _assert_run_equals(packed, train(plan_runs(c).run_config(r), None, log=lambda s: None), r)
 
 
 def test_noise_before_split_puts_the_file_draw_on_the_validation_fold():
@@ -146,15 +146,15 @@ def test_fold_modes_partition_the_file(mode):
 
 def test_bad_per_run_fields_are_named():
     with pytest.raises(ValueError, match=r"runs\[1\] sets 'model.name'.*fields that can"):
-        check_runs(_batched("", ({}, {"model.name": "lenet"})))
+        plan_runs(_batched("", ({}, {"model.name": "lenet"})))
     with pytest.raises(ValueError, match="traced only for a loss without a transition method"):
-        check_runs(
+        plan_runs(
             _batched(
                 "loss=gce,transition=forward", ({"loss.hparams.q": 0.5}, {"loss.hparams.q": 0.9})
             )
         )
     with pytest.raises(ValueError, match="num_folds"):
-        check_runs(_batched("", ({"dataset.fold": 0}, {"dataset.fold": 1})))
+        plan_runs(_batched("", ({"dataset.fold": 0}, {"dataset.fold": 1})))
     from robustloss.training.config import validate_config
 
     with pytest.raises(ValueError, match=r"config.runs\[0\]: config.noise.rate=1.5"):
@@ -168,8 +168,98 @@ def test_bad_per_run_fields_are_named():
         "fold",
     }
     with pytest.raises(ValueError, match="no method reads"):
-        check_runs(_batched("", ({"transition.alpha": 2.0}, {"transition.alpha": 5.0})))
+        plan_runs(_batched("", ({"transition.alpha": 2.0}, {"transition.alpha": 5.0})))
     assert isinstance(_batched("", ({}, {})), ml_collections.ConfigDict)
+
+
+def test_run_plan_resolves_the_runs_once_into_a_frozen_value():
+    import dataclasses
+
+    from robustloss.training.config import validate_config
+
+    c = _batched(
+        "loss=gce",
+        (
+            {"seed": 3, "noise.rate": 0, "loss.hparams.q": 0.5},  # an int for a float field
+            {"seed": np.int64(4), "noise.rate": 0.4, "loss.hparams.q": np.float32(0.25)},
+        ),
+    )
+    plan = validate_config(c)  # what train() passes on
+    assert plan.num_runs == 2 and plan.config.runs == () and plan.config.seed == c.seed
+    assert dict(plan.varying) == {
+        "loss.hparams.q": (0.5, 0.25),
+        "noise.rate": (0.0, 0.4),
+        "seed": (3, 4),
+    }
+    assert dict(plan.axes) == {
+        "loss.hparams.q": "loss_hparam",
+        "noise.rate": "labels",
+        "seed": "key",
+    }
+    assert plan.fields_on("labels") == ("noise.rate",) and plan.fields_on("fold") == ()
+    # Values take the field's type: Python floats and ints, whatever was given.
+    assert [type(v) for o in plan.overrides for v in o.values()] == [int, float, float] * 2
+    assert [rc.seed for rc in plan.run_configs] == [3, 4] and plan.noise_seeds == (3, 4)
+    assert [rc.loss.hparams.q for rc in plan.run_configs] == [0.5, 0.25]
+    # Frozen: no consumer can change what another one reads.
+    with pytest.raises(AttributeError, match="immutable"):
+        plan.run_configs[0].noise.rate = 0.3
+    with pytest.raises(TypeError):
+        plan.varying["seed"] = (0, 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.config = None
+    # The caller's config may change afterwards; run_config(r) is a fresh, mutable copy.
+    with c.unlocked():
+        c.runs = ()
+        c.noise.rate = 0.3
+    alone = plan.run_config(1)
+    alone.seed = 9
+    assert plan.run_configs[1].seed == 4 and plan.config.noise.rate == 0.2
+    one = validate_config(test_config.get_config())
+    assert one.num_runs is None and one.overrides == () and one.run_configs == (one.config,)
+    # Bad overrides name the run and the field.
+    with pytest.raises(ValueError, match=r"runs\[1\]: unknown config field 'loss.hparams.qq'"):
+        plan_runs(_batched("loss=gce", ({}, {"loss.hparams.qq": 0.1})))
+    with pytest.raises(ValueError, match=r"runs\[0\] sets 'noise.rate' to '0.2' of type str"):
+        plan_runs(_batched("", ({"noise.rate": "0.2"}, {})))
+    with pytest.raises(ValueError, match=r"config.runs\[2\] is the same run as config.runs\[0\]"):
+        plan_runs(_batched("", ({"seed": 1}, {"seed": 2}, {"seed": 1})))
+    with pytest.raises(ValueError, match="must be a tuple of dicts"):
+        plan_runs(_batched("", ("seed=1",)))
+    # A run's overrides stay its own: run 1 keeps the config's rate and q (no leak from run 0).
+    c = _batched("loss=gce", ({"noise.rate": 0.4, "loss.hparams.q": 0.9}, {"seed": 5}))
+    plan = plan_runs(c)
+    assert plan.run_configs[1].noise.rate == c.noise.rate != 0.4
+    assert plan.run_configs[1].loss.hparams.q == c.loss.hparams.q != 0.9
+    assert plan.config.noise.rate == c.noise.rate and plan.run_configs[0].seed == c.seed
+
+
+def test_final_state_takes_one_run(tmp_path):
+    """The diagnostics' `final_state` refuses packed runs before training anything."""
+    from robustloss.training.restore import final_state
+
+    with pytest.raises(ValueError, match=r"one run only: config.runs has 2 runs"):
+        final_state(test_config.get_config("seeds=0-1,epochs=1"), str(tmp_path / "wd"))
+    assert not (tmp_path / "wd").exists()
+
+
+def test_add_runs_is_how_short_forms_expand():
+    from robustloss.training import default_config
+    from robustloss.training.runs import add_runs
+
+    c = default_config()
+    add_runs(c, "seed", (0, 1))
+    add_runs(c, "noise.rate", (0.2, 0.4))
+    assert c.runs == ({"seed": 0, "noise.rate": 0.2}, {"seed": 1, "noise.rate": 0.4})
+    with pytest.raises(ValueError, match=r"3 values of 'optimizer.lr' for config.runs of 2 runs"):
+        add_runs(c, "optimizer.lr", (0.1, 0.2, 0.3))
+    with pytest.raises(ValueError, match=r"config.runs\[0\] already sets 'seed'"):
+        add_runs(c, "seed", (5, 6))
+    # The config files' short forms are exactly this.
+    assert test_config.get_config("loss=gce,seeds=0-1,sweep=q:0.3/0.7").runs == (
+        {"seed": 0, "loss.hparams.q": 0.3},
+        {"seed": 1, "loss.hparams.q": 0.7},
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,7 +284,7 @@ def test_stateful_loss_hyperparameters_pack(arg, runs):
     packed = train(c, None, log=lambda s: None)
     assert packed["history"][-1]["train/loss"][0] != packed["history"][-1]["train/loss"][1]
     # Run 1 (values unlike the config's own) trained alone; run 0 has the config's values.
-    _assert_run_equals(packed, train(run_config(c, 1), None, log=lambda s: None), 1)
+    _assert_run_equals(packed, train(plan_runs(c).run_config(1), None, log=lambda s: None), 1)
 
 
 @pytest.mark.parametrize(
@@ -217,7 +307,7 @@ def test_transition_options_pack(arg, runs):
     packed = train(c, None, log=lambda s: None)
     assert packed["history"][-1]["train/loss"][0] != packed["history"][-1]["train/loss"][1]
     # Run 1 (values unlike the config's own) trained alone; run 0 has the config's values.
-    _assert_run_equals(packed, train(run_config(c, 1), None, log=lambda s: None), 1)
+    _assert_run_equals(packed, train(plan_runs(c).run_config(1), None, log=lambda s: None), 1)
 
 
 def test_transition_runs_carry_their_own_true_T():
@@ -228,7 +318,7 @@ def test_transition_runs_carry_their_own_true_T():
     assert data.true_T.shape == (2, 10, 10) and not np.allclose(data.true_T[0], data.true_T[1])
     packed = train(c, None, log=lambda s: None)
     for r in range(2):
-        _assert_run_equals(packed, train(run_config(c, r), None, log=lambda s: None), r)
+        _assert_run_equals(packed, train(plan_runs(c).run_config(r), None, log=lambda s: None), r)
 
 
 def test_checkpoint_by_elapsed_time(monkeypatch):

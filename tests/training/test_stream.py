@@ -116,7 +116,7 @@ def test_stream_on_several_devices_equals_memory_on_one(folder, memory_run, devi
 
 
 def test_packed_runs_share_the_stream_and_equal_separate_runs(folder, memory_run):
-    packed = train(config(folder, "stream", seeds=(0, 1)), None, **QUIET)
+    packed = train(config(folder, "stream", runs=({"seed": 0}, {"seed": 1})), None, **QUIET)
     alone = train(config(folder, "stream", seed=1), None, **QUIET)
     run = lambda h, r: [{k: v[r] if isinstance(v, list) else v for k, v in x.items()} for x in h]
     _close(run(packed["history"], 1), alone["history"])
@@ -227,10 +227,21 @@ def test_stream_config_errors(folder):
         config(folder, "stream", epoch_mode="scan")
     with pytest.raises(ValueError, match=r"dataset.mean=\(0.5,\) and config.dataset.std"):
         config(folder, **{"dataset.mean": (0.5,)})
-    with pytest.raises(ValueError, match=r"dataset.image_size applies to \[.*'image_list'\], not 'digits'"):
+    with pytest.raises(
+        ValueError, match=r"dataset.image_size applies to \[.*'image_list'\], not 'digits'"
+    ):
         config(folder, **{"dataset.name": "digits", "dataset.image_size": 32})
     with pytest.raises(ValueError, match="draws the noise from the inputs"):
         load_run_data(config(folder, "stream", **{"noise.kind": "instance"}))
+    # The same checks on each run of a packed program (its RunPlan), not the base config only.
+    kinds = ({"noise.kind": "uniform"}, {"noise.kind": "instance"})
+    with pytest.raises(ValueError, match="noise.kind='instance' draws the noise from the inputs"):
+        load_run_data(config(folder, "stream", runs=kinds, **{"noise.rate": 0.2}))
+    folds = {"dataset.val_fraction": 0.0, "dataset.num_folds": 2}
+    runs = ({"dataset.fold": 0}, {"dataset.fold": 1})
+    with pytest.raises(ValueError, match="vmapped runs on different folds .* cannot share one"):
+        load_run_data(config(folder, "stream", runs=runs, **folds))
+    load_run_data(config(folder, runs=runs, **folds))  # the memory pipeline packs folds
     bad = config(folder, **{"dataset.mean": (0.5, 0.5), "dataset.std": (1.0, 1.0)})
     with pytest.raises(ValueError, match=r"mean/std have 2 channels but the inputs"):
         load_run_data(bad)
