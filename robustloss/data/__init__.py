@@ -15,6 +15,7 @@ from ._labels import check_label_count, read_label_file
 from ._load import (
     DATASETS,
     TEST_PATH_DATASETS,
+    check_loader_args,
     dataset_options,
     default_cache_dir,
     list_datasets,
@@ -29,6 +30,7 @@ __all__ = [
     "Dataset",
     "channel_stats",
     "check_label_count",
+    "check_loader_args",
     "dataset_options",
     "default_cache_dir",
     "kfold_splits",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any
 
 import jax
 import ml_collections
 
 from robustloss import get_loss, list_losses
-from robustloss.data import DATASETS, list_datasets
+from robustloss.data import DATASETS, check_loader_args, list_datasets
 from robustloss.models import MODELS, list_models
 from robustloss.noise import NOISE_MODES, SAMPLINGS, check_mode, list_noise_kinds, noise_kind
 from robustloss.objective import _is_stateful, objective_hparams
@@ -34,6 +35,9 @@ SELECT_METRICS = (
     *(f"test/{m}" for m in _ACCURACIES),
 )
 FOLD_MODES = ("contiguous", "shuffled", "stratified")
+#: The largest seed: JAX's ``PRNGKey`` keeps the low 32 bits with 64-bit types off (so seed
+#: 2**32 would silently be seed 0) and scikit-learn's ``random_state`` accepts < 2**32.
+MAX_SEED = 2**32 - 1
 PROGRESS = ("auto", "bar", "lines", "none")
 
 
@@ -273,13 +277,15 @@ def _choice(path: str, value: Any, choices: Any) -> None:
 
 
 def _range(path: str, value: Any, lo: float, hi: float | None = None, *, lo_open=False) -> None:
+    """``lo <= value [<= hi]`` for a finite number (NaN and +-inf are never in range)."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and (isinstance(value, int) or math.isfinite(value))
     if ok:
         ok = value > lo if lo_open else value >= lo
         ok = ok and (hi is None or value <= hi)
     if not ok:
         bound = ("> " if lo_open else ">= ") + str(lo) + ("" if hi is None else f" and <= {hi}")
-        raise ValueError(f"config.{path}={value!r} is out of range; it must be {bound}")
+        raise ValueError(f"config.{path}={value!r} is out of range; it must be a finite {bound}")
 
 
 def _check_component_options(group: str, table: dict, fields: Any) -> None:
@@ -294,10 +300,13 @@ def _check_component_options(group: str, table: dict, fields: Any) -> None:
 
 def _check_seeds(c: ml_collections.ConfigDict) -> None:
     """``seed`` and ``seeds``."""
-    _range("seed", c.seed, 0)
-    accepted = "a tuple of distinct ints >= 0, e.g. (0, 1, 2) (command line: seeds=0-2 or 0/1/2)"
+    _range("seed", c.seed, 0, MAX_SEED)
+    accepted = (
+        f"a tuple of distinct ints in [0, {MAX_SEED}], e.g. (0, 1, 2) (command line: seeds=0-2 "
+        "or 0/1/2)"
+    )
     if not isinstance(c.seeds, tuple | list) or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in c.seeds
+        isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in c.seeds
     ):
         raise ValueError(f"config.seeds={c.seeds!r} is not valid; it must be {accepted}")
     # A repeated seed is an identical run unless another per-run field sets it apart (a sweep
@@ -329,9 +338,29 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
     _range("dataset.val_fraction", c.dataset.val_fraction, 0.0, 0.9)
     _range("dataset.max_train", c.dataset.max_train, 0)
     _range("dataset.max_test", c.dataset.max_test, 0)
-    _range("dataset.split_seed", c.dataset.split_seed, 0)
+    _range("dataset.split_seed", c.dataset.split_seed, 0, MAX_SEED)
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
     _check_component_options("dataset", DATASETS, c.dataset)
+    try:
+        check_loader_args(
+            c.dataset.name,
+            path=c.dataset.path,
+            data_dir=c.dataset.data_dir,
+            download=c.dataset.download,
+        )
+    except ValueError as e:
+        raise ValueError(f"config.dataset: {e}") from None
+    for name, value in c.dataset.items():  # a source's own options, set for another source
+        owners = [n for n, entry in DATASETS.items() if name in entry.options]
+        if (
+            owners
+            and c.dataset.name not in owners
+            and value != DATASETS[owners[0]].options[name].default
+        ):
+            raise ValueError(
+                f"config.dataset.{name}={value!r} is an option of {owners}, not of dataset "
+                f"{c.dataset.name!r}, which would ignore it; remove it"
+            )
     _choice("dataset.fold_mode", c.dataset.fold_mode, FOLD_MODES)
     if c.dataset.num_folds != 0:
         _range("dataset.num_folds", c.dataset.num_folds, 2)
@@ -367,12 +396,12 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.noise.rate={c.noise.rate!r} is out of range; it must be in [0, 1)"
         )
-    if not (isinstance(c.noise.seed, int) and not isinstance(c.noise.seed, bool)) or (
-        c.noise.seed < -1
+    if not (isinstance(c.noise.seed, int) and not isinstance(c.noise.seed, bool)) or not (
+        -1 <= c.noise.seed <= MAX_SEED
     ):
         raise ValueError(
-            f"config.noise.seed={c.noise.seed!r} is out of range; it must be an int >= 0 (one "
-            "fixed draw for every run) or -1 (the run's seed)"
+            f"config.noise.seed={c.noise.seed!r} is out of range; it must be an int in [0, "
+            f"{MAX_SEED}] (one fixed draw for every run) or -1 (the run's seed)"
         )
     _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
     _choice("noise.mode", c.noise.mode, NOISE_MODES)

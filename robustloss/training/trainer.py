@@ -40,7 +40,11 @@ from robustloss.training.metrics import classification_metrics
 
 PyTree = Any
 
-__all__ = ["TrainState", "Trainer", "NonFiniteLossError", "make_mesh"]
+__all__ = ["NONFINITE_KEY", "TrainState", "Trainer", "NonFiniteLossError", "make_mesh"]
+
+#: With isolated runs (`Trainer.train_epoch` ``alive=``): the metrics key of each run's first
+#: non-finite loss in the epoch.
+NONFINITE_KEY = "nonfinite_runs"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -285,8 +289,14 @@ class Trainer:
         stats: EpochStats,
         data: dict,
         order: jax.Array,
+        alive: jax.Array | None = None,
         warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
+        """One optimizer step of one run. With ``alive`` (a bool: this run still trains), a
+        run that is stopped, or whose loss is non-finite at this step, keeps its parameters,
+        BatchNorm statistics, optimizer and objective state (they are frozen); its step counter
+        still advances, so all runs of a pack stay in step. The other runs' arithmetic is
+        unchanged (vmapped runs never mix), so their numbers do not depend on a frozen run."""
         batch, key = self._batch(state, data, order)
         grad_fn = jax.value_and_grad(self._forward, has_aux=True)
         (loss, (logits, new_bs, aux, metrics)), grads = grad_fn(
@@ -303,6 +313,15 @@ class Trainer:
             step=state.step + 1,
             epoch=state.epoch + last.astype(jnp.int32),
         )
+        if alive is not None:
+            ok = alive & jnp.isfinite(loss) & (stats.nonfinite == NO_NONFINITE)
+            keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+            new_state = new_state._replace(
+                params=keep(new_state.params, state.params),
+                batch_stats=keep(new_state.batch_stats, state.batch_stats),
+                opt_state=keep(new_state.opt_state, state.opt_state),
+                aux=keep(new_state.aux, state.aux),
+            )
         stats = stats.update(
             loss=loss,
             mask=batch["mask"],
@@ -320,10 +339,11 @@ class Trainer:
         stats: EpochStats,
         data: dict,
         order: jax.Array,
+        alive: jax.Array | None = None,
         warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
         def body(carry, _):
-            return self._step_one(*carry, data, order, warm), None
+            return self._step_one(*carry, data, order, alive, warm), None
 
         (state, stats), _ = jax.lax.scan(body, (state, stats), None, length=self.steps_per_epoch)
         return state, stats
@@ -445,7 +465,9 @@ class Trainer:
             stats = jax.tree.map(lambda v: np.full((self.num_runs,), v), stats)
         return self.put(stats)
 
-    def train_epoch(self, state: TrainState, data: dict) -> tuple[TrainState, dict]:
+    def train_epoch(
+        self, state: TrainState, data: dict, alive: np.ndarray | None = None
+    ) -> tuple[TrainState, dict]:
         """Runs one epoch; returns the new state and host metrics.
 
         The metrics are ``loss`` (mean objective over real examples), ``acc_noisy`` /
@@ -453,34 +475,71 @@ class Trainer:
         and the objective's own metrics averaged over steps (as ``obj/<key>``). Values are
         floats, or lists of R floats with ``num_runs``.
 
+        Args:
+            state: the train state.
+            data: from `prepare_train_data`.
+            alive: with ``num_runs``, optional ``[R]`` bools: *isolate* the runs. A run that is
+                not alive, or whose loss goes non-finite during the epoch, is frozen from that
+                step on (`_step_one`) instead of stopping the program; the metrics then hold
+                `NONFINITE_KEY`: per run None, or ``{"epoch", "step", "global_step", "value"}``
+                of its first non-finite loss in this epoch. Its other values for the epoch are
+                meaningless (the caller discards them).
+
         Raises:
-            NonFiniteLossError: the loss became NaN/inf; the message gives epoch and step.
+            NonFiniteLossError: without ``alive``, the loss became NaN/inf; the message gives
+                the epoch, the step and the value.
         """
         epoch0 = int(jax.device_get(state.epoch).flat[0])
         warm = self._warm(epoch0)
-        suffix = "_warm" if warm else ""
+        isolate = alive is not None
+        if isolate and not self.num_runs:
+            raise ValueError("alive (isolated runs) needs num_runs")
+        suffix = ("_warm" if warm else "") + ("_isolated" if isolate else "")
         stats = self._empty_stats(state, data, warm)
         data_axes = self._data_axes(data)
         order = self._orders(state, epoch0)
+        extra = (self.put(np.asarray(alive, bool).reshape(self.num_runs)),) if isolate else ()
+        axes = (0, 0, data_axes, 0) + ((0,) if isolate else ())
         if self.epoch_mode == "scan":
-            fn = self._maybe_vmap(
-                functools.partial(self._epoch_one, warm=warm), (0, 0, data_axes, 0)
-            )
-            state, stats = self._jit("epoch" + suffix, fn, donate=(0, 1))(state, stats, data, order)
+            fn = self._maybe_vmap(functools.partial(self._epoch_one, warm=warm), axes)
+            epoch = self._jit("epoch" + suffix, fn, donate=(0, 1))
+            state, stats = epoch(state, stats, data, order, *extra)
         else:
-            fn = self._maybe_vmap(
-                functools.partial(self._step_one, warm=warm), (0, 0, data_axes, 0)
-            )
+            fn = self._maybe_vmap(functools.partial(self._step_one, warm=warm), axes)
             step = self._jit("step" + suffix, fn, donate=(0, 1))
             for i in range(self.steps_per_epoch):
-                state, stats = step(state, stats, data, order)
+                state, stats = step(state, stats, data, order, *extra)
                 if self.sync_every and (i + 1) % self.sync_every == 0:
-                    self._check_finite(np.asarray(jax.device_get(stats.nonfinite)), epoch0)
+                    bad = np.asarray(jax.device_get(stats.nonfinite))
+                    if not isolate:
+                        self._check_finite(bad, epoch0, jax.device_get(stats.nonfinite_loss))
         host = jax.device_get(stats)
-        self._check_finite(np.asarray(host.nonfinite), epoch0)
-        return state, {k: _to_py(v) for k, v in host.compute().items()}
+        metrics = {k: _to_py(v) for k, v in host.compute().items()}
+        if isolate:
+            metrics[NONFINITE_KEY] = self._nonfinite_runs(host)
+        else:
+            self._check_finite(np.asarray(host.nonfinite), epoch0, host.nonfinite_loss)
+        return state, metrics
 
-    def _check_finite(self, nonfinite: np.ndarray, epoch0: int) -> None:
+    def _nonfinite_runs(self, host: EpochStats) -> list[dict | None]:
+        steps = np.asarray(host.nonfinite).reshape(-1)
+        values = np.asarray(host.nonfinite_loss, np.float64).reshape(-1)
+        out: list[dict | None] = []
+        for gstep, value in zip(steps.tolist(), values.tolist(), strict=True):
+            if gstep == NO_NONFINITE:
+                out.append(None)
+                continue
+            out.append(
+                {
+                    "epoch": gstep // self.steps_per_epoch + 1,
+                    "step": gstep % self.steps_per_epoch,
+                    "global_step": gstep,
+                    "value": str(value),  # "nan" / "inf": JSON has no non-finite numbers
+                }
+            )
+        return out
+
+    def _check_finite(self, nonfinite: np.ndarray, epoch0: int, values=None) -> None:
         bad = np.asarray(nonfinite).reshape(-1)
         hit = np.nonzero(bad != NO_NONFINITE)[0]
         if hit.size:
@@ -488,9 +547,12 @@ class Trainer:
             gstep = int(bad[run])
             epoch = gstep // self.steps_per_epoch
             where = f" in run {run}" if self.num_runs else ""
+            value = ""
+            if values is not None:
+                value = f" ({float(np.asarray(values, np.float64).reshape(-1)[run])})"
             raise NonFiniteLossError(
-                f"non-finite training loss{where} at epoch {epoch} (counted from 0; started "
-                f"epoch {epoch0}), step {gstep % self.steps_per_epoch} of "
+                f"non-finite training loss{value}{where} at epoch {epoch} (counted from 0; "
+                f"started epoch {epoch0}), step {gstep % self.steps_per_epoch} of "
                 f"{self.steps_per_epoch} in that epoch (global step {gstep}); lower the "
                 "learning rate, enable optimizer.clip_norm, or check the loss hyperparameters"
             )
