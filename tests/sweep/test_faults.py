@@ -370,6 +370,18 @@ def test_damaged_cells_are_named_set_aside_and_trained_again(tmp_path):
         assert len(results.load(wd)) == 8
 
 
+def test_a_late_failure_never_deletes_a_finished_cell(tmp_path):
+    """A failure reported after the cell finished (another driver, a retried task) leaves it."""
+    from robustloss.sweep.cells import write_failed
+
+    wd = str(tmp_path)
+    cells = _cells(product(seed=[0]))
+    _run(cells, wd, FakeTask())
+    before = _snapshot(wd, cells)
+    assert write_failed(wd, cells[0], "RuntimeError: reported late", {"program": "x"}) is None
+    assert _snapshot(wd, cells) == before and cell_status(wd, cells[0].id) == "done"
+
+
 def test_the_table_follows_the_grid_and_queries_say_what_is_wrong(tmp_path):
     wd = str(tmp_path)
     old = _cells(product(seed=[0, 1]))
