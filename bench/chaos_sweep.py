@@ -11,8 +11,8 @@ What it does (docs/sweeps.md, "What survives what"):
 2. ``--kills`` rounds in ``DIR/chaos``: start ``python -m experiments.sweep`` in its own process
    group; once it holds the directory's lock, start a second driver on the same directory
    with probability ``--second`` (it must exit at once, non-zero, naming the first); after a
-   random delay in [``--min_delay``, ``--max_delay``] s kill the first with one of: SIGKILL of
-   the driver only, SIGKILL of its whole process group, SIGTERM of the driver only. Then every
+   random delay in [``--min_delay``, ``--max_delay``] s kill the first, in turn, with: SIGKILL
+   of the driver only, SIGKILL of its whole process group, SIGTERM of the driver only. Then every
    process the driver had started must be gone within ``--grace`` s. A reader thread calls
    ``results.load`` on the chaos directory all along (readers must never fail while the
    driver rewrites the table).
@@ -234,8 +234,10 @@ def main(argv=None) -> int:
     rounds = []
     t_chaos = time.time()
     try:
+        kinds = list(KILLS)
+        rng.shuffle(kinds)  # every kind in turn, from a random first one
         for i in range(args.kills):
-            kind = rng.choice(KILLS)
+            kind = kinds[i % len(kinds)]
             delay = rng.uniform(args.min_delay, args.max_delay)
             second = rng.random() < args.second
             r: dict = {"round": i + 1, "kill": kind, "delay_s": round(delay, 1)}

@@ -9,7 +9,7 @@ Local engine (`bind_to_driver`, run first in every pool worker):
 * SIGINT is ignored (a Ctrl-C in the terminal reaches the whole process group; the driver
   handles it and stops its workers), and SIGTERM raises `WorkerStopped` inside the running
   task, so the training loop unwinds through its ``finally`` (pending checkpoint writes
-  finish, the pack's lock is released) and the pack resumes later.
+  finish, the pack's lock is released) and the worker then exits; the pack resumes later.
 
 Dying abruptly is safe too: checkpoints are renamed into place, ``metrics.jsonl`` is cut back to
 the last checkpoint on resume, and the pack's ``flock`` is released by the kernel.
@@ -63,9 +63,9 @@ def _watch(driver_pid: int, poll: float) -> None:
 
 
 def _on_sigterm(signum, frame) -> None:
-    if not _state["in_task"]:
-        os._exit(0)  # idle: nothing to unwind
-    _state["in_task"] = False  # a second SIGTERM while unwinding ends the process
+    if not _state["in_task"] or _state.get("stopping"):
+        os._exit(0)  # idle (nothing to unwind), or a second SIGTERM while unwinding
+    _state["stopping"] = True
     raise WorkerStopped(f"stopped by the sweep driver (signal {signum})")
 
 
@@ -95,6 +95,8 @@ def in_task():
         yield
     finally:
         _state["in_task"] = False
+        if _state.get("stopping"):
+            os._exit(0)  # the task has unwound (its workdir closed): the worker is done
 
 
 class Reaper:

@@ -116,6 +116,7 @@ def _hold_lock(wd, seconds):
 def test_second_driver_fails_at_once_naming_the_first_or_waits(tmp_path):
     wd = str(tmp_path / "sweep")
     cells = _cells(product(seed=[0, 1]))
+    os.makedirs(os.path.join(wd, "cells"))  # a sweep directory (the table could be written)
     holder = _hold_lock(wd, seconds=3)
     try:
         host = socket.gethostname()

@@ -294,7 +294,8 @@ def test_isolated_runs_freeze_a_diverging_run_and_leave_the_others_exact(digits)
     def nan_on_marked_label(logits, batch, aux, key):
         values = CE(logits, batch["label"])
         marked = (batch["index"] == 100) & (batch["label"] == 9)
-        return masked_mean(jnp.where(marked, jnp.nan, values), batch["mask"]), aux, {}
+        values = jnp.where(marked, values * jnp.nan, values)  # NaN loss and NaN gradients
+        return masked_mean(values, batch["mask"]), aux, {}
 
     obj = Objective(
         init=lambda n, k, key: {}, loss=nan_on_marked_label, refresh_due=never, refresh=no_refresh
