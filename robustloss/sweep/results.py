@@ -203,6 +203,12 @@ def append(workdir: str, cell_ids: list[str]) -> int:
     import pandas as pd
 
     _check_dir(workdir)
+    if not cell_ids:  # nothing to add (e.g. every cell of a program failed)
+        try:
+            old = _read(workdir, columns=["cell_id"])
+        except _TableDamaged:
+            old = None
+        return 0 if old is None else len(old)
     with _writer(workdir):
         new = _frame(_rows_of(workdir, cell_ids))
         try:
