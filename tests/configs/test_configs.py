@@ -168,7 +168,7 @@ def test_seed_forms_and_validated_seeds():
         c = test.get_config()
         with c.unlocked():
             c.seeds = bad
-        with pytest.raises(ValueError, match=r"config.seeds=.*distinct ints >= 0"):
+        with pytest.raises(ValueError, match=r"config.seeds=.*distinct ints in \[0, 4294967295\]"):
             validate_config(c)
     # A sweep may give several values one seed.
     validate_config(test.get_config("loss=gce,sweep=q:0.3/0.7,seeds=1/1"))
