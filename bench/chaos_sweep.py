@@ -12,8 +12,9 @@ What it does (docs/sweeps.md, "What survives what"):
    group; once it holds the directory's lock, start a second driver on the same directory
    with probability ``--second`` (it must exit at once, non-zero, naming the first); after a
    random delay in [``--min_delay``, ``--max_delay``] s kill the first, in turn, with: SIGKILL
-   of the driver only, SIGKILL of its whole process group, SIGTERM of the driver only. Then every
-   process the driver had started must be gone within ``--grace`` s. A reader thread calls
+   of the driver only, SIGKILL of its whole process group, SIGTERM of the driver only (which
+   must exit 143 after stopping its workers). Then every process the driver had started must
+   be gone within ``--grace`` s. A reader thread calls
    ``results.load`` on the chaos directory all along (readers must never fail while the
    driver rewrites the table).
 3. A final driver runs the chaos sweep to its end; its table must equal the reference table
@@ -291,7 +292,8 @@ def main(argv=None) -> int:
         log.close()
     summary["rounds"] = rounds
     summary["kills_done"] = sum(1 for r in rounds if not r.get("finished_before_kill"))
-    summary["kills_by_kind"] = {k: sum(r["kill"] == k for r in rounds) for k in KILLS}
+    killed = [r for r in rounds if not r.get("finished_before_kill")]
+    summary["kills_by_kind"] = {k: sum(r["kill"] == k for r in killed) for k in KILLS}
     summary["final"] = {"returncode": rc, "wall_s": wall}
     summary["chaos_wall_s"] = time.time() - t_chaos
     summary["readers"] = reads
@@ -306,6 +308,9 @@ def main(argv=None) -> int:
         "same FAILED cells": summary["failed_cells_same"],
         "no process left after a kill": all(
             not r.get("processes_left_after_grace") for r in rounds
+        ),
+        "SIGTERM stops the driver cleanly (exit 143)": all(
+            r["returncode"] == 128 + signal.SIGTERM for r in killed if r["kill"] == "driver SIGTERM"
         ),
         "second drivers refused at once, naming the first": all(
             r["second_driver"]["refused_naming_the_first"]

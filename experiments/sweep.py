@@ -45,7 +45,7 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
     from robustloss.sweep import load_cells, run_sweep
     from robustloss.sweep.lock import SweepLockedError
-    from robustloss.sweep.runner import SweepInterrupted
+    from robustloss.sweep.runner import SweepInterrupted, interrupted_by
 
     cells = load_cells(_CONFIG.value)
     try:
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> None:
     except SweepLockedError as e:
         raise SystemExit(f"error: {e}") from None
     except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (SweepInterrupted)
-        signum = e.signum if isinstance(e, SweepInterrupted) else 2
+        signum = e.signum if isinstance(e, SweepInterrupted) else (interrupted_by() or 2)
         print(
             f"sweep interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'}): workers stopped, "
             "finished cells kept; rerun the same command to resume",

@@ -252,10 +252,15 @@ class RayExecutor:
             if address:
                 ray.init(address=address, **kw)
             else:
-                ray.init(num_cpus=max(1, workers) * threads, **kw)
                 from robustloss.sweep.lifeline import Reaper
 
+                # Started first, so it also sees the processes of an init killed half-way.
                 self._reaper = Reaper()  # ends this local instance if the driver is killed
+                try:
+                    ray.init(num_cpus=max(1, workers) * threads, **kw)
+                except BaseException:
+                    self._reaper.stop()
+                    raise
             self._owns = True
         gpus = ray.cluster_resources().get("GPU", 0)
         cpus = ray.cluster_resources().get("CPU", 1)

@@ -16,9 +16,10 @@ the last checkpoint on resume, and the pack's ``flock`` is released by the kerne
 
 Ray engine: Ray ends the tasks of a driver that is gone, but when the driver started a local
 Ray instance and is killed with SIGKILL, some of that instance's processes (its dashboard and
-runtime-env agents) are left running for good. `Reaper` is a small process in its own session
-that remembers the driver's descendants and, when the driver's pipe to it closes without a
-"done" line, terminates them (SIGKILL after 3 s).
+runtime-env agents) are left running for good. `Reaper` is a small process in its own session,
+started before ``ray.init``, that remembers the driver's descendants (every 0.2 s) and, when
+the driver's pipe to it closes without a "done" line, terminates them and any process of the
+driver's Ray session directory that was orphaned before it was seen (SIGKILL after 3 s).
 """
 
 from __future__ import annotations
@@ -134,12 +135,13 @@ class Reaper:
                 self.proc.kill()
 
 
-def _reap(driver_pid: int, poll: float = 0.5) -> int:
+def _reap(driver_pid: int, poll: float = 0.2) -> int:
     import psutil
 
     me = os.getpid()
     try:
         driver = psutil.Process(driver_pid)
+        started = driver.create_time()
     except psutil.NoSuchProcess:
         return 0
     known: dict[int, psutil.Process] = {}
@@ -164,6 +166,8 @@ def _reap(driver_pid: int, poll: float = 0.5) -> int:
     for p in list(procs):
         with contextlib.suppress(psutil.Error):
             procs += [c for c in p.children(recursive=True) if c.pid != me]
+    seen = {p.pid for p in procs}
+    procs += [p for p in _session_orphans(driver_pid, started, me) if p.pid not in seen]
     for p in procs:
         with contextlib.suppress(psutil.Error):
             p.terminate()
@@ -172,6 +176,27 @@ def _reap(driver_pid: int, poll: float = 0.5) -> int:
         with contextlib.suppress(psutil.Error):
             p.kill()
     return 0
+
+
+def _session_orphans(driver_pid: int, started: float, me: int) -> list:
+    """Processes of a local Ray instance the driver started that were orphaned before the
+    reaper saw them (a kill during ``ray.init``): created after the driver, with a file or an
+    argument in its Ray session directory (``.../session_<date>_<driver pid>/``)."""
+    import psutil
+
+    tag = f"_{driver_pid}/"
+    out = []
+    for p in psutil.process_iter(["pid", "create_time", "cmdline"]):
+        try:
+            if p.pid == me or p.info["create_time"] < started:
+                continue
+            texts = [a + "/" for a in p.info["cmdline"] or []]
+            texts += [f.path for f in p.open_files()]
+            if any("session_" in t and tag in t for t in texts):
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
 
 
 if __name__ == "__main__":

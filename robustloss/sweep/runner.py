@@ -284,6 +284,25 @@ def _outside_grid(workdir: str, cells: Sequence[Cell]) -> list[str]:
     )
 
 
+_SIGNALS: list[int] = []  # the signals the driver was stopped by
+
+
+def _raise_interrupted(signum, frame):
+    _SIGNALS.append(signum)  # Ray's blocking calls turn the exception into a KeyboardInterrupt
+    raise SweepInterrupted(signum)
+
+
+def interrupted_by() -> int | None:
+    """The signal (SIGTERM) that stopped the last `run_sweep` in this process, else None."""
+    return _SIGNALS[-1] if _SIGNALS else None
+
+
+def _rearm_sigterm() -> None:
+    """Our SIGTERM handler again: ``ray.init`` installs Ray's own (it exits at once)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupted)
+
+
 @contextlib.contextmanager
 def _sigterm_raises():
     """In the main thread: SIGTERM raises `SweepInterrupted` (as SIGINT raises
@@ -291,11 +310,7 @@ def _sigterm_raises():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def handler(signum, frame):
-        raise SweepInterrupted(signum)
-
-    old = signal.signal(signal.SIGTERM, handler)
+    old = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         yield
     finally:
@@ -572,6 +587,7 @@ def _drive(
     threads = threads or default_threads
     progress = SweepProgress(len(cells), done, failed, log=log, tty=tty)
     ex = executor or make_executor(engine, workers, threads, ray_address)
+    _rearm_sigterm()
     if compilation_cache is None:  # worker processes only: inline runs share this process
         inline = executor is not None or (engine == "local" and workers == 0)
         compilation_cache = "" if inline else os.path.join(workdir, "jax_cache")
