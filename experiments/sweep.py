@@ -28,6 +28,9 @@ _MAX_PACK = flags.DEFINE_integer("max_pack", 64, "At most this many runs per pro
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print cells, packing and cost; train nothing.")
 _RETRY = flags.DEFINE_bool("retry_failed", False, "Re-run cells recorded as FAILED.")
 _RAY_ADDRESS = flags.DEFINE_string("ray_address", None, "Join this Ray cluster (--engine ray).")
+_WAIT = flags.DEFINE_bool(
+    "wait", False, "If another driver runs in --workdir, wait for it instead of failing."
+)
 _CACHE = flags.DEFINE_string(
     "compilation_cache",
     None,
@@ -41,20 +44,36 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     from robustloss.sweep import load_cells, run_sweep
+    from robustloss.sweep.lock import SweepLockedError
+    from robustloss.sweep.runner import SweepInterrupted, interrupted_by
 
     cells = load_cells(_CONFIG.value)
-    report = run_sweep(
-        cells,
-        _WORKDIR.value,
-        engine=_ENGINE.value,
-        workers=_WORKERS.value,
-        threads=_THREADS.value,
-        max_pack=_MAX_PACK.value,
-        retry_failed=_RETRY.value,
-        dry_run=_DRY_RUN.value,
-        ray_address=_RAY_ADDRESS.value,
-        compilation_cache=_CACHE.value,
-    )
+    try:
+        report = run_sweep(
+            cells,
+            _WORKDIR.value,
+            engine=_ENGINE.value,
+            workers=_WORKERS.value,
+            threads=_THREADS.value,
+            max_pack=_MAX_PACK.value,
+            retry_failed=_RETRY.value,
+            dry_run=_DRY_RUN.value,
+            ray_address=_RAY_ADDRESS.value,
+            compilation_cache=_CACHE.value,
+            wait=_WAIT.value,
+        )
+    except SweepLockedError as e:
+        raise SystemExit(f"error: {e}") from None
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (SweepInterrupted)
+        signum = e.signum if isinstance(e, SweepInterrupted) else (interrupted_by() or 2)
+        print(
+            f"sweep interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'}): workers stopped, "
+            "finished cells kept; rerun the same command to resume",
+            flush=True,
+        )
+        raise SystemExit(128 + signum) from None
+    if report["stopped"] and not _DRY_RUN.value:
+        raise SystemExit(f"error: {report['stopped']}")
     if report["failed"] and not _DRY_RUN.value:
         raise SystemExit(f"{report['failed']} cell(s) failed; see their FAILED files")
 

@@ -27,11 +27,39 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["atomic_write", "write_json"]
+__all__ = ["atomic_write", "tmp_name", "tmp_owner", "write_json"]
+
+# ".<name>.<pid>-<12 hex>.tmp<ext>": the temporary file of `atomic_write`
+_TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{12}\.tmp(\.[^.]*)?$")
+
+
+def tmp_name(path: str | os.PathLike) -> str:
+    """The temporary file `atomic_write` writes ``path``'s content to, beside it.
+
+    It holds the writer's pid (`tmp_owner`), so a clean-up can tell a dead writer's leftover
+    from a live writer's file.
+    """
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    ext = os.path.splitext(name)[1]
+    return os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp{ext}")
+
+
+def tmp_owner(name: str) -> int | None:
+    """The writer's pid in a temporary file name of `atomic_write` (a base name), else None.
+
+    Example:
+        >>> tmp_owner(os.path.basename(tmp_name("/x/results.parquet"))) == os.getpid()
+        True
+        >>> tmp_owner("results.parquet") is None
+        True
+    """
+    m = _TMP.match(name)
+    return int(m.group(1)) if m else None
 
 
 def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[str], Any]) -> None:
@@ -49,10 +77,9 @@ def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[str],
         Whatever the callback or the file system raises; the target is then unchanged.
     """
     path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    ext = os.path.splitext(name)[1]
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp{ext}")
+    tmp = tmp_name(path)
     try:
         if isinstance(content, str | bytes):
             data = content.encode() if isinstance(content, str) else content
@@ -78,12 +105,21 @@ def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[str],
     _fsync_dir(folder)
 
 
-def write_json(path: str | os.PathLike, obj: Any, *, default: Callable | None = None) -> None:
+def write_json(
+    path: str | os.PathLike,
+    obj: Any,
+    *,
+    default: Callable | None = None,
+    allow_nan: bool = True,
+) -> None:
     """`atomic_write` of ``obj`` as JSON: indent 1, sorted keys, a final newline.
 
-    ``default`` is ``json.dumps``'s (e.g. ``str`` for values JSON has no type for).
+    ``default`` and ``allow_nan`` are ``json.dumps``'s (``default=str`` for values JSON has no
+    type for; ``allow_nan=False``: strict JSON, a NaN/inf raises ``ValueError`` before anything
+    is written, instead of writing ``NaN``/``Infinity``, which are not JSON).
     """
-    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True, default=default) + "\n")
+    text = json.dumps(obj, indent=1, sort_keys=True, default=default, allow_nan=allow_nan)
+    atomic_write(path, text + "\n")
 
 
 def _fsync_dir(folder: str) -> None:

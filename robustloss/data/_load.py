@@ -525,6 +525,58 @@ REAL_NOISE_DATASETS = tuple(k for k, e in DATASETS.items() if e.meta.get("real_n
 # Sources that can read a separate test file (``test_path=``) in their own format.
 TEST_PATH_DATASETS = ("letter", "libsvm", "npz")
 
+# Which of `load_dataset`'s file/TFDS arguments each source reads (``"tfds:<name>"``: TFDS's).
+_TFDS_ARGS = ("data_dir", "download")
+_READS: dict[str, tuple[str, ...]] = {
+    "digits": (),
+    "fashion_mnist": ("data_dir", "download", "path"),
+    "mnist": ("data_dir", "download", "path"),
+    "kmnist": ("data_dir", "download", "path"),
+    "cifar10": _TFDS_ARGS,
+    "cifar100": _TFDS_ARGS,
+    "svhn_cropped": _TFDS_ARGS,
+    "letter": ("path",),
+    "vowel": ("path",),
+    "libsvm": ("path",),
+    "npz": ("path",),
+    "cifar10n": ("data_dir", "path"),  # CIFAR python batches in path, or TFDS cifar10_n
+    "cifar100n": ("data_dir", "path"),
+    "clothing1m": ("path",),
+    "mini_webvision": ("path",),
+    "food101n": ("path",),
+    "animal10n": ("path",),
+    "image_list": ("path",),
+}
+
+
+def check_loader_args(name: str, *, path: Any = None, data_dir: Any = None, download=False) -> None:
+    """Rejects a file/TFDS argument that dataset ``name``'s loader would ignore.
+
+    An ignored option is worse than an error: the run's config (and a sweep's results table)
+    would record a ``path`` the data never came from.
+
+    Raises:
+        ValueError: naming the argument, the dataset and what the dataset reads.
+
+    Example:
+      >>> check_loader_args("digits", path="/data/letter.csv")
+      Traceback (most recent call last):
+      ...
+      ValueError: dataset 'digits' does not read path='/data/letter.csv' ...
+    """
+    reads = _TFDS_ARGS if isinstance(name, str) and name.startswith("tfds:") else _READS.get(name)
+    if reads is None:
+        _entry(name)  # an unknown name: its own error
+        return
+    given = {"path": path, "data_dir": data_dir, "download": download}
+    for key, value in given.items():
+        if value not in (None, "", False) and key not in reads:
+            what = ", ".join(reads) if reads else "none of path/data_dir/download"
+            raise ValueError(
+                f"dataset {name!r} does not read {key}={value!r} (it reads {what}); remove "
+                f"the option, or choose a dataset that reads it"
+            )
+
 
 def _entry(name: Any) -> Entry:
     if isinstance(name, str) and name.startswith("tfds:"):
@@ -636,6 +688,7 @@ def load_dataset(
       (1797, 'float32')
     """
     entry = _entry(name)
+    check_loader_args(name, path=path, data_dir=data_dir, download=download)
     if scale not in (None, "minmax"):
         raise ValueError(f"scale must be None or 'minmax', got {scale!r}")
     if not 0.0 <= float(val_fraction) < 1.0:

@@ -3,12 +3,17 @@
 A cell's *resolved config* is what ``get_config(arg)`` of its config file returns for the
 cell's ``:key=value`` argument, i.e. exactly the config ``python -m experiments.main --config
 FILE:<arg>`` trains. Its id is a hash of that config's canonical JSON (sorted keys) without the
-fields in `NOT_IN_ID`, which change how a run is executed or reported but not its numbers.
+fields in `NOT_IN_ID` (`robustloss.training.workdir.NOT_IN_ID`, the one list: a run resumes
+when only those changed), which change how a run is executed or reported but not its numbers.
 
 A finished cell's directory holds what a standalone ``experiments.main`` run writes --
 ``config.json``, ``metrics.jsonl`` (one value per metric), ``summary.json`` -- and then a
-``DONE`` marker, written last. A cell whose program failed holds ``config.json`` and
-``FAILED`` (the error text). Every file is written atomically (temporary file + rename).
+``DONE`` record, written last, holding the number of epochs and a SHA-256 of each file: DONE
+means *verified* (`verify_cell`), so a cell whose files were changed, truncated or lost since is
+reported as damaged, set aside (``DONE`` -> ``DAMAGED``) and trained again, never served. A cell
+whose run failed holds ``config.json`` and ``FAILED`` (the error text); recording a failure
+never deletes a finished cell. Every file is written atomically (`robustloss._io`), JSON
+strictly (a NaN/inf raises before anything is written).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 from typing import Any
 
-from robustloss._io import atomic_write as _atomic_write
+from robustloss._io import atomic_write
+from robustloss.sweep._io import dumps
+from robustloss.training.workdir import NOT_IN_ID
 
 __all__ = [
     "NOT_IN_ID",
@@ -30,19 +36,11 @@ __all__ = [
     "cell_status",
     "config_hash",
     "make_cell",
+    "set_aside",
+    "verify_cell",
     "write_cell",
     "write_failed",
 ]
-
-#: Top-level config fields left out of a cell's id (and of a program's key): they control
-#: progress printing, checkpoint cadence/retention and host syncs, not the trained numbers.
-NOT_IN_ID = (
-    "progress",
-    "checkpoint_every",
-    "checkpoint_seconds",
-    "keep_checkpoints",
-    "sync_every",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,22 +101,114 @@ def cell_dir(workdir: str, cell_id: str) -> str:
     return os.path.join(os.path.abspath(workdir), "cells", cell_id)
 
 
+#: ``DONE``'s format: 2 records the cell's epochs and a SHA-256 of each file it vouches for.
+DONE_FORMAT = 2
+CELL_FILES = ("config.json", "metrics.jsonl", "summary.json")
+
+
 def cell_status(workdir: str, cell_id: str) -> str:
-    """``"done"`` (``DONE`` present), ``"failed"`` (``FAILED`` present) or ``"pending"``."""
+    """``"done"`` (a ``DONE`` that matches the cell's files), ``"damaged"`` (a ``DONE`` that
+    does not: `verify_cell` says why), ``"failed"`` (``FAILED``) or ``"pending"``."""
+    return verify_cell(workdir, cell_id)[0]
+
+
+def verify_cell(workdir: str, cell_id: str) -> tuple[str, str]:
+    """``(status, problem)`` of a cell: DONE means verified (see `cell_status`).
+
+    A format-2 ``DONE`` lists a SHA-256 per file and the number of epochs: every file must
+    exist with that checksum and ``metrics.jsonl`` hold that many lines. An older ``DONE``
+    without checksums is checked structurally: ``metrics.jsonl`` parses with epochs ``1..n``
+    and ``summary.json`` parses, says ``complete`` and ``num_epochs == n``.
+
+    Returns:
+        The status and, for ``"damaged"``, a message naming the file and what is wrong.
+    """
     d = cell_dir(workdir, cell_id)
     if os.path.exists(os.path.join(d, "DONE")):
-        return "done"
+        problem = _check_done(d)
+        return ("damaged", problem) if problem else ("done", "")
     if os.path.exists(os.path.join(d, "FAILED")):
-        return "failed"
-    return "pending"
+        return "failed", ""
+    return "pending", ""
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_done(d: str) -> str | None:
+    done = os.path.join(d, "DONE")
+    try:
+        with open(done) as f:
+            info = json.load(f)
+        if not isinstance(info, dict):
+            raise ValueError(f"a JSON {type(info).__name__}, not an object")
+    except (OSError, ValueError) as e:
+        return f"{done} is not a readable DONE record ({type(e).__name__}: {e})"
+    files = info.get("files")
+    if files is None:
+        return _check_legacy(d)
+    for name in CELL_FILES:
+        path = os.path.join(d, name)
+        if name not in files:
+            return f"{done} lists no checksum for {name}"
+        try:
+            digest = _sha256(path)
+        except OSError as e:
+            return f"{path} is missing or unreadable ({e.strerror or e}); DONE vouches for it"
+        if digest != files[name]:
+            return f"{path} differs from the checksum in DONE (changed or damaged since)"
+    with open(os.path.join(d, "metrics.jsonl"), "rb") as f:
+        lines = sum(1 for line in f if line.strip())
+    if lines != info.get("epochs"):
+        return f"{d}/metrics.jsonl holds {lines} epochs, DONE records {info.get('epochs')}"
+    return None
+
+
+def _check_legacy(d: str) -> str | None:
+    path = os.path.join(d, "metrics.jsonl")
+    try:
+        with open(path) as f:
+            epochs = [json.loads(x)["epoch"] for x in f if x.strip()]
+        with open(os.path.join(d, "summary.json")) as f:
+            summary = json.load(f)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"{d}: {type(e).__name__}: {e} (a DONE without checksums; its files do not parse)"
+    if epochs != list(range(1, len(epochs) + 1)) or not epochs:
+        return f"{path} holds epochs {epochs[:5]}..., not 1..n"
+    if not summary.get("complete") or summary.get("num_epochs") != len(epochs):
+        return f"{d}/summary.json does not describe {len(epochs)} complete epochs"
+    return None
+
+
+def set_aside(workdir: str, cell_id: str, problem: str) -> None:
+    """Turns a damaged cell back into a pending one: ``DONE`` -> ``DAMAGED`` (with ``problem``
+    and the old record), so it is never served and the next run trains it again."""
+    d = cell_dir(workdir, cell_id)
+    try:
+        with open(os.path.join(d, "DONE")) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    atomic_write(os.path.join(d, "DAMAGED"), _json({"problem": problem, "DONE": old}))
+    os.remove(os.path.join(d, "DONE"))
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(obj, indent=1, sort_keys=True) + "\n"
+    return dumps(obj, indent=1, sort_keys=True) + "\n"
 
 
 def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, info: dict) -> str:
-    """Writes a finished cell's files and then its ``DONE`` marker; returns the directory.
+    """Writes a finished cell's files and then its ``DONE`` record; returns the directory.
+
+    ``DONE`` (written last, atomically like every file) records the program (``info``), the
+    number of epochs and a SHA-256 of each file, so `verify_cell` can tell a finished cell
+    from a damaged one. JSON is strict: a NaN/inf value raises ``ValueError`` before anything
+    is written.
 
     Args:
         workdir: the sweep directory.
@@ -128,25 +218,42 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
         info: written into ``DONE`` (program id, wall time).
     """
     d = cell_dir(workdir, cell.id)
+    texts = {
+        "config.json": _json(cell.config_json),
+        "metrics.jsonl": "".join(dumps(r, sort_keys=True) + "\n" for r in history),
+        "summary.json": _json(summary),
+    }
     os.makedirs(d, exist_ok=True)
-    for stale in ("DONE", "FAILED"):
+    for stale in ("DONE", "FAILED"):  # DAMAGED stays: why the cell was trained again
         if os.path.exists(os.path.join(d, stale)):
             os.remove(os.path.join(d, stale))
-    _atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
-    lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
-    _atomic_write(os.path.join(d, "metrics.jsonl"), lines)
-    _atomic_write(os.path.join(d, "summary.json"), _json(summary))
-    _atomic_write(os.path.join(d, "DONE"), _json({"cell": cell.id, "values": cell.values, **info}))
+    for name in CELL_FILES:
+        atomic_write(os.path.join(d, name), texts[name])
+    record = {"cell": cell.id, "values": cell.values, **info, "format": DONE_FORMAT}
+    record["epochs"] = len(history)
+    record["files"] = {n: hashlib.sha256(texts[n].encode()).hexdigest() for n in CELL_FILES}
+    atomic_write(os.path.join(d, "DONE"), _json(record))
     return d
 
 
-def write_failed(workdir: str, cell: Cell, error: str, info: dict) -> str:
-    """Records a failed cell: ``config.json`` and ``FAILED`` (JSON with the error text)."""
+def write_failed(workdir: str, cell: Cell, error: str, info: dict) -> str | None:
+    """Records a failed cell: ``config.json`` and ``FAILED`` (JSON with the error text).
+
+    Never deletes anything: a cell that is already done (verified ``DONE``) is left as it is
+    and None is returned (a failure reported late must not erase a finished cell); a damaged
+    ``DONE`` is set aside first (`set_aside`).
+
+    Returns:
+        The cell directory, or None when the cell was already done.
+    """
+    status, problem = verify_cell(workdir, cell.id)
+    if status == "done":
+        return None
+    if status == "damaged":
+        set_aside(workdir, cell.id, problem)
     d = cell_dir(workdir, cell.id)
-    if os.path.isdir(d):
-        shutil.rmtree(d)
-    os.makedirs(d)
-    _atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
+    os.makedirs(d, exist_ok=True)
+    atomic_write(os.path.join(d, "config.json"), _json(cell.config_json))
     body = {"cell": cell.id, "values": cell.values, "error": error, **info}
-    _atomic_write(os.path.join(d, "FAILED"), _json(body))
+    atomic_write(os.path.join(d, "FAILED"), _json(body))
     return d

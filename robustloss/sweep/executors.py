@@ -5,11 +5,20 @@ passes another) for submitted tasks and hands back results as tasks finish:
 
 * `InlineExecutor` (``--workers 0``): in the driver process, one task at a time.
 * `LocalExecutor` (``--engine local``, the default): a pool of spawned worker processes on this
-  machine, each importing JAX itself with its own thread settings (`thread_env`). A worker that
-  dies (killed, out of memory) is replaced and its task re-run up to ``max_retries`` times.
+  machine, each importing JAX itself with its own thread settings (`thread_env`) and tied to the
+  driver (`robustloss.sweep.lifeline.bind_to_driver`: a worker whose driver is gone exits). A
+  worker that dies (killed, out of memory) -- while running a program or between programs -- is
+  replaced and its task re-run up to ``max_retries`` times, then reported as an environment
+  failure (``status="env"``: its cells stay pending), never as failed cells.
 * `RayExecutor` (``--engine ray``): one Ray Core task per program, ``num_gpus=1`` per task when
   the cluster has GPUs, ``max_retries`` for system failures (a killed worker) and no retry of
-  Python exceptions (`run_program` returns those as failed results anyway).
+  Python exceptions (`run_program` returns those as failed results anyway). A local instance it
+  starts is watched by a `robustloss.sweep.lifeline.Reaper`, which ends the instance's processes
+  if the driver is killed.
+
+``close(wait=False)`` (the driver was interrupted: SIGINT/SIGTERM) stops running tasks: local
+workers get SIGTERM, unwind their training (checkpoints written so far stay resumable) and exit
+within ``stop_grace`` seconds, or are killed.
 
 Resumption does not belong here: the driver decides what to run from the cell directories.
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -55,13 +65,21 @@ class Executor(Protocol):
 
 
 def _died(task: dict, why: str) -> dict:
+    """The result of a task whose worker was lost for good: an environment failure (its cells
+    stay pending), not failed cells."""
     return {
         "program_id": task["program_id"],
-        "status": "failed",
-        "error": why,
+        "status": "env",
+        "error": f"lost: {why}; its cells stay pending",
         "cells": [],
         "wall": 0.0,
     }
+
+
+def _init_worker(driver_pid: int) -> None:
+    from robustloss.sweep.lifeline import bind_to_driver
+
+    bind_to_driver(driver_pid)
 
 
 def thread_env(threads: int, base: dict | None = None) -> dict[str, str]:
@@ -112,11 +130,13 @@ class LocalExecutor:
         workers: int,
         threads: int,
         fn: Callable[[dict], dict] = run_program,
-        max_retries: int = 1,
+        max_retries: int = 2,
+        stop_grace: float = 15.0,
     ):
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers={workers!r} must be an int >= 1 (0 runs inline)")
         self.fn, self.slots, self.max_retries = fn, workers, max_retries
+        self.stop_grace = stop_grace
         self._env = thread_env(threads)
         self._futures: dict[cf.Future, dict] = {}
         self._tries: dict[str, int] = {}
@@ -130,45 +150,81 @@ class LocalExecutor:
             self._saved = {k: os.environ.get(k) for k in self._env}
             os.environ.update(self._env)
         return cf.ProcessPoolExecutor(
-            max_workers=self.slots, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self.slots,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, task: dict) -> None:
         self._tries.setdefault(task["program_id"], 0)
-        self._futures[self._pool.submit(self.fn, task)] = task
+        try:
+            self._futures[self._pool.submit(self.fn, task)] = task
+        except cf.process.BrokenProcessPool:
+            # A worker died between programs: replace the pool; the tasks it held are retried.
+            self._restart(fresh=[task])
+
+    def _restart(self, fresh: list[dict] = ()) -> None:
+        """A new pool; the tasks in flight (lost with the dead worker) are retried up to
+        ``max_retries`` times, ``fresh`` tasks (never started) are submitted as new."""
+        lost = []
+        for fut, t in self._futures.items():
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._ready.append(fut.result())  # finished before the pool broke
+            else:
+                lost.append(t)
+        self._futures.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        for t in lost:
+            self._tries[t["program_id"]] += 1
+            if self._tries[t["program_id"]] > self.max_retries:
+                self._ready.append(
+                    _died(
+                        t,
+                        f"its worker process died {self._tries[t['program_id']]} times "
+                        "(killed, or out of memory)",
+                    )
+                )
+            else:
+                self._futures[self._pool.submit(self.fn, t)] = t
+        for t in fresh:
+            self._futures[self._pool.submit(self.fn, t)] = t
 
     def next_done(self) -> dict:
-        if self._ready:
-            return self._ready.pop(0)
-        done, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
-        fut = next(iter(done))
-        task = self._futures.pop(fut)
-        try:
-            return fut.result()
-        except cf.process.BrokenProcessPool:
-            # A worker died: every task in flight is lost. Start a new pool and resubmit them.
-            lost = [task, *self._futures.values()]
-            self._futures.clear()
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            for t in lost:
-                self._tries[t["program_id"]] += 1
-                if self._tries[t["program_id"]] > self.max_retries:
-                    self._ready.append(_died(t, "worker process died (killed or out of memory)"))
-                else:
-                    self.submit(t)
-            return self.next_done()
+        while not self._ready:
+            done, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
+            fut = next(iter(done))
+            try:
+                res = fut.result()
+            except cf.process.BrokenProcessPool:
+                # A worker died: every task in flight is lost. Start a new pool, resubmit them.
+                self._restart()
+                continue
+            del self._futures[fut]
+            return res
+        return self._ready.pop(0)
 
     def close(self, wait: bool = True) -> None:
-        if not wait:  # interrupted: stop our own worker processes instead of waiting
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
-                proc.terminate()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        for k, v in self._saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        try:
+            if not wait:  # interrupted: stop our own worker processes instead of waiting
+                procs = list((getattr(self._pool, "_processes", None) or {}).values())
+                for proc in procs:
+                    proc.terminate()  # SIGTERM: the task unwinds (lifeline), the worker exits
+                deadline = time.time() + self.stop_grace
+                for proc in procs:
+                    proc.join(max(0.0, deadline - time.time()))
+                for proc in procs:
+                    if proc.is_alive():
+                        proc.kill()
+                        proc.join(5)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            for k, v in self._saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 class RayExecutor:
@@ -190,12 +246,21 @@ class RayExecutor:
             ) from e
         self._ray = ray
         self._owns = False
+        self._reaper = None
         if not ray.is_initialized():
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address:
                 ray.init(address=address, **kw)
             else:
-                ray.init(num_cpus=max(1, workers) * threads, **kw)
+                from robustloss.sweep.lifeline import Reaper
+
+                # Started first, so it also sees the processes of an init killed half-way.
+                self._reaper = Reaper()  # ends this local instance if the driver is killed
+                try:
+                    ray.init(num_cpus=max(1, workers) * threads, **kw)
+                except BaseException:
+                    self._reaper.stop()
+                    raise
             self._owns = True
         gpus = ray.cluster_resources().get("GPU", 0)
         cpus = ray.cluster_resources().get("CPU", 1)
@@ -219,14 +284,18 @@ class RayExecutor:
         try:
             return self._ray.get(ready[0])
         except Exception as e:  # noqa: BLE001 -- system failure after max_retries
-            return _died(task, f"Ray task failed: {type(e).__name__}: {e}")
+            return _died(task, f"its Ray task was lost ({type(e).__name__}: {e})")
 
     def close(self, wait: bool = True) -> None:
-        for ref in self._refs:
-            self._ray.cancel(ref, force=True)
-        self._refs.clear()
-        if self._owns:
-            self._ray.shutdown()
+        try:
+            for ref in self._refs:
+                self._ray.cancel(ref, force=True)
+            self._refs.clear()
+            if self._owns:
+                self._ray.shutdown()
+        finally:
+            if self._reaper is not None:
+                self._reaper.stop()
 
 
 def make_executor(

@@ -2,19 +2,42 @@
 
 Runs inside a worker (a local pool process, a Ray task, or the driver itself with
 ``--workers 0``); JAX is imported here, inside the task. Tasks and results are plain dicts.
+
+A result's ``status`` says whose fault an ending was:
+
+* ``"done"``: the program trained to its end; each cell record is ``"done"`` (history and
+  summary) or ``"failed"`` -- a run that went non-finite was frozen inside the pack and stopped
+  (`robustloss.training.train` with ``isolate_runs=True``) while the others went on;
+* ``"failed"``: the program raised (a bad config, a shape the data does not fit): its cells'
+  fault, recorded as ``FAILED``;
+* ``"env"``: the environment failed -- no space left, read-only or failing storage, the pack
+  held by another live process -- not the cells: the driver leaves them pending.
+
+The records of a finished program are a function of its pack's files (`pack_records`), so a
+driver killed while writing a program's cells finishes them from the pack, without training.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import json
+import os
 import time
 import traceback
 from typing import Any
 
-__all__ = ["cell_summary", "run_program", "split_history"]
+from robustloss.sweep._io import ENV_ERRNOS, env_errno
+
+__all__ = ["cell_summary", "pack_records", "program_records", "run_program", "split_history"]
+
+#: The history key where a pack records its failed runs (per run: None, or the failure).
+FAILED_KEY = "failed"
 
 
 def split_history(history: list[dict], num_runs: int) -> list[list[dict]]:
-    """Per-run histories from a program's history whose metrics are lists of ``num_runs``."""
+    """Per-run histories from a program's history whose metrics are lists of ``num_runs``
+    (the program-level ``failed`` entry is left out)."""
     out: list[list[dict]] = [[] for _ in range(num_runs)]
     for record in history:
         for r in range(num_runs):
@@ -22,6 +45,7 @@ def split_history(history: list[dict], num_runs: int) -> list[list[dict]]:
                 {
                     k: (v[r] if isinstance(v, list) and len(v) == num_runs else v)
                     for k, v in record.items()
+                    if k != FAILED_KEY
                 }
             )
     return out
@@ -39,6 +63,88 @@ def cell_summary(
     return {**summarize(history, select_metric, None, num_epochs), "data_source": data_source}
 
 
+def run_failures(history: list[dict], num_runs: int) -> dict[int, dict]:
+    """``{run: failure}`` of the runs a pack stopped (from the history's ``failed`` entries)."""
+    out: dict[int, dict] = {}
+    for record in history:
+        for r, f in enumerate(record.get(FAILED_KEY) or []):
+            if f is not None and r < num_runs:
+                out.setdefault(r, f)
+    return out
+
+
+def _failure_text(f: dict) -> str:
+    where = f"epoch {f.get('epoch')} (counted from 1)"
+    if f.get("step") is not None:
+        where += f", step {f['step']} of that epoch (from 0; global step {f.get('global_step')})"
+    return (
+        f"NonFiniteLossError: {f.get('what', 'training loss')} became {f.get('value')} at "
+        f"{where}; this run was stopped inside its pack and the other runs went on (lower the "
+        "learning rate, enable optimizer.clip_norm, or check the loss hyperparameters)"
+    )
+
+
+def program_records(
+    history: list[dict], ids: list[str], config: dict, data_source: str, noise: Any = None
+) -> list[dict]:
+    """Per-cell records of a finished program: ``{"id", "status": "done", "history",
+    "summary"}``, or ``{"id", "status": "failed", "error"}`` for a run the pack stopped.
+
+    ``noise`` is the program summary's ``noise`` (real labels: one report per run, or one for
+    all runs); each cell's summary gets its run's report, as a standalone run's summary has it.
+    """
+    failed = run_failures(history, len(ids)) if len(ids) > 1 else {}
+    hists = split_history(history, len(ids)) if len(ids) > 1 else [history]
+    out = []
+    for r, (cid, hist) in enumerate(zip(ids, hists, strict=True)):
+        if r in failed:
+            out.append({"id": cid, "status": "failed", "error": _failure_text(failed[r])})
+            continue
+        summary = cell_summary(hist, config["select_metric"], config["num_epochs"], data_source)
+        if noise is not None:
+            summary["noise"] = noise[r] if isinstance(noise, list) else noise
+        out.append({"id": cid, "status": "done", "history": hist, "summary": summary})
+    return out
+
+
+def _read_lines(path: str) -> list[dict]:
+    out = []
+    with open(path) as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            out.append(json.loads(line))
+    return out
+
+
+def pack_records(pack_dir: str, ids: list[str]) -> list[dict] | None:
+    """The cell records of a *finished* pack, read from its files; None if it is not finished.
+
+    Finished: ``summary.json`` says complete (or every run was stopped), ``metrics.jsonl`` holds
+    epochs ``1..n`` and the checkpoint of epoch ``n`` exists. The records are exactly those
+    `run_program` returned when the program ended (they are computed from the same history).
+    """
+    try:
+        with open(os.path.join(pack_dir, "config.json")) as f:
+            config = json.load(f)
+        with open(os.path.join(pack_dir, "summary.json")) as f:
+            summary = json.load(f)
+        history = _read_lines(os.path.join(pack_dir, "metrics.jsonl"))
+    except (OSError, ValueError):
+        return None
+    n = len(history)
+    if not n or [r.get("epoch") for r in history] != list(range(1, n + 1)):
+        return None
+    all_failed = len(ids) > 1 and len(run_failures(history, len(ids))) == len(ids)
+    if not (summary.get("complete") and n == config["num_epochs"]) and not all_failed:
+        return None
+    if not os.path.isdir(os.path.join(pack_dir, "checkpoints", str(n))):
+        return None
+    return program_records(
+        history, ids, config, summary.get("data_source", ""), summary.get("noise")
+    )
+
+
 def _use_compilation_cache(path: str) -> None:
     """Turns on JAX's persistent compilation cache in ``path`` (once per process)."""
     import jax
@@ -49,47 +155,92 @@ def _use_compilation_cache(path: str) -> None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def wait_for_pack(path: str, timeout: float, poll: float = 0.5) -> bool:
+    """Waits until no live process holds the pack's lock (the run's workdir ``flock``);
+    True when free, False after ``timeout`` seconds. A held lock means a live holder (the
+    kernel drops the lock of a dead one), so the pack is waited for, never deleted."""
+    os.makedirs(path, exist_ok=True)
+    deadline = time.time() + timeout
+    while True:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+        finally:
+            os.close(fd)
+        if time.time() >= deadline:
+            return False
+        time.sleep(poll)
+
+
+def _env_message(e: BaseException, task: dict) -> str | None:
+    from robustloss.training.workdir import WorkdirLockedError
+
+    if isinstance(e, WorkdirLockedError):
+        return f"lock: {e}"
+    code = env_errno(e)
+    if code is None:
+        return None
+    return (
+        f"storage: {ENV_ERRNOS[code]} ({errno.errorcode[code]}) while program "
+        f"{task['program_id']} wrote {task['workdir']}: {type(e).__name__}: {e}"
+    )
+
+
 def run_program(task: dict) -> dict:
     """Trains ``task["config"]`` in ``task["workdir"]`` (resuming) and returns per-cell records.
 
     Args:
         task: ``{"program_id", "config": plain dict, "workdir", "cell_ids": [...]}`` and
-            optionally ``"compilation_cache"``: a directory for JAX's persistent cache.
+            optionally ``"compilation_cache"`` (a directory for JAX's persistent cache) and
+            ``"lock_wait"`` (seconds to wait for a pack held by another live process; 600).
 
     Returns:
-        ``{"program_id", "status": "done" | "failed", "error", "wall", "cells": [{"id",
-        "history", "summary"}, ...]}``. Python exceptions (a non-finite loss, a bad config)
-        become ``status="failed"`` with the traceback; they are never raised, so an engine
+        ``{"program_id", "status": "done" | "failed" | "env", "error", "wall", "cells":
+        [record, ...]}`` (module docstring). Python exceptions never escape, so an engine
         retries only system failures (a killed worker).
     """
+    from robustloss.sweep.lifeline import in_task
+
     t0 = time.time()
     out: dict[str, Any] = {"program_id": task["program_id"], "cells": [], "error": ""}
-    try:
-        import ml_collections
+    with in_task():
+        try:
+            if not wait_for_pack(task["workdir"], task.get("lock_wait", 600.0)):
+                out["status"] = "env"
+                out["error"] = (
+                    f"lock: pack {task['workdir']} is held by another live process (a "
+                    f"worker of an earlier driver still ending?) for {task.get('lock_wait', 600)}"
+                    " s; its cells stay pending"
+                )
+                out["wall"] = time.time() - t0
+                return out
+            import ml_collections
 
-        from robustloss.training import train
+            from robustloss.training import train
 
-        if task.get("compilation_cache"):
-            _use_compilation_cache(task["compilation_cache"])
+            if task.get("compilation_cache"):
+                _use_compilation_cache(task["compilation_cache"])
 
-        config = ml_collections.ConfigDict(task["config"])
-        summary = train(config, task["workdir"], log=lambda s: None)
-        if not summary.get("complete"):
-            raise RuntimeError(f"program {task['program_id']} stopped before its last epoch")
-        ids = task["cell_ids"]
-        histories = (
-            split_history(summary["history"], len(ids)) if len(ids) > 1 else [summary["history"]]
-        )
-        noise = summary.get("noise")  # real labels: one report per run (or one for all)
-        for r, (cid, hist) in enumerate(zip(ids, histories, strict=True)):
-            cs = cell_summary(hist, config.select_metric, config.num_epochs, summary["data_source"])
-            if noise is not None:
-                cs["noise"] = noise[r] if isinstance(noise, list) else noise
-            out["cells"].append({"id": cid, "history": hist, "summary": cs})
-        out["status"] = "done"
-    except Exception as e:  # noqa: BLE001 -- recorded as a failed program, the sweep goes on
-        out["status"] = "failed"
-        out["error"] = f"{type(e).__name__}: {e}\n\n{traceback.format_exc()[-4000:]}"
-        out["cells"] = []
+            config = ml_collections.ConfigDict(task["config"])
+            summary = train(config, task["workdir"], log=lambda s: None, isolate_runs=True)
+            ids = task["cell_ids"]
+            history = summary["history"]
+            all_failed = len(ids) > 1 and len(run_failures(history, len(ids))) == len(ids)
+            if not summary.get("complete") and not all_failed:
+                raise RuntimeError(f"program {task['program_id']} stopped before its last epoch")
+            out["cells"] = program_records(
+                history, ids, task["config"], summary["data_source"], summary.get("noise")
+            )
+            out["status"] = "done"
+        except Exception as e:  # noqa: BLE001 -- recorded as a failed program, the sweep goes on
+            env = _env_message(e, task)
+            out["status"] = "env" if env else "failed"
+            out["error"] = env or f"{type(e).__name__}: {e}\n\n{traceback.format_exc()[-4000:]}"
+            out["cells"] = []
     out["wall"] = time.time() - t0
     return out

@@ -9,13 +9,20 @@ an out-of-range value fails in a second with the field's name and the valid choi
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
 import ml_collections
 
 from robustloss import get_loss, list_losses, loss_hparams
-from robustloss.data import DATASETS, REAL_NOISE_DATASETS, check_dataset_fields, list_datasets
+from robustloss.data import (
+    DATASETS,
+    REAL_NOISE_DATASETS,
+    check_dataset_fields,
+    check_loader_args,
+    list_datasets,
+)
 from robustloss.models import MODELS, list_models
 from robustloss.noise import (
     NOISE_KINDS,
@@ -46,6 +53,9 @@ SELECT_METRICS = (
 )
 FOLD_MODES = ("contiguous", "shuffled", "stratified")
 PIPELINES = ("memory", "stream")
+#: The largest seed: JAX's ``PRNGKey`` keeps the low 32 bits with 64-bit types off (so seed
+#: 2**32 would silently be seed 0) and scikit-learn's ``random_state`` accepts < 2**32.
+MAX_SEED = 2**32 - 1
 PROGRESS = ("auto", "bar", "lines", "none")
 
 
@@ -326,13 +336,15 @@ def _choice(path: str, value: Any, choices: Any) -> None:
 
 
 def _range(path: str, value: Any, lo: float, hi: float | None = None, *, lo_open=False) -> None:
+    """``lo <= value [<= hi]`` for a finite number (NaN and +-inf are never in range)."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and (isinstance(value, int) or math.isfinite(value))
     if ok:
         ok = value > lo if lo_open else value >= lo
         ok = ok and (hi is None or value <= hi)
     if not ok:
         bound = ("> " if lo_open else ">= ") + str(lo) + ("" if hi is None else f" and <= {hi}")
-        raise ValueError(f"config.{path}={value!r} is out of range; it must be {bound}")
+        raise ValueError(f"config.{path}={value!r} is out of range; it must be a finite {bound}")
 
 
 def _check_component_options(group: str, table: dict, fields: Any) -> None:
@@ -346,9 +358,12 @@ def _check_component_options(group: str, table: dict, fields: Any) -> None:
 
 
 def _check_seed(c: ml_collections.ConfigDict) -> None:
-    """``seed``: an int >= 0 (a key is made from it)."""
-    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
-        raise ValueError(f"config.seed={c.seed!r} is not valid; it must be an int >= 0")
+    """``seed``: an int in ``[0, MAX_SEED]`` (a key is made from it; each run of ``config.runs``
+    is checked as its own config)."""
+    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or not 0 <= c.seed <= MAX_SEED:
+        raise ValueError(
+            f"config.seed={c.seed!r} is not valid; it must be an int >= 0 and <= {MAX_SEED}"
+        )
 
 
 def _check_dataset(c: ml_collections.ConfigDict) -> None:
@@ -358,13 +373,33 @@ def _check_dataset(c: ml_collections.ConfigDict) -> None:
     _range("dataset.val_fraction", c.dataset.val_fraction, 0.0, 0.9)
     _range("dataset.max_train", c.dataset.max_train, 0)
     _range("dataset.max_test", c.dataset.max_test, 0)
-    _range("dataset.split_seed", c.dataset.split_seed, 0)
+    _range("dataset.split_seed", c.dataset.split_seed, 0, MAX_SEED)
     _choice("dataset.scale", c.dataset.scale, ("", "minmax"))
     _check_component_options("dataset", DATASETS, c.dataset)
     _choice("dataset.pipeline", c.dataset.pipeline, PIPELINES)
     reason = check_dataset_fields(c.dataset.name, c.dataset)
     if reason:
         raise ValueError(f"config.dataset (name={c.dataset.name!r}): {reason}")
+    try:
+        check_loader_args(
+            c.dataset.name,
+            path=c.dataset.path,
+            data_dir=c.dataset.data_dir,
+            download=c.dataset.download,
+        )
+    except ValueError as e:
+        raise ValueError(f"config.dataset: {e}") from None
+    for name, value in c.dataset.items():  # a source's own options, set for another source
+        owners = [n for n, entry in DATASETS.items() if name in entry.options]
+        if (
+            owners
+            and c.dataset.name not in owners
+            and value != DATASETS[owners[0]].options[name].default
+        ):
+            raise ValueError(
+                f"config.dataset.{name}={value!r} is an option of {owners}, not of dataset "
+                f"{c.dataset.name!r}, which would ignore it; remove it"
+            )
     _choice("dataset.fold_mode", c.dataset.fold_mode, FOLD_MODES)
     if c.dataset.num_folds != 0:
         _range("dataset.num_folds", c.dataset.num_folds, 2)
@@ -441,12 +476,12 @@ def _check_noise(c: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.noise.rate={c.noise.rate!r} is out of range; it must be in [0, 1)"
         )
-    if not (isinstance(c.noise.seed, int) and not isinstance(c.noise.seed, bool)) or (
-        c.noise.seed < -1
+    if not (isinstance(c.noise.seed, int) and not isinstance(c.noise.seed, bool)) or not (
+        -1 <= c.noise.seed <= MAX_SEED
     ):
         raise ValueError(
-            f"config.noise.seed={c.noise.seed!r} is out of range; it must be an int >= 0 (one "
-            "fixed draw for every run) or -1 (the run's seed)"
+            f"config.noise.seed={c.noise.seed!r} is out of range; it must be an int in [0, "
+            f"{MAX_SEED}] (one fixed draw for every run) or -1 (the run's seed)"
         )
     _choice("noise.sampling", c.noise.sampling, SAMPLINGS)
     _choice("noise.mode", c.noise.mode, NOISE_MODES)

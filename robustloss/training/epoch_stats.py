@@ -27,6 +27,7 @@ class EpochStats(NamedTuple):
         correct_clean: the same against the clean label, or None when clean labels are unknown.
         steps: steps taken (int32).
         nonfinite: first global step with a non-finite loss (int32; `NO_NONFINITE` if none).
+        nonfinite_loss: the loss at that step (NaN or +-inf; 0 if none), for the message.
         objective: ``{name: sum over steps}`` of the objective's own metrics.
 
     Example:
@@ -45,6 +46,7 @@ class EpochStats(NamedTuple):
     steps: jax.Array
     nonfinite: jax.Array
     objective: dict
+    nonfinite_loss: jax.Array = np.float32(0.0)
 
     @classmethod
     def empty(cls, objective_metrics: Sequence[str], *, has_clean: bool) -> EpochStats:
@@ -58,6 +60,7 @@ class EpochStats(NamedTuple):
             steps=np.int32(0),
             nonfinite=np.int32(NO_NONFINITE),
             objective={k: zero for k in objective_metrics},
+            nonfinite_loss=zero,
         )
 
     def update(
@@ -75,6 +78,7 @@ class EpochStats(NamedTuple):
         correct_clean = self.correct_clean
         if correct_clean is not None:
             correct_clean = correct_clean + jnp.sum((pred == clean_labels) * mask)
+        first = ~jnp.isfinite(loss) & (self.nonfinite == NO_NONFINITE)
         return EpochStats(
             loss=self.loss + loss * jnp.sum(mask),
             count=self.count + jnp.sum(mask),
@@ -87,6 +91,7 @@ class EpochStats(NamedTuple):
             objective={
                 k: v + jnp.asarray(metrics[k], jnp.float32) for k, v in self.objective.items()
             },
+            nonfinite_loss=jnp.where(first, jnp.asarray(loss, jnp.float32), self.nonfinite_loss),
         )
 
     def compute(self) -> dict:

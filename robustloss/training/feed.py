@@ -66,9 +66,12 @@ class MemoryFeed:
         del workdir  # epoch checkpoints only
         return state
 
-    def train_epoch(self, state: TrainState, workdir: Any = None) -> tuple[TrainState, dict]:
+    def train_epoch(
+        self, state: TrainState, workdir: Any = None, alive: np.ndarray | None = None
+    ) -> tuple[TrainState, dict]:
+        """One epoch (`Trainer.train_epoch`; ``alive``: its isolated runs)."""
         del workdir
-        state, stats = self.trainer.train_epoch(state, self.train_data)
+        state, stats = self.trainer.train_epoch(state, self.train_data, alive=alive)
         if self.count_bad:
             stats["bad_images"] = float(self.data.bad_images)
         return state, stats
@@ -178,7 +181,11 @@ class StreamFeed:
             self.skipped += int(host["bad"])
             yield {"x": self._put(host["x"]), "index": self._put(host["index"])}
 
-    def train_epoch(self, state: TrainState, workdir: Any = None) -> tuple[TrainState, dict]:
+    def train_epoch(
+        self, state: TrainState, workdir: Any = None, alive: np.ndarray | None = None
+    ) -> tuple[TrainState, dict]:
+        """The rest of the epoch from the stream (`Trainer.train_epoch`; ``alive``: its isolated
+        runs), saving mid-epoch checkpoints every ``checkpoint_steps``."""
         if self.stream is None:
             self._open(state)
         on_step = None
@@ -192,7 +199,7 @@ class StreamFeed:
                     workdir.save_mid_epoch(step, st, stats, inputs)
 
         state, stats = self.trainer.train_epoch(
-            state, self.train_data, self._batches(), stats=self.stats, on_step=on_step
+            state, self.train_data, self._batches(), stats=self.stats, on_step=on_step, alive=alive
         )
         self.stats = None
         if self.count_bad:

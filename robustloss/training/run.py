@@ -21,6 +21,7 @@ ends with exactly the metrics of an uninterrupted one (same device count).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,10 +42,21 @@ from robustloss.training.config import validate_config
 from robustloss.training.feed import make_feed
 from robustloss.training.progress import Progress
 from robustloss.training.runs import RunPlan, add_runs
-from robustloss.training.trainer import Trainer, TrainState
+from robustloss.training.trainer import NONFINITE_KEY, Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
 
-__all__ = ["NonFiniteEvaluationError", "load_run_data", "train", "train_many"]
+__all__ = [
+    "FAILED_KEY",
+    "NonFiniteEvaluationError",
+    "NonFiniteMetricError",
+    "load_run_data",
+    "train",
+    "train_many",
+]
+
+#: With ``isolate_runs``: the ``metrics.jsonl`` key listing, per run, None or why the run was
+#: stopped (``{"epoch", "what", "value", ...}``); written only once a run has stopped.
+FAILED_KEY = "failed"
 
 
 class NonFiniteEvaluationError(FloatingPointError):
@@ -52,6 +64,11 @@ class NonFiniteEvaluationError(FloatingPointError):
 
     The message names the split (``val``/``test``), the epoch, the run and how many rows.
     """
+
+
+class NonFiniteMetricError(FloatingPointError):
+    """An epoch's metric is NaN/inf although every step's loss was finite (e.g. an epoch mean
+    that overflowed float32): the run stops before the line reaches ``metrics.jsonl``."""
 
 
 def _check_select_metric(config: ml_collections.ConfigDict, data: RunData) -> str | None:
@@ -112,19 +129,31 @@ class _Evaluation:
             NonFiniteEvaluationError: a split had rows with NaN/inf logits.
         """
         record = self._metrics(state)
+        bad = self.nonfinite(record, epoch)
+        if bad:
+            raise NonFiniteEvaluationError(next(iter(bad.values()))[2])
+        return record
+
+    def nonfinite(self, record: dict, epoch: int) -> dict[int, tuple[str, int, str]]:
+        """``{run: (split, rows, message)}`` of the runs (0 for one run) whose evaluation in
+        ``record`` had NaN/inf logits (the first split per run)."""
+        out: dict[int, tuple[str, int, str]] = {}
         for split in ("val", "test"):
             bad = np.asarray(record.get(f"{split}/nonfinite", 0.0), np.float64).reshape(-1)
-            if (bad > 0).any():
-                run = int(np.flatnonzero(bad > 0)[0])
+            for run in np.flatnonzero(bad > 0).tolist():
+                if run in out:
+                    continue
                 rows = self.y_val_clean.shape[-1] if split == "val" else len(self.y_test)
                 where = f" of run {run} (seed index)" if bad.size > 1 else ""
-                raise NonFiniteEvaluationError(
+                out[run] = (
+                    split,
+                    int(bad[run]),
                     f"non-finite {split} evaluation after epoch {epoch}{where}: {int(bad[run])} "
                     f"of {rows} {split} rows have NaN/inf logits, so its accuracy means nothing "
                     f"(those rows count as misses). Check the {split} inputs for NaN/inf, and "
-                    "the model (e.g. BatchNorm running statistics); the training loss was finite"
+                    "the model (e.g. BatchNorm running statistics); the training loss was finite",
                 )
-        return record
+        return out
 
     def _metrics(self, state: TrainState) -> dict:
         t = self.trainer
@@ -161,6 +190,7 @@ def train(
     devices: list | None = None,
     stop_after: int | None = None,
     log: Callable[[str], None] | None = None,
+    isolate_runs: bool = False,
 ) -> dict:
     """Trains per ``config``, writing metrics and checkpoints to ``workdir``; resumes if present.
 
@@ -171,6 +201,13 @@ def train(
         stop_after: stop after this many epochs *in this call* (as if killed); a later call
             resumes. Used by tests of resumption.
         log: line printer for progress (default ``print``).
+        isolate_runs: with vmapped runs, a run whose training loss, epoch metrics or
+            evaluation go non-finite is *stopped* -- frozen inside the compiled step (its
+            parameters and optimizer state no longer change: `Trainer.train_epoch` ``alive``)
+            and its values in later lines are None -- while the other runs go on unchanged;
+            each line then lists why each run stopped under `FAILED_KEY`, and training ends
+            early once every run has stopped. The sweep trains its packs this way. Default:
+            the first non-finite value stops the whole program with an error.
 
     Returns:
         The summary dict (also written to ``summary.json``), with the per-epoch ``history``.
@@ -182,6 +219,8 @@ def train(
         robustloss.training.NonFiniteLossError: the loss became NaN/inf (epoch and step given).
         NonFiniteEvaluationError: an evaluation had NaN/inf logits (split, epoch, rows given);
             the epoch's line is not written, so a rerun retrains it.
+        NonFiniteMetricError: an epoch metric was NaN/inf (epoch and metric given); the line is
+            not written.
 
     Example:
         >>> from configs import test as test_config
@@ -211,24 +250,45 @@ def train(
         first = len(history)
         last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
+        runs = plan.num_runs or 0
+        isolate = bool(isolate_runs and runs)
+        failed = _stopped_runs(history, runs) if isolate else []
         for epoch in range(first, config.num_epochs):
             if stop_after is not None and epoch - first >= stop_after:
                 break
+            if isolate and all(f is not None for f in failed):
+                break  # every run of the pack has stopped
             t0 = time.time()
-            state, stats = feed.train_epoch(state, wd)
+            alive = np.array([f is None for f in failed]) if isolate else None
+            state, stats = feed.train_epoch(state, wd, alive=alive)
+            for r, f in enumerate(stats.pop(NONFINITE_KEY, None) or []):
+                if f is not None and failed[r] is None:
+                    failed[r] = {"what": "training loss", **f}
             if trainer.objective.refresh_due(epoch, config.num_epochs):
                 state = feed.refresh(state)
             record: dict[str, Any] = {"epoch": epoch + 1, **noise}
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
-            if evaluation.due(epoch):
+            if evaluation.due(epoch) and not isolate:
                 record.update(evaluation(state, epoch + 1))
+            elif evaluation.due(epoch):
+                metrics = evaluation._metrics(state)
+                for r, (split, rows, _) in evaluation.nonfinite(metrics, epoch + 1).items():
+                    if failed[r] is None:
+                        failed[r] = {"epoch": epoch + 1, "what": f"{split} evaluation"}
+                        failed[r]["value"] = f"{rows} rows with NaN/inf logits"
+                record.update(metrics)
             record["lr"] = _learning_rate(trainer, state)
             record["time"] = time.time() - t0
             elapsed = record["elapsed"] = elapsed + record["time"]
+            if isolate:
+                _stop_nonfinite_metrics(record, failed, epoch + 1)
+            else:
+                _check_finite_metrics(record, epoch + 1)
             history.append(record)
             if wd is not None:
                 wd.append(record)  # the line first: a checkpoint never gets ahead of the log
-                if _checkpoint_due(config, epoch, last_save):
+                stopping = isolate and all(f is not None for f in failed)
+                if _checkpoint_due(config, epoch, last_save) or stopping:
                     wd.save(epoch + 1, state)
                     last_save = time.time()
             progress.update(record)
@@ -246,6 +306,52 @@ def train(
     if wd is not None:
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}
+
+
+def _stopped_runs(history: list[dict], runs: int) -> list[dict | None]:
+    """Per run: why it was stopped (from the history's `FAILED_KEY` entries), or None."""
+    out: list[dict | None] = [None] * runs
+    for record in history:
+        for r, f in enumerate(record.get(FAILED_KEY) or []):
+            if f is not None and out[r] is None:
+                out[r] = f
+    return out
+
+
+def _nonfinite_values(record: dict):
+    """``(key, run or None, value)`` of every NaN/inf float of an epoch record."""
+    for key, v in record.items():
+        values = v if isinstance(v, list) else [v]
+        for r, x in enumerate(values):
+            if isinstance(x, float) and not math.isfinite(x):
+                yield key, (r if isinstance(v, list) else None), x
+
+
+def _check_finite_metrics(record: dict, epoch: int) -> None:
+    """Raises `NonFiniteMetricError` for the first NaN/inf value of an epoch record."""
+    for key, run, value in _nonfinite_values(record):
+        where = "" if run is None else f" (run {run})"
+        raise NonFiniteMetricError(
+            f"epoch {epoch}: {key}{where} is {value} although every step's loss was finite "
+            "(an epoch mean that overflowed float32?); the line is not written. Lower the "
+            "learning rate, enable optimizer.clip_norm, or check the loss hyperparameters"
+        )
+
+
+def _stop_nonfinite_metrics(record: dict, failed: list, epoch: int) -> None:
+    """Isolated runs: a run with a NaN/inf value stops; every stopped run's values become None,
+    and the record lists the stopped runs under `FAILED_KEY` (once any run has stopped)."""
+    for key, run, value in list(_nonfinite_values(record)):
+        if run is not None and failed[run] is None:
+            failed[run] = {"epoch": epoch, "what": f"epoch value of {key}", "value": str(value)}
+        elif run is None:  # a program-wide value (not per run) cannot be blamed on one run
+            _check_finite_metrics({key: value}, epoch)
+    runs = len(failed)
+    for key, v in record.items():
+        if isinstance(v, list) and len(v) == runs:
+            record[key] = [None if failed[r] is not None else x for r, x in enumerate(v)]
+    if any(f is not None for f in failed):
+        record[FAILED_KEY] = list(failed)
 
 
 def _checkpoint_due(config: ml_collections.ConfigDict, epoch: int, last_save: float) -> bool:

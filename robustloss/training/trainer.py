@@ -41,7 +41,11 @@ from robustloss.training.metrics import classification_metrics
 
 PyTree = Any
 
-__all__ = ["TrainState", "Trainer", "NonFiniteLossError", "make_mesh"]
+__all__ = ["NONFINITE_KEY", "TrainState", "Trainer", "NonFiniteLossError", "make_mesh"]
+
+#: With isolated runs (`Trainer.train_epoch` ``alive=``): the metrics key of each run's first
+#: non-finite loss in the epoch.
+NONFINITE_KEY = "nonfinite_runs"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -291,19 +295,38 @@ class Trainer:
         stats: EpochStats,
         data: dict,
         order: jax.Array,
+        alive: jax.Array | None = None,
         warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
+        """One optimizer step of one run. With ``alive`` (a bool: this run still trains), a
+        run that is stopped, or whose loss is non-finite at this step, keeps its parameters,
+        BatchNorm statistics, optimizer and objective state (they are frozen); its step counter
+        still advances, so all runs of a pack stay in step. The other runs' arithmetic is
+        unchanged (vmapped runs never mix), so their numbers do not depend on a frozen run."""
         batch, key = self._batch(state, data, order)
-        return self._update(state, stats, batch, key, warm)
+        return self._update(state, stats, batch, key, warm, alive)
 
     def _step_stream_one(
-        self, state: TrainState, stats: EpochStats, data: dict, ext: dict, warm: bool = False
+        self,
+        state: TrainState,
+        stats: EpochStats,
+        data: dict,
+        ext: dict,
+        alive: jax.Array | None = None,
+        warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
+        """`_step_one` on a streamed batch ``ext`` (``{"x", "index"}``)."""
         batch, key = self._stream_batch(state, data, ext)
-        return self._update(state, stats, batch, key, warm)
+        return self._update(state, stats, batch, key, warm, alive)
 
     def _update(
-        self, state: TrainState, stats: EpochStats, batch: dict, key: jax.Array, warm: bool
+        self,
+        state: TrainState,
+        stats: EpochStats,
+        batch: dict,
+        key: jax.Array,
+        warm: bool,
+        alive: jax.Array | None = None,
     ) -> tuple[TrainState, EpochStats]:
         grad_fn = jax.value_and_grad(self._forward, has_aux=True)
         (loss, (logits, new_bs, aux, metrics)), grads = grad_fn(
@@ -320,6 +343,15 @@ class Trainer:
             step=state.step + 1,
             epoch=state.epoch + last.astype(jnp.int32),
         )
+        if alive is not None:
+            ok = alive & jnp.isfinite(loss) & (stats.nonfinite == NO_NONFINITE)
+            keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+            new_state = new_state._replace(
+                params=keep(new_state.params, state.params),
+                batch_stats=keep(new_state.batch_stats, state.batch_stats),
+                opt_state=keep(new_state.opt_state, state.opt_state),
+                aux=keep(new_state.aux, state.aux),
+            )
         stats = stats.update(
             loss=loss,
             mask=batch["mask"],
@@ -337,10 +369,11 @@ class Trainer:
         stats: EpochStats,
         data: dict,
         order: jax.Array,
+        alive: jax.Array | None = None,
         warm: bool = False,
     ) -> tuple[TrainState, EpochStats]:
         def body(carry, _):
-            return self._step_one(*carry, data, order, warm), None
+            return self._step_one(*carry, data, order, alive, warm), None
 
         (state, stats), _ = jax.lax.scan(body, (state, stats), None, length=self.steps_per_epoch)
         return state, stats
@@ -480,6 +513,7 @@ class Trainer:
         *,
         stats: EpochStats | None = None,
         on_step: Callable[[TrainState, EpochStats], None] | None = None,
+        alive: np.ndarray | None = None,
     ) -> tuple[TrainState, dict]:
         """Runs one epoch (the rest of it, when ``state`` is mid-epoch); returns the new state
         and host metrics.
@@ -500,55 +534,90 @@ class Trainer:
                 mid-epoch checkpoint); None starts them empty.
             on_step: called with ``(state, stats)`` after every step (loop mode), e.g. to
                 save a mid-epoch checkpoint.
+            alive: with ``num_runs``, optional ``[R]`` bools: *isolate* the runs. A run that is
+                not alive, or whose loss goes non-finite during the epoch, is frozen from that
+                step on (`_update`) instead of stopping the program; the metrics then hold
+                `NONFINITE_KEY`: per run None, or ``{"epoch", "step", "global_step", "value"}``
+                of its first non-finite loss in this epoch. Its other values for the epoch are
+                meaningless (the caller discards them).
 
         Raises:
-            NonFiniteLossError: the loss became NaN/inf; the message gives epoch and step.
+            NonFiniteLossError: without ``alive``, the loss became NaN/inf; the message gives
+                the epoch, the step and the value.
         """
         epoch0 = int(jax.device_get(state.epoch).flat[0])
         done = int(jax.device_get(state.step).flat[0]) - epoch0 * self.steps_per_epoch
         warm = self._warm(epoch0)
-        suffix = "_warm" if warm else ""
+        isolate = alive is not None
+        if isolate and not self.num_runs:
+            raise ValueError("alive (isolated runs) needs num_runs")
+        suffix = ("_warm" if warm else "") + ("_isolated" if isolate else "")
         if stats is None:
             stats = self._empty_stats(state, data, warm)
         data_axes = self._data_axes(data)
+        extra = (self.put(np.asarray(alive, bool).reshape(self.num_runs)),) if isolate else ()
+        alive_axis = (0,) if isolate else ()
+
+        def check(i: int) -> None:  # a host sync every sync_every steps (loop modes)
+            if self.sync_every and (i + 1) % self.sync_every == 0 and not isolate:
+                got = jax.device_get((stats.nonfinite, stats.nonfinite_loss))
+                self._check_finite(np.asarray(got[0]), epoch0, got[1])
+
         if batches is not None:
             fn = self._maybe_vmap(
-                functools.partial(self._step_stream_one, warm=warm), (0, 0, data_axes, None)
+                functools.partial(self._step_stream_one, warm=warm),
+                (0, 0, data_axes, None) + alive_axis,
             )
             step = self._jit("stream_step" + suffix, fn, donate=(0, 1))
             for i in range(done, self.steps_per_epoch):
-                state, stats = step(state, stats, data, next(batches))
+                state, stats = step(state, stats, data, next(batches), *extra)
                 if on_step is not None:
                     on_step(state, stats)
-                if self.sync_every and (i + 1) % self.sync_every == 0:
-                    self._check_finite(np.asarray(jax.device_get(stats.nonfinite)), epoch0)
-            host = jax.device_get(stats)
-            self._check_finite(np.asarray(host.nonfinite), epoch0)
-            return state, {k: _to_py(v) for k, v in host.compute().items()}
-        order = self._orders(state, epoch0)
-        if done and self.epoch_mode == "scan":
-            raise ValueError("a scan epoch cannot start mid-epoch; use epoch_mode='loop'")
-        if self.epoch_mode == "scan":
-            fn = self._maybe_vmap(
-                functools.partial(self._epoch_one, warm=warm), (0, 0, data_axes, 0)
-            )
-            state, stats = self._jit("epoch" + suffix, fn, donate=(0, 1))(state, stats, data, order)
+                check(i)
         else:
-            fn = self._maybe_vmap(
-                functools.partial(self._step_one, warm=warm), (0, 0, data_axes, 0)
-            )
-            step = self._jit("step" + suffix, fn, donate=(0, 1))
-            for i in range(done, self.steps_per_epoch):
-                state, stats = step(state, stats, data, order)
-                if on_step is not None:
-                    on_step(state, stats)
-                if self.sync_every and (i + 1) % self.sync_every == 0:
-                    self._check_finite(np.asarray(jax.device_get(stats.nonfinite)), epoch0)
+            order = self._orders(state, epoch0)
+            if done and self.epoch_mode == "scan":
+                raise ValueError("a scan epoch cannot start mid-epoch; use epoch_mode='loop'")
+            axes = (0, 0, data_axes, 0) + alive_axis
+            if self.epoch_mode == "scan":
+                fn = self._maybe_vmap(functools.partial(self._epoch_one, warm=warm), axes)
+                epoch = self._jit("epoch" + suffix, fn, donate=(0, 1))
+                state, stats = epoch(state, stats, data, order, *extra)
+            else:
+                fn = self._maybe_vmap(functools.partial(self._step_one, warm=warm), axes)
+                step = self._jit("step" + suffix, fn, donate=(0, 1))
+                for i in range(done, self.steps_per_epoch):
+                    state, stats = step(state, stats, data, order, *extra)
+                    if on_step is not None:
+                        on_step(state, stats)
+                    check(i)
         host = jax.device_get(stats)
-        self._check_finite(np.asarray(host.nonfinite), epoch0)
-        return state, {k: _to_py(v) for k, v in host.compute().items()}
+        metrics = {k: _to_py(v) for k, v in host.compute().items()}
+        if isolate:
+            metrics[NONFINITE_KEY] = self._nonfinite_runs(host)
+        else:
+            self._check_finite(np.asarray(host.nonfinite), epoch0, host.nonfinite_loss)
+        return state, metrics
 
-    def _check_finite(self, nonfinite: np.ndarray, epoch0: int) -> None:
+    def _nonfinite_runs(self, host: EpochStats) -> list[dict | None]:
+        steps = np.asarray(host.nonfinite).reshape(-1)
+        values = np.asarray(host.nonfinite_loss, np.float64).reshape(-1)
+        out: list[dict | None] = []
+        for gstep, value in zip(steps.tolist(), values.tolist(), strict=True):
+            if gstep == NO_NONFINITE:
+                out.append(None)
+                continue
+            out.append(
+                {
+                    "epoch": gstep // self.steps_per_epoch + 1,
+                    "step": gstep % self.steps_per_epoch,
+                    "global_step": gstep,
+                    "value": str(value),  # "nan" / "inf": JSON has no non-finite numbers
+                }
+            )
+        return out
+
+    def _check_finite(self, nonfinite: np.ndarray, epoch0: int, values=None) -> None:
         bad = np.asarray(nonfinite).reshape(-1)
         hit = np.nonzero(bad != NO_NONFINITE)[0]
         if hit.size:
@@ -556,9 +625,12 @@ class Trainer:
             gstep = int(bad[run])
             epoch = gstep // self.steps_per_epoch
             where = f" in run {run}" if self.num_runs else ""
+            value = ""
+            if values is not None:
+                value = f" ({float(np.asarray(values, np.float64).reshape(-1)[run])})"
             raise NonFiniteLossError(
-                f"non-finite training loss{where} at epoch {epoch} (counted from 0; started "
-                f"epoch {epoch0}), step {gstep % self.steps_per_epoch} of "
+                f"non-finite training loss{value}{where} at epoch {epoch} (counted from 0; "
+                f"started epoch {epoch0}), step {gstep % self.steps_per_epoch} of "
                 f"{self.steps_per_epoch} in that epoch (global step {gstep}); lower the "
                 "learning rate, enable optimizer.clip_norm, or check the loss hyperparameters"
             )

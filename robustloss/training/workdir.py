@@ -24,7 +24,12 @@ the process exits or is killed, so a crashed run never leaves a stale lock. A se
 same workdir fails at once with `WorkdirLockedError` instead of an Orbax error mid-run.
 
 ``config.json`` is what ties the checkpoints to their config: a workdir with checkpoints but no
-``config.json`` is refused (a different config would otherwise resume the old checkpoint).
+``config.json`` is refused (a different config would otherwise resume the old checkpoint). The
+fields in `NOT_IN_ID` (progress display, checkpoint cadence/retention, host syncs) do not change
+the trained numbers, so a rerun that changes only them resumes (and records the new values).
+
+JSON is strict: a NaN/inf value raises ``ValueError`` instead of writing ``NaN``/``Infinity``
+(not JSON); `robustloss.training.train` stops at a non-finite epoch metric before writing it.
 """
 
 from __future__ import annotations
@@ -43,7 +48,25 @@ import orbax.checkpoint as ocp
 from robustloss._io import atomic_write, write_json
 from robustloss.training.trainer import TrainState
 
-__all__ = ["Workdir", "WorkdirLockedError", "mean_value", "restore_state", "summarize"]
+__all__ = [
+    "NOT_IN_ID",
+    "Workdir",
+    "WorkdirLockedError",
+    "mean_value",
+    "restore_state",
+    "summarize",
+]
+
+#: Top-level config fields that control progress printing, checkpoint cadence/retention and host
+#: syncs, not the trained numbers: a run resumes when only these changed. The sweep's cell ids
+#: leave out the same fields (`robustloss.sweep.NOT_IN_ID`; a test keeps the two equal).
+NOT_IN_ID = (
+    "progress",
+    "checkpoint_every",
+    "checkpoint_seconds",
+    "keep_checkpoints",
+    "sync_every",
+)
 
 
 class WorkdirLockedError(RuntimeError):
@@ -149,8 +172,9 @@ class Workdir:
         if os.path.exists(old_path):
             with open(old_path) as f:
                 old = json.load(f)
-            if old != self.config_json:
-                diff = sorted(_diff_keys(old, self.config_json))
+            strip = lambda c: {k: v for k, v in c.items() if k not in NOT_IN_ID}
+            if strip(old) != strip(self.config_json):
+                diff = sorted(_diff_keys(strip(old), strip(self.config_json)))
                 raise ValueError(
                     f"workdir {self.path} holds a run with a different config (fields {diff}); "
                     "use a new --workdir or delete it"
@@ -173,7 +197,7 @@ class Workdir:
     def open(self, keep_checkpoints: int) -> None:
         """Creates the directory, writes ``config.json``, opens the checkpoint manager."""
         os.makedirs(self.path, exist_ok=True)
-        write_json(os.path.join(self.path, "config.json"), self.config_json)
+        write_json(os.path.join(self.path, "config.json"), self.config_json, allow_nan=False)
         self.mgr = ocp.CheckpointManager(
             os.path.join(self.path, "checkpoints"),
             options=ocp.CheckpointManagerOptions(max_to_keep=keep_checkpoints, create=True),
@@ -212,14 +236,18 @@ class Workdir:
         return state, history
 
     def _rewrite(self, history: list[dict]) -> None:
-        atomic_write(
-            self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
-        )
+        lines = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in history)
+        atomic_write(self.metrics_path, lines)
 
     def append(self, record: dict) -> None:
-        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning)."""
+        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning).
+
+        Raises:
+            ValueError: a NaN/inf value (JSON has none); nothing is written.
+        """
+        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
         with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.write(line)
             f.flush()
             os.fsync(f.fileno())
 
@@ -275,7 +303,7 @@ class Workdir:
         return out.state, out.stats, dict(out.inputs)
 
     def write_summary(self, summary: dict) -> None:
-        write_json(os.path.join(self.path, "summary.json"), summary)
+        write_json(os.path.join(self.path, "summary.json"), summary, allow_nan=False)
 
     def close(self) -> None:
         """Waits for pending checkpoint writes, closes the manager and releases the lock."""
@@ -291,8 +319,12 @@ class Workdir:
 
 
 def mean_value(v: Any) -> float:
-    """A metric's value, averaged over runs when it is a list (one entry per run)."""
-    return float(np.mean(v)) if isinstance(v, list) else float(v)
+    """A metric's value, averaged over runs when it is a list (one entry per run; runs a pack
+    stopped hold None and are left out; NaN when every run was stopped)."""
+    if isinstance(v, list):
+        kept = [x for x in v if x is not None]
+        return float(np.mean(kept)) if kept else float("nan")
+    return float(v)
 
 
 def summarize(history: list[dict], select: str, runs: int | None, num_epochs: int) -> dict:
@@ -338,6 +370,14 @@ def summarize(history: list[dict], select: str, runs: int | None, num_epochs: in
         "complete": [r["epoch"] for r in history] == list(range(1, num_epochs + 1)),
     }
     if runs:
-        out["final_mean"] = {k: mean_value(v) for k, v in final.items() if isinstance(v, list)}
-        out["final_std"] = {k: float(np.std(v)) for k, v in final.items() if isinstance(v, list)}
+        # per-run numbers only (a pack's list of stopped runs is not one; stopped runs are None)
+        numeric = {
+            k: [x for x in v if x is not None]
+            for k, v in final.items()
+            if isinstance(v, list)
+            and all(x is None or isinstance(x, int | float) for x in v)
+            and any(x is not None for x in v)
+        }
+        out["final_mean"] = {k: float(np.mean(v)) for k, v in numeric.items()}
+        out["final_std"] = {k: float(np.std(v)) for k, v in numeric.items()}
     return out

@@ -87,6 +87,20 @@ def _cfg(**changes):
         ({"num_epochs": 0}, r"config.num_epochs=0 is out of range"),
         ({"transition__use": "magic"}, r"transition.use='magic'"),
         ({"noise__sampling": "random"}, r"config.noise.sampling='random' .*'exact'"),
+        # Seeds past 2**32 - 1 alias smaller ones in JAX (2**32 is seed 0) or overflow later.
+        ({"seed": 2**64}, r"config.seed=18446744073709551616 is not valid.*<= 4294967295"),
+        ({"seed": 2**32}, r"config.seed=4294967296 is not valid"),
+        ({"runs": ({"seed": 0}, {"seed": 2**40})}, r"runs\[1\]: config.seed=1099511627776 is not"),
+        ({"noise__seed": 2**33}, r"config.noise.seed=8589934592 is out of range"),
+        ({"dataset__split_seed": 2**32}, r"config.dataset.split_seed=4294967296 is out of range"),
+        # Non-finite floats never pass a range (they failed mid-run before).
+        ({"optimizer__lr": float("inf")}, r"config.optimizer.lr=inf is out of range"),
+        ({"optimizer__weight_decay": float("nan")}, r"config.optimizer.weight_decay=nan is out"),
+        ({"checkpoint_seconds": float("inf")}, r"config.checkpoint_seconds=inf is out of range"),
+        # A loader option the dataset does not read (it would be recorded, never used).
+        ({"dataset__path": "/data/x.csv"}, r"dataset 'digits' does not read path='/data/x.csv'"),
+        ({"dataset__download": True}, r"dataset 'digits' does not read download=True"),
+        ({"dataset__test_rows": 100}, r"config.dataset.test_rows=100 is an option of \['letter'\]"),
     ],
 )
 def test_validation_errors_name_the_field(changes, match):
@@ -157,6 +171,7 @@ def test_seed_forms_and_validated_seeds():
     for bad, match in (
         ((0, 0), r"config.runs\[1\] is the same run as config.runs\[0\]"),
         ((1, -1), r"config.runs\[1\]: config.seed=-1 is not valid; it must be an int >= 0"),
+        ((0, 2**40), r"config.runs\[1\]: config.seed=1099511627776 is not valid.*<= 4294967295"),
         ((True,), r"runs\[0\] sets 'seed' to True of type bool, but config.seed has type int"),
         ((0.5,), r"runs\[0\] sets 'seed' to 0.5 of type float, but config.seed has type int"),
     ):

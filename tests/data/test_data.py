@@ -194,6 +194,13 @@ def test_bad_options():
         load_dataset("digits", scale="zscore")
     with pytest.raises(ValueError, match="tabular"):
         load_dataset("digits", scale="minmax")
+    # An option the dataset's loader would ignore is an error, not silently dropped.
+    with pytest.raises(ValueError, match=r"dataset 'digits' does not read path='/x/letter.data'"):
+        load_dataset("digits", path="/x/letter.data")
+    with pytest.raises(ValueError, match=r"dataset 'letter' does not read data_dir='/tfds'"):
+        load_dataset("letter", data_dir="/tfds")
+    with pytest.raises(ValueError, match=r"dataset 'cifar10' does not read path="):
+        load_dataset("cifar10", path="/x")
 
 
 # -------------------------------------------------------------------------------------------

@@ -90,6 +90,39 @@ def test_bad_cells_name_the_cell():
         _cells([{"rate": 1.5}])
 
 
+def test_grid_values_of_the_wrong_type_name_the_cell_and_field():
+    with pytest.raises(ValueError, match=r"cell \{'rate': nan\} \(grid index 0, field 'rate'\)"):
+        _cells([{"rate": float("nan")}])
+    with pytest.raises(
+        ValueError,
+        match=r"cell \{'seed': 1, 'lr': 'fast'\} \(grid index 1, field 'lr' = 'fast'\): "
+        r"TypeError: Could not override field 'lr'",
+    ):
+        _cells([{"seed": 0}, {"seed": 1, "lr": "fast"}])
+    with pytest.raises(ValueError, match=r"cell \{'seed': 18446744073709551616\}.*config.seed"):
+        _cells([{"seed": 2**64}])
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ("return None", r"returned None; it must return a list of cells.*missing return"),
+        ("return {'loss': 'ce'}", r"returned one dict \(\{'loss': 'ce'\}\).*wrap one cell"),
+        ("return 'loss=ce'", r"returned 'loss=ce'; it must return a list of cells"),
+        ("return []", r"returned no cells"),
+    ],
+)
+def test_get_sweep_returning_no_list_says_so(tmp_path, body, match):
+    path = tmp_path / "grid.py"
+    path.write_text(
+        "from configs import test\n\n"
+        "def get_config(arg=None):\n    return test.get_config(arg)\n\n"
+        f"def get_sweep(arg=None):\n    {body}\n"
+    )
+    with pytest.raises(ValueError, match=match):
+        load_cells(str(path))
+
+
 def test_load_cells_from_config_file():
     cells = load_cells(os.path.join(ROOT, "configs", "test.py") + ":epochs=1")
     assert len(cells) == 12 and all(c.config["num_epochs"] == 1 for c in cells)

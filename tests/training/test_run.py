@@ -258,3 +258,22 @@ def test_transition_warmup_epochs_are_the_plain_ce_program():
     # None of the method's work in the warm-up program: its metrics appear only afterwards.
     assert "train/ess" not in dws[0] and "train/ess" in dws[1]
     assert dws[1]["train/loss"] != ce[1]["train/loss"]  # the method trains after the warm-up
+
+
+def test_nonfinite_epoch_metric_stops_before_the_line_is_written(monkeypatch, tmp_path):
+    """Every step's loss finite, but the epoch mean overflowed: the run stops naming the epoch
+    and metric, and ``Infinity`` (not JSON) never reaches metrics.jsonl."""
+    from robustloss.training.run import NonFiniteMetricError
+    from robustloss.training.trainer import Trainer
+
+    real = Trainer.train_epoch
+
+    def overflowing(self, state, data, alive=None):
+        state, stats = real(self, state, data, alive)
+        stats["loss"] = float("inf")  # what a float32 sum of huge finite losses gives
+        return state, stats
+
+    monkeypatch.setattr(Trainer, "train_epoch", overflowing)
+    with pytest.raises(NonFiniteMetricError, match=r"epoch 1: train/loss is inf although"):
+        train(test_config.get_config("epochs=1"), str(tmp_path), log=lambda s: None)
+    assert (tmp_path / "metrics.jsonl").read_text() == ""

@@ -285,6 +285,55 @@ def test_non_finite_loss_aborts_with_epoch_and_step(digits):
             _train(tr, x, y, epochs=1)
 
 
+def test_isolated_runs_freeze_a_diverging_run_and_leave_the_others_exact(digits):
+    """``train_epoch(alive=...)``: run 2's loss is NaN at step 1 (a marked label at index 100);
+    it is frozen from that step (its state stays finite and no longer changes) and reported,
+    while runs 0-1 are bitwise those of the same pack with a healthy run 2."""
+    from robustloss.training.trainer import NONFINITE_KEY
+
+    x, y = digits[0][:256], digits[1][:256].copy()
+    y[100] = 0
+
+    def nan_on_marked_label(logits, batch, aux, key):
+        values = CE(logits, batch["label"])
+        marked = (batch["index"] == 100) & (batch["label"] == 9)
+        values = values * jnp.where(marked, jnp.nan, 1.0)  # NaN loss and gradients (run 2)
+        return masked_mean(values, batch["mask"]), aux, {}
+
+    obj = Objective(
+        init=lambda n, k, key: {}, loss=nan_on_marked_label, refresh_due=never, refresh=no_refresh
+    )
+    marked = y.copy()
+    marked[100] = 9
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in (0, 1, 2)])
+    alive = np.ones(3, bool)
+    out = {}
+    for name, labels in (("diverging", marked), ("healthy", y)):
+        tr = _trainer(256, objective=obj, runs=3, labels_per_run=True, shuffle=False)
+        data = tr.prepare_train_data(x, np.stack([y, y, labels]), y)
+        state, m = tr.train_epoch(tr.init(keys, x), data, alive=alive)
+        out[name] = (tr, data, jax.device_get(state), m)
+    tr, data, state, m = out["diverging"]
+    assert m[NONFINITE_KEY][:2] == [None, None]
+    assert m[NONFINITE_KEY][2] == {"epoch": 1, "step": 1, "global_step": 1, "value": "nan"}
+    for leaf in jax.tree.leaves((state.params, state.opt_state)):
+        assert np.isfinite(np.asarray(leaf, np.float64)[2]).all()  # frozen before the NaN
+    healthy = out["healthy"][2]
+    for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(healthy.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a)[:2], np.asarray(b)[:2])  # bitwise
+    assert m["loss"][:2] == out["healthy"][3]["loss"][:2]
+    # A stopped run stays frozen in later epochs; the others train on.
+    later, m2 = tr.train_epoch(tr.put(state), data, alive=np.array([True, True, False]))
+    later = jax.device_get(later)
+    for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(later.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a)[2], np.asarray(b)[2])
+        assert not np.array_equal(np.asarray(a)[0], np.asarray(b)[0])
+    assert int(np.asarray(later.step)[2]) == int(np.asarray(later.step)[0])  # still in step
+    # Without isolation the first non-finite loss stops the whole program, naming its value.
+    with pytest.raises(NonFiniteLossError, match=r"non-finite training loss \(nan\) in run 2"):
+        tr.train_epoch(tr.init(keys, x), data)
+
+
 _BASE: dict = {}
 
 

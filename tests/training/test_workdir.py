@@ -134,3 +134,41 @@ def test_checkpoints_without_their_config_are_refused(tmp_path):
     for c in (other, cfg):  # the config they were trained with cannot be checked either
         with pytest.raises(ValueError, match=r"holds checkpoints .* but no config.json"):
             train(c, str(tmp_path), **QUIET)
+
+
+def test_rerun_resumes_when_only_display_or_checkpoint_cadence_changed(tmp_path):
+    """`experiments.main` again with another ``progress``/``checkpoint_every`` resumes (those
+    fields never change the numbers); any other change is still refused."""
+    from robustloss.sweep import NOT_IN_ID as SWEEP_NOT_IN_ID
+    from robustloss.training import Workdir
+    from robustloss.training.workdir import NOT_IN_ID
+
+    assert NOT_IN_ID == SWEEP_NOT_IN_ID  # one list: cell ids and resumption agree
+    cfg = test_config.get_config("epochs=1")
+    wd = Workdir(str(tmp_path), cfg)
+    wd.open(1)
+    wd.close()
+    same_run = test_config.get_config(
+        "epochs=1,progress=none,checkpoint_every=5,keep_checkpoints=3,sync_every=4"
+    )
+    wd = Workdir(str(tmp_path), same_run)  # no error
+    wd.open(1)  # records the new values
+    wd.close()
+    assert json.loads((tmp_path / "config.json").read_text())["checkpoint_every"] == 5
+    with pytest.raises(ValueError, match=r"different config \(fields \['optimizer.lr'\]\)"):
+        Workdir(str(tmp_path), test_config.get_config("epochs=1,lr=0.5,progress=none"))
+
+
+def test_metrics_file_stays_strict_json(tmp_path):
+    """NaN/inf never reach metrics.jsonl (JSON has no Infinity): the append raises first."""
+    from robustloss.training import Workdir
+
+    wd = Workdir(str(tmp_path), test_config.get_config("epochs=1"))
+    wd.open(1)
+    try:
+        with pytest.raises(ValueError, match="Out of range float values are not JSON"):
+            wd.append({"epoch": 1, "train/loss": float("inf")})
+        wd.append({"epoch": 1, "train/loss": [0.5, None]})
+    finally:
+        wd.close()
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"epoch": 1, "train/loss": [0.5, null]}\n'
