@@ -7,7 +7,7 @@ follows the colon on the command line::
 
 Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
 (kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
-``transition`` (``transition.use``), ``seeds`` (``0-3``, ``0/1/2`` or ``5``; ints >= 0, ranges not reversed), ``sweep``
+``transition`` (``transition.use``), ``writers`` (``jsonl/tensorboard``), ``seeds`` (``0-3``, ``0/1/2`` or ``5``; ints >= 0, ranges not reversed), ``sweep``
 (``q:0.3/0.5/0.7``: one vmapped run per value of a loss hyperparameter). A top-level field name
 (``augment=True``) or dotted key (``optimizer.momentum=0.8``) sets that field. Any other key is a hyperparameter of the chosen loss
 (``q=0.5`` for ``gce``). Values are parsed as Python literals when they look like numbers or
@@ -128,6 +128,8 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
     for key, text in items.items():
         if key == "seeds":
             config.seeds = _seeds(text)
+        elif key == "writers":  # writers=jsonl/tensorboard (a comma would split the argument)
+            config.writers = tuple(w for w in text.split("/") if w)
         elif key == "sweep":
             field, _, values = text.partition(":")
             if not values:

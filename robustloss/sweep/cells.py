@@ -33,13 +33,16 @@ __all__ = [
 ]
 
 #: Top-level config fields left out of a cell's id (and of a program's key): they control
-#: progress printing, checkpoint cadence/retention and host syncs, not the trained numbers.
+#: progress printing, checkpoint cadence/retention, host syncs, metric writers and diagnostics
+#: (extra metrics from an eval-mode pass), not the trained numbers.
 NOT_IN_ID = (
     "progress",
     "checkpoint_every",
     "checkpoint_seconds",
     "keep_checkpoints",
     "sync_every",
+    "writers",
+    "diagnostics",
 )
 
 
@@ -124,7 +127,14 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=True) + "\n"
 
 
-def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, info: dict) -> str:
+def write_cell(
+    workdir: str,
+    cell: Cell,
+    history: list[dict],
+    summary: dict,
+    info: dict,
+    files: dict[str, str] | None = None,
+) -> str:
     """Writes a finished cell's files and then its ``DONE`` marker; returns the directory.
 
     Args:
@@ -133,6 +143,8 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
         history: its per-epoch records (one value per metric).
         summary: its ``summary.json`` content.
         info: written into ``DONE`` (program id, wall time).
+        files: ``{name: path}`` of finished files (e.g. ``examples.parquet`` in the pack
+            directory) moved into the cell's directory (a rename) before ``DONE``.
     """
     d = cell_dir(workdir, cell.id)
     os.makedirs(d, exist_ok=True)
@@ -143,6 +155,8 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
     _atomic_write(os.path.join(d, "metrics.jsonl"), lines)
     _atomic_write(os.path.join(d, "summary.json"), _json(summary))
+    for name, src in (files or {}).items():
+        os.replace(src, os.path.join(d, name))
     _atomic_write(os.path.join(d, "DONE"), _json({"cell": cell.id, "values": cell.values, **info}))
     return d
 

@@ -3,11 +3,13 @@
 `run_sweep(cells, workdir, ...)` is what ``python -m experiments.sweep`` calls. ``workdir``::
 
     DIR/sweep.json              the cells of the latest invocation (id, values, argument)
-    DIR/cells/<id>/             one per cell: config.json, metrics.jsonl, summary.json, DONE
+    DIR/cells/<id>/             one per cell: config.json, metrics.jsonl, summary.json,
+                                examples.parquet, DONE
                                 (or config.json + FAILED with the error text)
     DIR/packs/<program id>/     a running program's workdir (checkpoints); removed once its
                                 cells are written
     DIR/results.parquet         one row per cell x epoch (`robustloss.sweep.results`)
+    DIR/tensorboard/<id>/       TensorBoard run of a cell (``writers`` with ``"tensorboard"``)
     DIR/jax_cache/              JAX's persistent compilation cache of the workers
 
 Only the driver writes ``cells/`` and the table; tasks write only their ``packs/`` directory.
@@ -299,6 +301,7 @@ def run_sweep(
                     "workdir": pack_dir,
                     "cell_ids": [c.id for c in p.cells],
                     "compilation_cache": cache,
+                    "tensorboard_dir": os.path.join(workdir, "tensorboard"),
                 }
                 ex.submit(task)
                 in_flight[p.id] = p
@@ -313,7 +316,7 @@ def run_sweep(
                 by_id = {c["id"]: c for c in res["cells"]}
                 for c in p.cells:
                     rec = by_id[c.id]
-                    write_cell(workdir, c, rec["history"], rec["summary"], info)
+                    write_cell(workdir, c, rec["history"], rec["summary"], info, rec.get("files"))
                 results.append(workdir, [c.id for c in p.cells])
                 shutil.rmtree(os.path.join(workdir, "packs", p.id), ignore_errors=True)
                 progress.done += p.num_runs

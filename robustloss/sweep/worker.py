@@ -6,11 +6,12 @@ Runs inside a worker (a local pool process, a Ray task, or the driver itself wit
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from typing import Any
 
-__all__ = ["cell_summary", "run_program", "split_history"]
+__all__ = ["cell_summary", "run_program", "split_examples", "split_history"]
 
 
 def split_history(history: list[dict], num_runs: int) -> list[list[dict]]:
@@ -39,6 +40,38 @@ def cell_summary(
     return {**summarize(history, select_metric, None, num_epochs), "data_source": data_source}
 
 
+def split_examples(workdir: str, cell_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Splits the program's ``examples.parquet`` into one file per cell (rows of run ``r`` for
+    cell ``r``, without the ``run`` column) under ``workdir/examples/``; returns
+    ``{cell id: {"examples.parquet": path}}`` for the driver to move into the cell directories
+    (``{}`` when the program wrote none)."""
+    from robustloss.training.diagnostics import EXAMPLES
+
+    src = os.path.join(workdir, EXAMPLES)
+    if not os.path.exists(src):
+        return {}
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from robustloss.training.writers import atomic_output
+
+    table = pq.read_table(src)
+    out_dir = os.path.join(workdir, "examples")
+    os.makedirs(out_dir, exist_ok=True)
+    out = {}
+    for r, cid in enumerate(cell_ids):
+        part = table
+        if "run" in table.column_names:
+            part = table.filter(pc.equal(table["run"], r)).drop_columns(["run"])
+        elif len(cell_ids) > 1:
+            raise ValueError(f"{src} has no run column but the program has {len(cell_ids)} cells")
+        path = os.path.join(out_dir, f"{cid}.parquet")
+        with atomic_output(path) as tmp:
+            pq.write_table(part, tmp)
+        out[cid] = {EXAMPLES: path}
+    return out
+
+
 def _use_compilation_cache(path: str) -> None:
     """Turns on JAX's persistent compilation cache in ``path`` (once per process)."""
     import jax
@@ -54,13 +87,17 @@ def run_program(task: dict) -> dict:
 
     Args:
         task: ``{"program_id", "config": plain dict, "workdir", "cell_ids": [...]}`` and
-            optionally ``"compilation_cache"``: a directory for JAX's persistent cache.
+            optionally ``"compilation_cache"``: a directory for JAX's persistent cache, and
+            ``"tensorboard_dir"``: the sweep's ``DIR/tensorboard`` (one run per cell there, when
+            the config's ``writers`` include ``"tensorboard"``).
 
     Returns:
         ``{"program_id", "status": "done" | "failed", "error", "wall", "cells": [{"id",
-        "history", "summary"}, ...]}``. Python exceptions (a non-finite loss, a bad config)
-        become ``status="failed"`` with the traceback; they are never raised, so an engine
-        retries only system failures (a killed worker).
+        "history", "summary", "files"}, ...]}`` (``files``: ``{name: path}`` of files in the
+        pack directory that belong in the cell's directory, e.g. ``examples.parquet``).
+        Python exceptions (a non-finite loss, a bad config) become ``status="failed"`` with
+        the traceback; they are never raised, so an engine retries only system failures (a
+        killed worker).
     """
     t0 = time.time()
     out: dict[str, Any] = {"program_id": task["program_id"], "cells": [], "error": ""}
@@ -73,13 +110,17 @@ def run_program(task: dict) -> dict:
             _use_compilation_cache(task["compilation_cache"])
 
         config = ml_collections.ConfigDict(task["config"])
-        summary = train(config, task["workdir"], log=lambda s: None)
+        ids = task["cell_ids"]
+        logdirs = None
+        if task.get("tensorboard_dir"):  # one TensorBoard run per cell: DIR/tensorboard/<id>
+            logdirs = [os.path.join(task["tensorboard_dir"], cid) for cid in ids]
+        summary = train(config, task["workdir"], log=lambda s: None, logdirs=logdirs)
         if not summary.get("complete"):
             raise RuntimeError(f"program {task['program_id']} stopped before its last epoch")
-        ids = task["cell_ids"]
         histories = (
             split_history(summary["history"], len(ids)) if len(ids) > 1 else [summary["history"]]
         )
+        files = split_examples(task["workdir"], ids)
         for cid, hist in zip(ids, histories, strict=True):
             out["cells"].append(
                 {
@@ -88,6 +129,7 @@ def run_program(task: dict) -> dict:
                     "summary": cell_summary(
                         hist, config.select_metric, config.num_epochs, summary["data_source"]
                     ),
+                    "files": files.get(cid, {}),
                 }
             )
         out["status"] = "done"

@@ -35,10 +35,12 @@ from robustloss.training.build import (
     num_runs,
 )
 from robustloss.training.config import validate_config
+from robustloss.training.diagnostics import Diagnostics
 from robustloss.training.progress import Progress
 from robustloss.training.runs import run_config
 from robustloss.training.trainer import Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
+from robustloss.training.writers import flat_hparams, make_writers, run_hparams
 
 __all__ = ["NonFiniteEvaluationError", "load_run_data", "train", "train_many"]
 
@@ -152,6 +154,7 @@ def train(
     devices: list | None = None,
     stop_after: int | None = None,
     log: Callable[[str], None] | None = None,
+    logdirs: list[str] | None = None,
 ) -> dict:
     """Trains per ``config``, writing metrics and checkpoints to ``workdir``; resumes if present.
 
@@ -162,9 +165,12 @@ def train(
         stop_after: stop after this many epochs *in this call* (as if killed); a later call
             resumes. Used by tests of resumption.
         log: line printer for progress (default ``print``).
+        logdirs: with ``"tensorboard"`` in ``config.writers``, one TensorBoard directory per run
+            (default ``workdir/tensorboard``, or ``workdir/tensorboard/run_<r>`` for R runs).
 
     Returns:
         The summary dict (also written to ``summary.json``), with the per-epoch ``history``.
+        A complete run also writes ``examples.parquet`` (``config.diagnostics.examples``).
 
     Raises:
         ValueError: bad config (before anything is compiled), or ``workdir`` holds a run with a
@@ -182,6 +188,7 @@ def train(
     validate_config(config)
     progress = Progress(config.progress, config.num_epochs, log)
     wd = None if workdir is None else Workdir(workdir, config)  # takes the workdir's lock
+    writer = None
     try:
         progress.note(f"loading data ({config.dataset.name})…")
         data = load_run_data(config)
@@ -201,6 +208,9 @@ def train(
         if data.train_rows is not None:  # each run refreshes on its own training rows
             x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
         evaluation = _Evaluation(config, trainer, data)
+        diagnostics = Diagnostics(config, trainer, data, x_refresh, refresh_per_run)
+        if wd is not None and jax.process_index() == 0:  # metrics.jsonl first, then the others
+            writer = _writers(config, wd.path, history, logdirs)
         first = len(history)
         last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
@@ -215,26 +225,50 @@ def train(
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
             if evaluation.due(epoch):
                 record.update(evaluation(state, epoch + 1))
+            record.update(diagnostics(state, epoch))
             record["lr"] = _learning_rate(trainer, state)
             record["time"] = time.time() - t0
             elapsed = record["elapsed"] = elapsed + record["time"]
             history.append(record)
+            if writer is not None:  # the line first: a checkpoint never gets ahead of the log
+                writer.write_scalars(
+                    record["epoch"], {k: v for k, v in record.items() if k != "epoch"}
+                )
             if wd is not None:
-                wd.append(record)  # the line first: a checkpoint never gets ahead of the log
                 if _checkpoint_due(config, epoch, last_save):
                     wd.save(epoch + 1, state)
                     last_save = time.time()
             progress.update(record)
     finally:
+        if writer is not None:
+            writer.close()
         if wd is not None:
             wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
     summary = summarize(history, config.select_metric, num_runs(config), config.num_epochs)
     summary["data_source"] = data.source
-    if wd is not None:
+    if wd is not None and jax.process_index() == 0:
+        if summary["complete"]:
+            diagnostics.write_examples(state, wd.path)
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}
+
+
+def _writers(config: ml_collections.ConfigDict, path: str, history: list, logdirs):
+    """The run's `MetricWriter` (``config.writers``), reopened on the resumed ``history``, with
+    each run's flat config as its hyperparameters."""
+    runs = num_runs(config)
+    configs = [run_config(config, r) for r in range(runs)] if runs else [config]
+    hparams = run_hparams([flat_hparams(c.to_dict()) for c in configs])
+    return make_writers(
+        tuple(config.writers),
+        path,
+        history=history,
+        num_runs=runs,
+        logdirs=logdirs,
+        hparams=hparams,
+    )
 
 
 def _checkpoint_due(config: ml_collections.ConfigDict, epoch: int, last_save: float) -> bool:

@@ -38,6 +38,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from robustloss.training.trainer import TrainState
+from robustloss.training.writers import JsonlWriter
 
 __all__ = ["Workdir", "WorkdirLockedError", "mean_value", "restore_state", "summarize"]
 
@@ -220,11 +221,10 @@ class Workdir:
         os.replace(tmp, self.metrics_path)
 
     def append(self, record: dict) -> None:
-        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning)."""
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning);
+        `robustloss.training.writers.JsonlWriter` writes it."""
+        rest = {k: v for k, v in record.items() if k != "epoch"}
+        JsonlWriter(self.metrics_path).write_scalars(record["epoch"], rest)
 
     def save(self, epoch: int, state: TrainState) -> None:
         """Saves the checkpoint of ``epoch`` completed epochs (after its metrics line)."""

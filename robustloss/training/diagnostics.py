@@ -1,0 +1,401 @@
+"""Per-example diagnostics of label noise: per-epoch noise metrics and ``examples.parquet``.
+
+Every ``config.diagnostics.every`` epochs (and after the last) one eval-mode pass over the
+training set (`Trainer.predict`, the same program as the evaluation) gives every training
+example's logits; a jitted reduction turns them into a few scalars on device (vmapped over runs),
+so no per-example work happens on the host. With ``y~`` the given (noisy) label, ``y`` the clean
+label, *noisy* = ``{i: y~_i != y_i}`` and "predicted as c" = a top-1 hit for c with the
+evaluation's tie rule (`robustloss.training.label_rank`: a tie never counts as a hit):
+
+* ``noise/memorisation`` = #{i noisy: predicted as y~_i} / #noisy -- how much of the wrong
+  labels the model has learnt (on the noisy examples only);
+* ``noise/corrected`` = #{i noisy: predicted as y_i} / #noisy;
+* ``noise/detect_precision``, ``noise/detect_recall``: a method-independent detector flags the
+  k training examples with the highest cross-entropy ``l_i = -log softmax(f_i)_{y~_i}`` (ties by
+  index); precision = #(flagged and noisy) / #flagged, recall = #(flagged and noisy) / #noisy.
+  k = round(r n) with r = ``diagnostics.flag_rate``, by default (-1) the run's realised noise
+  rate #noisy / n -- then #flagged = #noisy, so **precision = recall** by construction (the
+  share of the noisy examples among the k largest losses); set a rate to see them apart;
+* ``noise/auroc_loss``: the AUROC of ``l_i`` as a score for "noisy" (the probability that a noisy
+  example has a higher loss than a clean one, ties counted 1/2; Mann-Whitney U / (n+ n-));
+* ``noise/auroc_<q>``: the same for the method's own per-example quantity, oriented so that a
+  higher score means "judged noisy": ``lam`` (ALDR-KL's λ_i, score +λ_i), ``mask`` (TGCE's
+  pruning mask, score -v_i: pruned examples flagged), ``weight`` (the importance weight
+  ``p_{y~}(x) / (p(x) T)_{y~}`` of ``reweight``/``dws``/``rent`` from the eval-mode logits and the
+  method's current T, score -w_i). An AUROC below 0.5 means the quantity ranks the other way;
+* ``test/class_acc/<c>``: top-1 accuracy of class c on the clean test set (NaN for a class
+  without test examples).
+
+``noise/*`` metrics are logged only when some run has noisy training labels; a run without
+noisy (or without clean) examples gets NaN for those it cannot define. They add keys to
+``metrics.jsonl`` (and so to a sweep's results table) and change no trained number: the pass
+runs the model in eval mode and touches no state.
+
+``examples.parquet`` (written atomically when the run completes; pyarrow, imported only then)
+holds one row per training example: ``run`` (vmapped runs only), ``index`` (the example's stable
+index), ``row`` (with per-run fold rows: its row of the training file), ``label`` (given),
+``clean_label``, ``noisy``, ``pred`` (argmax of the final eval-mode logits), ``loss`` (``l_i``),
+``flagged`` (the detector's flag), and the method's own quantities where it has them: ``lam``,
+``mask``, ``weight``. DWS's Dirichlet weights and RENT's resample counts are random draws per
+batch that the method does not keep; their expectation is proportional to ``weight``.
+
+Tier: this module is harness code; it imports pyarrow (a dependency of ``[train]``, for
+``examples.parquet``) inside `Diagnostics.write_examples` only, and no pandas.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.typing import ArrayLike
+
+from robustloss.training.build import RunData, num_runs
+from robustloss.training.config import transition_options
+from robustloss.training.metrics import label_rank
+from robustloss.training.trainer import Trainer, TrainState
+from robustloss.training.writers import atomic_output
+from robustloss.transition import LEARNABLE_ESTIMATORS, USES, importance_weights
+
+__all__ = [
+    "EXAMPLES",
+    "STATE_SCORES",
+    "Diagnostics",
+    "auroc",
+    "class_accuracy",
+    "flag_top",
+    "noise_metrics",
+]
+
+EXAMPLES = "examples.parquet"
+#: Per-example leaves of an objective's state that are reported, and the sign that turns each
+#: into a "judged noisy" score: ALDR-KL's temperature λ_i, TGCE's mask (0 = pruned).
+STATE_SCORES = {"lam": 1.0, "mask": -1.0}
+
+
+def _nan_div(a: jax.Array, b: jax.Array) -> jax.Array:
+    return jnp.where(b > 0, a / jnp.maximum(b, 1), jnp.nan).astype(jnp.float32)
+
+
+def _mask(valid: ArrayLike | None, n: int) -> jax.Array:
+    return jnp.ones((n,), bool) if valid is None else jnp.asarray(valid, bool)
+
+
+def auroc(score: ArrayLike, positive: ArrayLike, valid: ArrayLike | None = None) -> jax.Array:
+    """Area under the ROC curve of ``score`` for ``positive``, over the ``valid`` rows.
+
+    ``AUROC = (1 / (n+ n-)) sum_{i pos} sum_{j neg} ([s_i > s_j] + 1/2 [s_i = s_j])``
+    (Mann-Whitney U), computed with one sort of the negatives' scores (jittable, vmappable).
+    NaN when there is no positive or no negative row. Infinite scores rank as the largest and
+    smallest finite float32 values.
+
+    Args:
+        score: ``[N]`` scores (higher = more likely positive).
+        positive: ``[N]`` bool.
+        valid: ``[N]`` bool rows that take part (None: all).
+
+    Returns:
+        A float32 scalar in [0, 1] (or NaN).
+
+    Example:
+        >>> float(auroc(jnp.array([0.9, 0.1, 0.5, 0.5]), jnp.array([True, False, True, False])))
+        0.875
+    """
+    s = jnp.asarray(score, jnp.float32)
+    big = jnp.finfo(jnp.float32).max
+    s = jnp.clip(jnp.nan_to_num(s, nan=0.0, posinf=big, neginf=-big), -big, big)
+    ok = _mask(valid, s.shape[0])
+    pos = jnp.asarray(positive, bool) & ok
+    neg = ~jnp.asarray(positive, bool) & ok
+    neg_sorted = jnp.sort(jnp.where(neg, s, jnp.inf))  # padding (+inf) is above every score
+    below = jnp.searchsorted(neg_sorted, s, side="left")
+    at_most = jnp.searchsorted(neg_sorted, s, side="right")
+    u = jnp.sum(jnp.where(pos, below + 0.5 * (at_most - below), 0.0))
+    n_pos, n_neg = jnp.sum(pos), jnp.sum(neg)
+    return jnp.where((n_pos > 0) & (n_neg > 0), u / jnp.maximum(n_pos * n_neg, 1), jnp.nan)
+
+
+def flag_top(score: ArrayLike, k: ArrayLike, valid: ArrayLike | None = None) -> jax.Array:
+    """``[N]`` bool: the ``k`` valid rows with the highest ``score`` (ties: lower index first).
+
+    Example:
+        >>> flag_top(jnp.array([0.2, 0.9, 0.5, 0.9]), 2).tolist()
+        [False, True, False, True]
+    """
+    s = jnp.asarray(score, jnp.float32)
+    ok = _mask(valid, s.shape[0])
+    key = jnp.where(ok, -jnp.nan_to_num(s, nan=-jnp.inf), jnp.inf)  # invalid rows sort last
+    order = jnp.argsort(key, stable=True)
+    rank = jnp.zeros(s.shape[0], jnp.int32).at[order].set(jnp.arange(s.shape[0], dtype=jnp.int32))
+    return (rank < k) & ok
+
+
+def _per_example(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(pred, loss)``: argmax and cross-entropy against ``labels`` (float32)."""
+    f = jnp.asarray(logits, jnp.float32)
+    loss = jax.nn.logsumexp(f, axis=-1) - jnp.take_along_axis(f, labels[:, None], -1)[:, 0]
+    return jnp.argmax(f, axis=-1).astype(jnp.int32), loss
+
+
+def noise_metrics(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    clean: ArrayLike,
+    valid: ArrayLike | None = None,
+    *,
+    flag_rate: float = -1.0,
+    scores: dict[str, ArrayLike] | None = None,
+) -> dict[str, jax.Array]:
+    """The ``noise/*`` metrics of one run from the eval-mode logits of its training set.
+
+    See the module docstring for the definitions.
+
+    Args:
+        logits: ``[N, K]``.
+        labels: ``[N]`` given (noisy) labels.
+        clean: ``[N]`` clean labels.
+        valid: ``[N]`` bool real rows (None: all).
+        flag_rate: the detector's share of flagged rows; < 0: the realised noise rate.
+        scores: ``{name: [N]}`` "judged noisy" scores of the method (``noise/auroc_<name>``).
+
+    Returns:
+        ``{"noise/memorisation", "noise/corrected", "noise/detect_precision",
+        "noise/detect_recall", "noise/auroc_loss", "noise/auroc_<name>"...}`` float32 scalars.
+
+    Example:
+        >>> logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 1.0]])
+        >>> m = noise_metrics(logits, jnp.array([0, 1, 1, 0]), jnp.array([0, 1, 0, 1]))
+        >>> float(m["noise/memorisation"]), float(m["noise/detect_recall"])
+        (0.0, 1.0)
+    """
+    labels = jnp.asarray(labels, jnp.int32)
+    clean = jnp.asarray(clean, jnp.int32)
+    ok = _mask(valid, labels.shape[0])
+    _, loss = _per_example(logits, labels)
+    noisy = (labels != clean) & ok
+    n_noisy = jnp.sum(noisy)
+    as_given = label_rank(logits, labels) < 1
+    as_clean = label_rank(logits, clean) < 1
+    if flag_rate < 0:
+        k = n_noisy
+    else:
+        k = jnp.round(flag_rate * jnp.sum(ok)).astype(jnp.int32)
+    flagged = flag_top(loss, k, ok)
+    hits = jnp.sum(flagged & noisy)
+    out = {
+        "noise/memorisation": _nan_div(jnp.sum(noisy & as_given), n_noisy),
+        "noise/corrected": _nan_div(jnp.sum(noisy & as_clean), n_noisy),
+        "noise/detect_precision": _nan_div(hits, jnp.sum(flagged)),
+        "noise/detect_recall": _nan_div(hits, n_noisy),
+        "noise/auroc_loss": auroc(loss, noisy, ok),
+    }
+    for name, s in (scores or {}).items():
+        out[f"noise/auroc_{name}"] = auroc(s, noisy, ok)
+    return out
+
+
+def class_accuracy(logits: ArrayLike, labels: ArrayLike, num_classes: int) -> jax.Array:
+    """``[K]`` top-1 accuracy per class, ``#{i: y_i = c, hit_i} / #{i: y_i = c}`` (NaN for a
+    class without rows; hits as in `robustloss.training.label_rank`: ties never count).
+
+    Example:
+        >>> class_accuracy(jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), jnp.array([0, 1, 1]), 3)
+        Array([1. , 0.5, nan], dtype=float32)
+    """
+    labels = jnp.asarray(labels, jnp.int32)
+    hit = (label_rank(logits, labels) < 1).astype(jnp.float32)
+    onehot = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
+    return _nan_div(hit @ onehot, jnp.sum(onehot, axis=0))
+
+
+def _leaf_name(path: tuple) -> str:
+    last = path[-1]
+    for attr in ("name", "key", "idx"):
+        if hasattr(last, attr):
+            return str(getattr(last, attr))
+    return str(last)
+
+
+class Diagnostics:
+    """The per-epoch noise metrics and ``examples.parquet`` of one run (or R vmapped runs).
+
+    Args:
+        config: the run config (``diagnostics`` fields; ``transition`` for the weights).
+        trainer: the run's `Trainer`.
+        data: the run's `RunData` (labels, clean labels, test set, per-run sizes).
+        x_train: the training inputs the model predicts (``[N, ...]``, or ``[R, N, ...]`` with
+            ``per_run``), e.g. ``train_data["x"][:-1]``.
+        per_run: whether ``x_train`` has a leading runs axis (runs on their own fold rows).
+    """
+
+    def __init__(
+        self,
+        config: ml_collections.ConfigDict,
+        trainer: Trainer,
+        data: RunData,
+        x_train: Any,
+        per_run: bool = False,
+    ):
+        d = config.diagnostics
+        self.every, self.write, self.flag_rate = int(d.every), bool(d.examples), float(d.flag_rate)
+        self.num_epochs = config.num_epochs
+        self.trainer, self.runs = trainer, num_runs(config)
+        self.x_train, self.per_run = x_train, per_run
+        self.labels = np.asarray(data.y_train, np.int32)
+        self.clean = np.asarray(data.y_train_clean, np.int32)
+        n = self.labels.shape[-1]
+        if data.train_sizes is not None:
+            self.valid = np.arange(n)[None, :] < np.asarray(data.train_sizes)[:, None]
+        else:
+            self.valid = np.ones((n,), bool)
+        self.train_rows = data.train_rows
+        self.has_noise = bool(((self.labels != self.clean) & self.valid).any())
+        self.x_test = trainer.put(data.x_test) if len(data.y_test) else None
+        self.y_test = jnp.asarray(np.asarray(data.y_test, np.int32))
+        self.num_classes = data.num_classes
+        t = config.transition
+        self.weighted = t.use != "none" and bool(USES[t.use].meta.get("weighted"))
+        opts = transition_options(config) if t.use != "none" else None
+        self.transpose_T = bool(
+            opts is not None and opts.paper_code_compat and t.estimator in LEARNABLE_ESTIMATORS
+        )
+        self._axes = {
+            "labels": 0 if self.labels.ndim == 2 else None,
+            "clean": 0 if self.clean.ndim == 2 else None,
+            "valid": 0 if self.valid.ndim == 2 else None,
+        }
+        self._dev = {k: jnp.asarray(getattr(self, k)) for k in ("labels", "clean", "valid")}
+
+    def due(self, epoch: int) -> bool:
+        """Whether to compute the metrics after ``epoch`` (from 0)."""
+        done = epoch + 1
+        return self.every > 0 and (done % self.every == 0 or done == self.num_epochs)
+
+    # ------------------------------------------------------------------ on device
+    def _scores(self, aux: Any, logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
+        """The method's per-example quantities of one run: ``{name: [N] raw values}``."""
+        n = labels.shape[0]
+        out = {}
+        for path, leaf in jax.tree_util.tree_flatten_with_path(aux)[0]:
+            name = _leaf_name(path)
+            if name in STATE_SCORES and jnp.ndim(leaf) == 1 and leaf.shape[0] == n:
+                out[name] = jnp.asarray(leaf, jnp.float32)
+        if self.weighted and isinstance(aux, dict) and "T" in aux:
+            T = aux["T"].T if self.transpose_T else aux["T"]
+            out["weight"] = importance_weights(logits, labels, T)
+        return out
+
+    def _signed(self, raw: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        sign = {**STATE_SCORES, "weight": -1.0}
+        return {k: sign[k] * v for k, v in raw.items()}
+
+    def _metrics_one(self, logits, labels, clean, valid, aux):
+        scores = self._signed(self._scores(aux, logits, labels))
+        return noise_metrics(logits, labels, clean, valid, flag_rate=self.flag_rate, scores=scores)
+
+    def _examples_one(self, logits, labels, clean, valid, aux):
+        pred, loss = _per_example(logits, labels)
+        k = (
+            jnp.sum((labels != clean) & valid)
+            if self.flag_rate < 0
+            else jnp.round(self.flag_rate * jnp.sum(valid)).astype(jnp.int32)
+        )
+        out = {"pred": pred, "loss": loss, "flagged": flag_top(loss, k, valid)}
+        out.update(self._scores(aux, logits, labels))
+        return out
+
+    def _vmapped(self, fn):
+        if self.runs is None:
+            return fn
+        a = self._axes
+        return jax.vmap(fn, in_axes=(0, a["labels"], a["clean"], a["valid"], 0))
+
+    @functools.cached_property
+    def _metrics_fn(self):
+        return jax.jit(self._vmapped(self._metrics_one))
+
+    @functools.cached_property
+    def _examples_fn(self):
+        return jax.jit(self._vmapped(self._examples_one))
+
+    @functools.cached_property
+    def _class_fn(self):
+        fn = functools.partial(class_accuracy, num_classes=self.num_classes)
+        return jax.jit(jax.vmap(fn, in_axes=(0, None)) if self.runs else fn)
+
+    def _train_logits(self, state: TrainState) -> jax.Array:
+        return self.trainer.predict(state, self.x_train, per_run=self.per_run)
+
+    # ------------------------------------------------------------------ host
+    def __call__(self, state: TrainState, epoch: int) -> dict:
+        """The metrics after ``epoch`` (from 0): ``{}`` when not `due`; values are floats, or
+        lists of R floats with vmapped runs."""
+        if not self.due(epoch):
+            return {}
+        out: dict[str, Any] = {}
+        if self.has_noise:
+            logits = self._train_logits(state)
+            d = self._dev
+            m = self._metrics_fn(logits, d["labels"], d["clean"], d["valid"], state.aux)
+            out.update({k: _to_py(v) for k, v in jax.device_get(m).items()})
+        if self.x_test is not None:
+            acc = np.asarray(
+                jax.device_get(
+                    self._class_fn(self.trainer.predict(state, self.x_test), self.y_test)
+                )
+            )
+            for c in range(self.num_classes):
+                out[f"test/class_acc/{c}"] = _to_py(acc[..., c])
+        return out
+
+    def examples(self, state: TrainState) -> dict[str, np.ndarray]:
+        """The columns of ``examples.parquet`` (module docstring) as host arrays."""
+        d = self._dev
+        logits = self._train_logits(state)
+        per = jax.device_get(
+            self._examples_fn(logits, d["labels"], d["clean"], d["valid"], state.aux)
+        )
+        n = self.labels.shape[-1]
+        shape = (self.runs, n) if self.runs else (n,)
+        full = lambda a: np.broadcast_to(np.asarray(a), shape)
+        cols: dict[str, np.ndarray] = {}
+        if self.runs:
+            cols["run"] = full(np.arange(self.runs, dtype=np.int32)[:, None])
+        cols["index"] = full(np.arange(n, dtype=np.int32))
+        if self.train_rows is not None:
+            cols["row"] = full(np.asarray(self.train_rows, np.int32))
+        cols["label"] = full(self.labels)
+        cols["clean_label"] = full(self.clean)
+        cols["noisy"] = full(self.labels != self.clean)
+        cols["pred"] = full(per["pred"])
+        cols["loss"] = full(per["loss"]).astype(np.float32)
+        cols["flagged"] = full(per["flagged"])
+        for name in ("lam", "mask", "weight"):
+            if name in per:
+                cols[name] = full(per[name]).astype(np.float32)
+        keep = full(self.valid).reshape(-1)
+        return {k: np.ascontiguousarray(v).reshape(-1)[keep] for k, v in cols.items()}
+
+    def write_examples(self, state: TrainState, workdir: str) -> str | None:
+        """Writes ``workdir/examples.parquet`` atomically (if ``diagnostics.examples``);
+        returns its path (None when off)."""
+        if not self.write:
+            return None
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = os.path.join(workdir, EXAMPLES)
+        table = pa.table(self.examples(state))
+        with atomic_output(path) as tmp:
+            pq.write_table(table, tmp)
+        return path
+
+
+def _to_py(v: Any) -> float | list[float]:
+    arr = np.asarray(v, np.float64)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
