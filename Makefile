@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed
 WORKDIR ?= /tmp/robustloss_demo
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench data mlbench venv clean
+.PHONY: demo test lint bench data mlbench browser venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,ray]'
+	$(PY) -m pip install -q -e '.[test,ray,tensorboard,wandb]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -50,10 +50,23 @@ mlbench:
 	  echo "Letter/Vowel: no apt-get/dpkg-deb; tests needing them are skipped"; \
 	fi
 
+# Headless Chromium for the report page's test (Debian's `chromium`), when we are root with apt.
+browser:
+	@if command -v chromium >/dev/null; then \
+	  echo "Chromium: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Chromium: installing Debian package chromium"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || \
+	  echo "Chromium: apt install failed; the report's browser test is skipped"; \
+	else \
+	  echo "Chromium: not root or no apt-get; the report's browser test is skipped"; \
+	fi
+
 demo: $(STAMP) data
 	$(PY) -m experiments.demo --workdir $(WORKDIR)
 
-test: $(STAMP) data
+test: $(STAMP) data browser
 	$(PY) -m pytest -n 2 -q --durations=15 tests
 
 lint: $(STAMP)

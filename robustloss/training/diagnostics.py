@@ -231,6 +231,8 @@ class Diagnostics:
         x_train: the training inputs the model predicts (``[N, ...]``, or ``[R, N, ...]`` with
             ``per_run``), e.g. ``train_data["x"][:-1]``.
         per_run: whether ``x_train`` has a leading runs axis (runs on their own fold rows).
+        x_test: the test inputs already on the devices (the evaluation's), else ``data.x_test``
+            is put there when first needed.
     """
 
     def __init__(
@@ -240,6 +242,7 @@ class Diagnostics:
         data: RunData,
         x_train: Any,
         per_run: bool = False,
+        x_test: Any = None,
     ):
         d = config.diagnostics
         self.every, self.write, self.flag_rate = int(d.every), bool(d.examples), float(d.flag_rate)
@@ -255,7 +258,7 @@ class Diagnostics:
             self.valid = np.ones((n,), bool)
         self.train_rows = data.train_rows
         self.has_noise = bool(((self.labels != self.clean) & self.valid).any())
-        self.x_test = trainer.put(data.x_test) if len(data.y_test) else None
+        self._x_test, self._x_test_host = x_test, data.x_test
         self.y_test = jnp.asarray(np.asarray(data.y_test, np.int32))
         self.num_classes = data.num_classes
         t = config.transition
@@ -332,9 +335,10 @@ class Diagnostics:
         return self.trainer.predict(state, self.x_train, per_run=self.per_run)
 
     # ------------------------------------------------------------------ host
-    def __call__(self, state: TrainState, epoch: int) -> dict:
+    def __call__(self, state: TrainState, epoch: int, test_logits: Any = None) -> dict:
         """The metrics after ``epoch`` (from 0): ``{}`` when not `due`; values are floats, or
-        lists of R floats with vmapped runs."""
+        lists of R floats with vmapped runs. ``test_logits``: the evaluation's `Trainer.predict`
+        of the test set for this state, when it has them (else they are computed)."""
         if not self.due(epoch):
             return {}
         out: dict[str, Any] = {}
@@ -343,12 +347,12 @@ class Diagnostics:
             d = self._dev
             m = self._metrics_fn(logits, d["labels"], d["clean"], d["valid"], state.aux)
             out.update({k: _to_py(v) for k, v in jax.device_get(m).items()})
-        if self.x_test is not None:
-            acc = np.asarray(
-                jax.device_get(
-                    self._class_fn(self.trainer.predict(state, self.x_test), self.y_test)
-                )
-            )
+        if len(self.y_test):
+            if test_logits is None:
+                if self._x_test is None:
+                    self._x_test = self.trainer.put(self._x_test_host)
+                test_logits = self.trainer.predict(state, self._x_test)
+            acc = np.asarray(jax.device_get(self._class_fn(test_logits, self.y_test)))
             for c in range(self.num_classes):
                 out[f"test/class_acc/{c}"] = _to_py(acc[..., c])
         return out

@@ -125,7 +125,9 @@ class _Evaluation:
 
     def _metrics(self, state: TrainState) -> dict:
         t = self.trainer
-        record = {f"test/{k}": v for k, v in t.evaluate(state, self.x_test, self.y_test).items()}
+        self.test_logits = t.predict(state, self.x_test)  # also read by the diagnostics
+        test = t.evaluate(state, None, self.y_test, logits=self.test_logits)
+        record = {f"test/{k}": v for k, v in test.items()}
         if self.has_val:
             logits = t.predict(state, self.x_val, per_run=self.val_per_run)
             sizes = self.val_sizes
@@ -208,7 +210,9 @@ def train(
         if data.train_rows is not None:  # each run refreshes on its own training rows
             x_refresh, refresh_per_run = train_data["x"][train_data["rows"][:, :-1]], True
         evaluation = _Evaluation(config, trainer, data)
-        diagnostics = Diagnostics(config, trainer, data, x_refresh, refresh_per_run)
+        diagnostics = Diagnostics(
+            config, trainer, data, x_refresh, refresh_per_run, x_test=evaluation.x_test
+        )
         if wd is not None and jax.process_index() == 0:  # metrics.jsonl first, then the others
             writer = _writers(config, wd.path, history, logdirs)
         first = len(history)
@@ -223,9 +227,11 @@ def train(
                 state = trainer.refresh(state, x_refresh, data.y_train, per_run=refresh_per_run)
             record: dict[str, Any] = {"epoch": epoch + 1}
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
+            test_logits = None
             if evaluation.due(epoch):
                 record.update(evaluation(state, epoch + 1))
-            record.update(diagnostics(state, epoch))
+                test_logits = evaluation.test_logits
+            record.update(diagnostics(state, epoch, test_logits))
             record["lr"] = _learning_rate(trainer, state)
             record["time"] = time.time() - t0
             elapsed = record["elapsed"] = elapsed + record["time"]
