@@ -7,8 +7,9 @@ for ``--epochs`` epochs, in one process, with the variants timed in turn (A/B/C/
 * ``off``: ``workdir=None`` -- nothing is written (the reference);
 * ``jsonl``: a workdir with ``writers=("jsonl",)`` -- ``metrics.jsonl`` as before;
 * ``jsonl+tensorboard``: ``writers=("jsonl", "tensorboard")``;
-* ``jsonl+tensorboard+diagnostics``: the same plus the per-epoch noise diagnostics
-  (``diagnostics.every=1``: an eval-mode pass over the training set) and ``examples.parquet``.
+* ``jsonl+tensorboard+diagnostics``: the same plus the noise diagnostics on every epoch
+  (``diagnostics.every=1``: an eval-mode pass over the training set; the default runs them on
+  about ten epochs per run) and ``examples.parquet``.
 
 The first three run with ``diagnostics.every=0`` and no ``examples.parquet``, and every variant
 checkpoints only after the last epoch, so what differs per epoch is the writers. The measure is
@@ -89,9 +90,8 @@ def main() -> None:
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown or "off" not in names:
         raise SystemExit(f"--variants {unknown} unknown or 'off' missing; from {list(VARIANTS)}")
-    from absl import logging
-
     from _record import fmt, machine, stats, update_section
+    from absl import logging
 
     logging.set_verbosity(logging.WARNING)
     runs: dict[str, list[dict]] = {n: [] for n in names}

@@ -110,9 +110,10 @@ def default_config() -> ml_collections.ConfigDict:
       writers: where each epoch's metrics go (`robustloss.training.writers`): ``"jsonl"``
         (``metrics.jsonl``, required: it is the run's record) and optionally ``"tensorboard"``
         (event files under ``workdir/tensorboard``; extra ``[tensorboard]``, no TensorFlow).
-      diagnostics.every: per-example noise diagnostics every n epochs (and after the last; 0 =
-        off): an eval-mode pass over the training set gives ``noise/*`` metrics (memorisation,
-        noise detection; when the clean labels are known) and ``test/class_acc/<c>``
+      diagnostics.every: per-example noise diagnostics every n epochs and after the last (-1,
+        the default: every ceil(num_epochs / 10) epochs, about ten per run; 0: off): an
+        eval-mode pass over the training set gives ``noise/*`` metrics (memorisation, noise
+        detection; when the clean labels are known) and ``test/class_acc/<c>``
         (`robustloss.training.diagnostics`). ``diagnostics.examples``: write
         ``examples.parquet`` (one row per training example) when the run completes.
         ``diagnostics.flag_rate``: the share of examples the loss-based detector flags as
@@ -206,7 +207,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.progress = "auto"
     c.writers = ("jsonl",)
     c.diagnostics = ml_collections.ConfigDict()
-    c.diagnostics.every = 1
+    c.diagnostics.every = -1
     c.diagnostics.examples = True
     c.diagnostics.flag_rate = -1.0
 
@@ -502,9 +503,11 @@ def _check_outputs(c: ml_collections.ConfigDict) -> None:
             "installed; pip install 'robustloss[tensorboard]' (no TensorFlow needed)"
         )
     d = c.diagnostics
-    _range("diagnostics.every", d.every, 0)
-    if not isinstance(d.every, int) or isinstance(d.every, bool):
-        raise ValueError(f"config.diagnostics.every={d.every!r} must be an int >= 0 (0 = off)")
+    if not isinstance(d.every, int) or isinstance(d.every, bool) or d.every < -1:
+        raise ValueError(
+            f"config.diagnostics.every={d.every!r} is not valid; it must be an int: n >= 1 "
+            "(every n epochs), 0 (off) or -1 (every ceil(num_epochs / 10) epochs)"
+        )
     if not isinstance(d.examples, bool):
         raise ValueError(f"config.diagnostics.examples={d.examples!r} must be True or False")
     rate = d.flag_rate

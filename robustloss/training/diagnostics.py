@@ -1,9 +1,10 @@
 """Per-example diagnostics of label noise: per-epoch noise metrics and ``examples.parquet``.
 
-Every ``config.diagnostics.every`` epochs (and after the last) one eval-mode pass over the
-training set (`Trainer.predict`, the same program as the evaluation) gives every training
-example's logits; a jitted reduction turns them into a few scalars on device (vmapped over runs),
-so no per-example work happens on the host. With ``y~`` the given (noisy) label, ``y`` the clean
+Every ``config.diagnostics.every`` epochs (default -1: every ``ceil(num_epochs / 10)``, about
+ten points per run; 0: off) and after the last, one eval-mode pass over the training set
+(`Trainer.predict`, the same program as the evaluation) gives every training example's logits;
+a jitted reduction turns them into a few scalars on device (vmapped over runs), so no
+per-example work happens on the host. With ``y~`` the given (noisy) label, ``y`` the clean
 label, *noisy* = ``{i: y~_i != y_i}`` and "predicted as c" = a top-1 hit for c with the
 evaluation's tie rule (`robustloss.training.label_rank`: a tie never counts as a hit):
 
@@ -11,8 +12,9 @@ evaluation's tie rule (`robustloss.training.label_rank`: a tie never counts as a
   labels the model has learnt (on the noisy examples only);
 * ``noise/corrected`` = #{i noisy: predicted as y_i} / #noisy;
 * ``noise/detect_precision``, ``noise/detect_recall``: a method-independent detector flags the
-  k training examples with the highest cross-entropy ``l_i = -log softmax(f_i)_{y~_i}`` (ties by
-  index); precision = #(flagged and noisy) / #flagged, recall = #(flagged and noisy) / #noisy.
+  k training examples with the highest cross-entropy ``l_i = -log softmax(f_i)_{y~_i}`` (equal
+  losses at the cut: the later examples first); precision = #(flagged and noisy) / #flagged,
+  recall = #(flagged and noisy) / #noisy.
   k = round(r n) with r = ``diagnostics.flag_rate``, by default (-1) the run's realised noise
   rate #noisy / n -- then #flagged = #noisy, so **precision = recall** by construction (the
   share of the noisy examples among the k largest losses); set a rate to see them apart;
@@ -46,6 +48,7 @@ Tier: this module is harness code; it imports pyarrow (a dependency of ``[train]
 from __future__ import annotations
 
 import functools
+import math
 import os
 from typing import Any
 
@@ -86,13 +89,50 @@ def _mask(valid: ArrayLike | None, n: int) -> jax.Array:
     return jnp.ones((n,), bool) if valid is None else jnp.asarray(valid, bool)
 
 
+def _finite(score: ArrayLike) -> jax.Array:
+    """float32 scores with NaN -> 0 and +-inf -> the largest finite values (keeps the order)."""
+    big = jnp.finfo(jnp.float32).max
+    return jnp.nan_to_num(jnp.asarray(score, jnp.float32), nan=0.0, posinf=big, neginf=-big)
+
+
+def _ranked(
+    score: ArrayLike, positive: ArrayLike, valid: ArrayLike | None, k: ArrayLike
+) -> tuple[jax.Array, jax.Array]:
+    """``(flags, auroc)`` from one ascending stable sort of ``score`` (see `flag_top`, `auroc`).
+
+    Invalid rows sort first (key -inf below every finite score), so the k flagged rows are the
+    last k positions, and a valid row's rank among the valid ones is its position minus the
+    number of invalid rows (which cancels in U)."""
+    s = _finite(score)
+    n = s.shape[0]
+    ok = _mask(valid, n)
+    pos = jnp.asarray(positive, bool) & ok
+    idx = jnp.arange(n, dtype=jnp.int32)
+    key, order, pos_sorted = jax.lax.sort(
+        (jnp.where(ok, s, -jnp.inf), idx, pos), num_keys=1, is_stable=True
+    )
+    flags = jnp.zeros((n,), bool).at[order].set(idx >= n - k) & ok
+    start = jnp.concatenate([jnp.ones((1,), bool), key[1:] != key[:-1]])
+    group = jnp.cumsum(start) - 1  # tie groups in sorted order
+    first = jax.ops.segment_min(idx, group, num_segments=n)
+    last = jax.ops.segment_max(idx, group, num_segments=n)
+    n_valid = jnp.sum(ok)
+    rank = (first[group] + last[group]).astype(jnp.float32) / 2 + 1 - (n - n_valid)
+    n_pos = jnp.sum(pos).astype(jnp.float32)
+    n_neg = n_valid.astype(jnp.float32) - n_pos
+    u = jnp.sum(jnp.where(pos_sorted, rank, 0.0)) - n_pos * (n_pos + 1) / 2
+    auc = jnp.where((n_pos > 0) & (n_neg > 0), u / jnp.maximum(n_pos * n_neg, 1), jnp.nan)
+    return flags, auc
+
+
 def auroc(score: ArrayLike, positive: ArrayLike, valid: ArrayLike | None = None) -> jax.Array:
     """Area under the ROC curve of ``score`` for ``positive``, over the ``valid`` rows.
 
     ``AUROC = (1 / (n+ n-)) sum_{i pos} sum_{j neg} ([s_i > s_j] + 1/2 [s_i = s_j])``
-    (Mann-Whitney U), computed with one sort of the negatives' scores (jittable, vmappable).
-    NaN when there is no positive or no negative row. Infinite scores rank as the largest and
-    smallest finite float32 values.
+    (Mann-Whitney U), computed from mid-ranks: ``(sum_{i pos} rank_i - n+ (n+ + 1) / 2) /
+    (n+ n-)`` with tied scores sharing their mean rank -- one sort (jittable, vmappable). NaN
+    when there is no positive or no negative row. Infinite scores rank as the largest and
+    smallest finite float32 values, NaN as 0.
 
     Args:
         score: ``[N]`` scores (higher = more likely positive).
@@ -106,33 +146,18 @@ def auroc(score: ArrayLike, positive: ArrayLike, valid: ArrayLike | None = None)
         >>> float(auroc(jnp.array([0.9, 0.1, 0.5, 0.5]), jnp.array([True, False, True, False])))
         0.875
     """
-    s = jnp.asarray(score, jnp.float32)
-    big = jnp.finfo(jnp.float32).max
-    s = jnp.clip(jnp.nan_to_num(s, nan=0.0, posinf=big, neginf=-big), -big, big)
-    ok = _mask(valid, s.shape[0])
-    pos = jnp.asarray(positive, bool) & ok
-    neg = ~jnp.asarray(positive, bool) & ok
-    neg_sorted = jnp.sort(jnp.where(neg, s, jnp.inf))  # padding (+inf) is above every score
-    below = jnp.searchsorted(neg_sorted, s, side="left")
-    at_most = jnp.searchsorted(neg_sorted, s, side="right")
-    u = jnp.sum(jnp.where(pos, below + 0.5 * (at_most - below), 0.0))
-    n_pos, n_neg = jnp.sum(pos), jnp.sum(neg)
-    return jnp.where((n_pos > 0) & (n_neg > 0), u / jnp.maximum(n_pos * n_neg, 1), jnp.nan)
+    return _ranked(score, positive, valid, 0)[1]
 
 
 def flag_top(score: ArrayLike, k: ArrayLike, valid: ArrayLike | None = None) -> jax.Array:
-    """``[N]`` bool: the ``k`` valid rows with the highest ``score`` (ties: lower index first).
+    """``[N]`` bool: the ``k`` valid rows with the highest ``score`` (among tied scores at the
+    cut, the later rows first; ``k`` may be traced).
 
     Example:
-        >>> flag_top(jnp.array([0.2, 0.9, 0.5, 0.9]), 2).tolist()
-        [False, True, False, True]
+        >>> flag_top(jnp.array([0.2, 0.9, 0.5, 0.9]), 1).tolist()
+        [False, False, False, True]
     """
-    s = jnp.asarray(score, jnp.float32)
-    ok = _mask(valid, s.shape[0])
-    key = jnp.where(ok, -jnp.nan_to_num(s, nan=-jnp.inf), jnp.inf)  # invalid rows sort last
-    order = jnp.argsort(key, stable=True)
-    rank = jnp.zeros(s.shape[0], jnp.int32).at[order].set(jnp.arange(s.shape[0], dtype=jnp.int32))
-    return (rank < k) & ok
+    return _ranked(score, jnp.zeros(jnp.shape(score), bool), valid, k)[0]
 
 
 def _per_example(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -181,18 +206,14 @@ def noise_metrics(
     n_noisy = jnp.sum(noisy)
     as_given = label_rank(logits, labels) < 1
     as_clean = label_rank(logits, clean) < 1
-    if flag_rate < 0:
-        k = n_noisy
-    else:
-        k = jnp.round(flag_rate * jnp.sum(ok)).astype(jnp.int32)
-    flagged = flag_top(loss, k, ok)
+    flagged, auroc_loss = _ranked(loss, noisy, ok, _flag_count(labels, clean, ok, flag_rate))
     hits = jnp.sum(flagged & noisy)
     out = {
         "noise/memorisation": _nan_div(jnp.sum(noisy & as_given), n_noisy),
         "noise/corrected": _nan_div(jnp.sum(noisy & as_clean), n_noisy),
         "noise/detect_precision": _nan_div(hits, jnp.sum(flagged)),
         "noise/detect_recall": _nan_div(hits, n_noisy),
-        "noise/auroc_loss": auroc(loss, noisy, ok),
+        "noise/auroc_loss": auroc_loss,
     }
     for name, s in (scores or {}).items():
         out[f"noise/auroc_{name}"] = auroc(s, noisy, ok)
@@ -219,6 +240,58 @@ def _leaf_name(path: tuple) -> str:
         if hasattr(last, attr):
             return str(getattr(last, attr))
     return str(last)
+
+
+#: "Judged noisy" orientation of each reported per-example quantity.
+_SIGN = {**STATE_SCORES, "weight": -1.0}
+
+
+def _method_scores(logits, labels, state_scores, T, transpose):
+    """Raw per-example quantities of the method: the state's (``lam``, ``mask``) and, for a
+    weighted transition method, the importance weight of the eval-mode logits under T."""
+    raw = {k: jnp.asarray(v, jnp.float32) for k, v in state_scores.items()}
+    if T is not None:
+        raw["weight"] = importance_weights(logits, labels, T.T if transpose else T)
+    return raw
+
+
+def _flag_count(labels, clean, valid, flag_rate):
+    if flag_rate < 0:
+        return jnp.sum((labels != clean) & valid)
+    return jnp.round(flag_rate * jnp.sum(valid)).astype(jnp.int32)
+
+
+def _metrics_one(logits, labels, clean, valid, state_scores, T, *, flag_rate, transpose):
+    raw = _method_scores(logits, labels, state_scores, T, transpose)
+    scores = {k: _SIGN[k] * v for k, v in raw.items()}
+    return noise_metrics(logits, labels, clean, valid, flag_rate=flag_rate, scores=scores)
+
+
+def _examples_one(logits, labels, clean, valid, state_scores, T, *, flag_rate, transpose):
+    pred, loss = _per_example(logits, labels)
+    flagged = flag_top(loss, _flag_count(labels, clean, valid, flag_rate), valid)
+    raw = _method_scores(logits, labels, state_scores, T, transpose)
+    return {"pred": pred, "loss": loss, "flagged": flagged, **raw}
+
+
+# Module-level jitted functions: programs of one process with equal shapes (a sweep worker's,
+# the demo's) compile them once.
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _batched(fn, axes, flag_rate, transpose, logits, labels, clean, valid, state_scores, T):
+    """``fn`` of one run, vmapped over runs when ``axes`` (labels, clean, valid) is given."""
+    one = functools.partial(fn, flag_rate=flag_rate, transpose=transpose)
+    if axes is None:
+        return one(logits, labels, clean, valid, state_scores, T)
+    t_axis = None if T is None else 0
+    return jax.vmap(one, in_axes=(0, *axes, 0, t_axis))(
+        logits, labels, clean, valid, state_scores, T
+    )
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _class_batch(logits, labels, num_classes: int, runs: bool):
+    fn = functools.partial(class_accuracy, num_classes=num_classes)
+    return jax.vmap(fn, in_axes=(0, None))(logits, labels) if runs else fn(logits, labels)
 
 
 class Diagnostics:
@@ -275,61 +348,37 @@ class Diagnostics:
         self._dev = {k: jnp.asarray(getattr(self, k)) for k in ("labels", "clean", "valid")}
 
     def due(self, epoch: int) -> bool:
-        """Whether to compute the metrics after ``epoch`` (from 0)."""
-        done = epoch + 1
-        return self.every > 0 and (done % self.every == 0 or done == self.num_epochs)
+        """Whether to compute the metrics after ``epoch`` (from 0): every ``every`` epochs
+        (``-1``: every ``ceil(num_epochs / 10)``) and after the last; never with 0."""
+        done, every = epoch + 1, self.every
+        if every < 0:
+            every = max(1, math.ceil(self.num_epochs / 10))
+        return every > 0 and (done % every == 0 or done == self.num_epochs)
 
     # ------------------------------------------------------------------ on device
-    def _scores(self, aux: Any, logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
-        """The method's per-example quantities of one run: ``{name: [N] raw values}``."""
-        n = labels.shape[0]
-        out = {}
-        for path, leaf in jax.tree_util.tree_flatten_with_path(aux)[0]:
+    def _inputs(self, state: TrainState) -> tuple:
+        """The method's per-example state arrays (``{name: [R?, N]}``) and T (or None)."""
+        n = self.labels.shape[-1]
+        lead = 1 if self.runs else 0
+        scores = {}
+        for path, leaf in jax.tree_util.tree_flatten_with_path(state.aux)[0]:
             name = _leaf_name(path)
-            if name in STATE_SCORES and jnp.ndim(leaf) == 1 and leaf.shape[0] == n:
-                out[name] = jnp.asarray(leaf, jnp.float32)
-        if self.weighted and isinstance(aux, dict) and "T" in aux:
-            T = aux["T"].T if self.transpose_T else aux["T"]
-            out["weight"] = importance_weights(logits, labels, T)
-        return out
+            if name in STATE_SCORES and jnp.ndim(leaf) == 1 + lead and leaf.shape[-1] == n:
+                scores[name] = leaf
+        aux = state.aux
+        T = aux["T"] if self.weighted and isinstance(aux, dict) and "T" in aux else None
+        return scores, T
 
-    def _signed(self, raw: dict[str, jax.Array]) -> dict[str, jax.Array]:
-        sign = {**STATE_SCORES, "weight": -1.0}
-        return {k: sign[k] * v for k, v in raw.items()}
-
-    def _metrics_one(self, logits, labels, clean, valid, aux):
-        scores = self._signed(self._scores(aux, logits, labels))
-        return noise_metrics(logits, labels, clean, valid, flag_rate=self.flag_rate, scores=scores)
-
-    def _examples_one(self, logits, labels, clean, valid, aux):
-        pred, loss = _per_example(logits, labels)
-        k = (
-            jnp.sum((labels != clean) & valid)
-            if self.flag_rate < 0
-            else jnp.round(self.flag_rate * jnp.sum(valid)).astype(jnp.int32)
-        )
-        out = {"pred": pred, "loss": loss, "flagged": flag_top(loss, k, valid)}
-        out.update(self._scores(aux, logits, labels))
-        return out
-
-    def _vmapped(self, fn):
-        if self.runs is None:
-            return fn
-        a = self._axes
-        return jax.vmap(fn, in_axes=(0, a["labels"], a["clean"], a["valid"], 0))
-
-    @functools.cached_property
-    def _metrics_fn(self):
-        return jax.jit(self._vmapped(self._metrics_one))
-
-    @functools.cached_property
-    def _examples_fn(self):
-        return jax.jit(self._vmapped(self._examples_one))
-
-    @functools.cached_property
-    def _class_fn(self):
-        fn = functools.partial(class_accuracy, num_classes=self.num_classes)
-        return jax.jit(jax.vmap(fn, in_axes=(0, None)) if self.runs else fn)
+    def _device(self, fn, logits: jax.Array, state: TrainState) -> dict:
+        scores, T = self._inputs(state)
+        axes = None
+        if self.runs:
+            axes = (self._axes["labels"], self._axes["clean"], self._axes["valid"])
+        d = self._dev
+        return _batched(
+            fn, axes, self.flag_rate, self.transpose_T,
+            logits, d["labels"], d["clean"], d["valid"], scores, T,
+        )  # fmt: skip
 
     def _train_logits(self, state: TrainState) -> jax.Array:
         return self.trainer.predict(state, self.x_train, per_run=self.per_run)
@@ -343,27 +392,22 @@ class Diagnostics:
             return {}
         out: dict[str, Any] = {}
         if self.has_noise:
-            logits = self._train_logits(state)
-            d = self._dev
-            m = self._metrics_fn(logits, d["labels"], d["clean"], d["valid"], state.aux)
+            m = self._device(_metrics_one, self._train_logits(state), state)
             out.update({k: _to_py(v) for k, v in jax.device_get(m).items()})
         if len(self.y_test):
             if test_logits is None:
                 if self._x_test is None:
                     self._x_test = self.trainer.put(self._x_test_host)
                 test_logits = self.trainer.predict(state, self._x_test)
-            acc = np.asarray(jax.device_get(self._class_fn(test_logits, self.y_test)))
+            acc = _class_batch(test_logits, self.y_test, self.num_classes, bool(self.runs))
+            acc = np.asarray(jax.device_get(acc))
             for c in range(self.num_classes):
                 out[f"test/class_acc/{c}"] = _to_py(acc[..., c])
         return out
 
     def examples(self, state: TrainState) -> dict[str, np.ndarray]:
         """The columns of ``examples.parquet`` (module docstring) as host arrays."""
-        d = self._dev
-        logits = self._train_logits(state)
-        per = jax.device_get(
-            self._examples_fn(logits, d["labels"], d["clean"], d["valid"], state.aux)
-        )
+        per = jax.device_get(self._device(_examples_one, self._train_logits(state), state))
         n = self.labels.shape[-1]
         shape = (self.runs, n) if self.runs else (n,)
         full = lambda a: np.broadcast_to(np.asarray(a), shape)

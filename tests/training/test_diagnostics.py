@@ -26,9 +26,9 @@ def _numpy_metrics(logits, labels, clean, valid, flag_rate, scores):
     noisy = (labels != clean) & valid
     n_valid = int(valid.sum())
     k = int(noisy.sum()) if flag_rate < 0 else int(round(flag_rate * n_valid))
-    order = [i for i in np.argsort(-loss, kind="stable") if valid[i]]
+    order = [i for i in np.argsort(loss, kind="stable") if valid[i]]  # ties: later row higher
     flagged = np.zeros(len(labels), bool)
-    flagged[order[:k]] = True
+    flagged[order[len(order) - k :]] = True
     tp = (flagged & noisy).sum()
     out = {
         "noise/memorisation": (pred[noisy] == labels[noisy]).mean(),
@@ -79,8 +79,10 @@ def test_auroc_counts_ties_half_and_is_nan_without_both_classes():
 
 
 def test_flag_top_and_class_accuracy():
-    flags = flag_top(np.array([0.5, 0.9, 0.9, 0.1, 2.0]), 2, np.array([1, 1, 1, 1, 0], bool))
-    assert flags.tolist() == [False, True, True, False, False]  # the invalid 2.0 is never flagged
+    valid = np.array([1, 1, 1, 1, 0, 1], bool)
+    flags = flag_top(np.array([0.5, 0.9, 0.9, 0.1, 2.0, 0.9]), 2, valid)
+    # the invalid 2.0 is never flagged; of the three tied 0.9, the later rows come first
+    assert flags.tolist() == [False, False, True, False, False, True]
     logits = jnp.array([[2.0, 1.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
     acc = class_accuracy(logits, jnp.array([0, 1, 2, 1]), 4)  # row 1 is a tie: not a hit
     np.testing.assert_array_equal(np.asarray(acc), [1.0, 0.0, 1.0, np.nan])
