@@ -246,10 +246,12 @@ def train(
                     last_save = time.time()
             progress.update(record)
     finally:
-        if writer is not None:
-            writer.close()
-        if wd is not None:
-            wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if wd is not None:
+                wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
     summary = summarize(history, config.select_metric, num_runs(config), config.num_epochs)
