@@ -39,15 +39,27 @@ from robustloss.training.writers import atomic_write
 __all__ = ["PAGE", "NOISE_TABLES", "build_page", "cell_rows", "write_page"]
 
 PAGE = "report.html"
-#: Noise-diagnostic tables of the page: (metric column, title, higher is better).
+#: Noise-diagnostic tables and curves of the page: (metric column, section title, axis label,
+#: higher is better).
 NOISE_TABLES = (
     (
         "noise/memorisation",
         "memorisation: share of the noisy examples predicted as their wrong label",
+        "memorisation",
         False,
     ),
-    ("noise/auroc_loss", "noise detection: AUROC of the training loss for noisy labels", True),
-    ("noise/detect_precision", "noise detection: precision of flagging the highest losses", True),
+    (
+        "noise/auroc_loss",
+        "noise detection: AUROC of the training loss for noisy labels",
+        "AUROC of the loss (noisy)",
+        True,
+    ),
+    (
+        "noise/detect_precision",
+        "noise detection: precision of flagging the highest losses",
+        "precision of the loss flags",
+        True,
+    ),
 )
 
 _CSS = """
@@ -222,7 +234,7 @@ def _results_sections(
             except (ValueError, KeyError) as e:
                 results.append(_error("plots", e))
         present = [m for m in NOISE_TABLES if m[0] in df.columns and df[m[0]].notna().any()]
-        for col, title, higher in present:
+        for col, title, _, higher in present:
             noise.append(f"<h3>{html.escape(title)}</h3>")
             try:
                 t = make_table(df, lay, metric=col, higher_is_better=higher, **kw)
@@ -245,7 +257,7 @@ def _results_sections(
                     plots.metric_curves(
                         part,
                         path,
-                        [(c, t.split(":")[0]) for c, t, _ in present],
+                        [(c, label) for c, _, label, _ in present],
                         title=label,
                         loss_names=tables.LOSS_NAMES,
                     )
