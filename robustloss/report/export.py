@@ -24,8 +24,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import ml_collections
+
 from robustloss.sweep.cells import cell_status
 from robustloss.sweep.worker import split_history
+from robustloss.training.runs import run_overrides
 from robustloss.training.writers import atomic_write
 
 __all__ = ["RECORD", "ExportRun", "export_wandb", "runs_of"]
@@ -81,10 +84,6 @@ def _set_path(cfg: dict, dotted: str, value: Any) -> None:
 
 
 def _runs_of_workdir(path: str) -> list[ExportRun]:
-    import ml_collections
-
-    from robustloss.training.runs import run_overrides
-
     config = _read_json(os.path.join(path, "config.json"))
     if config is None:
         raise ValueError(f"{path!r} holds no config.json: not a run's workdir nor a sweep")

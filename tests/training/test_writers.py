@@ -156,3 +156,20 @@ def test_a_sweep_writes_one_tensorboard_run_per_cell_with_hparams(tmp_path):
         seeds.append(hp["seed"])
     assert seeds == [0.0, 1.0]  # the HParams dashboard tells the cells apart by seed
     assert "noise/memorisation" in results.load(sweep).columns  # diagnostics join the table
+
+
+def test_training_imports_no_tracker_and_no_table_library():
+    """TensorBoard, W&B, pyarrow and pandas load only when a run writes their files."""
+    import subprocess
+    import sys
+
+    from tests import ROOT
+
+    code = (
+        "import sys, robustloss.training, robustloss.sweep; "
+        "print([m for m in ('tensorboard', 'wandb', 'pyarrow', 'pandas') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"
