@@ -42,7 +42,8 @@ def cell_summary(
 
 def split_examples(workdir: str, cell_ids: list[str]) -> dict[str, dict[str, str]]:
     """Splits the program's ``examples.parquet`` into one file per cell (rows of run ``r`` for
-    cell ``r``, without the ``run`` column) under ``workdir/examples/``; returns
+    cell ``r``, without the ``run`` and ``row`` columns, as the standalone run writes it) under
+    ``workdir/examples/``; returns
     ``{cell id: {"examples.parquet": path}}`` for the driver to move into the cell directories
     (``{}`` when the program wrote none)."""
     from robustloss.training.diagnostics import EXAMPLES
@@ -61,8 +62,9 @@ def split_examples(workdir: str, cell_ids: list[str]) -> dict[str, dict[str, str
     out = {}
     for r, cid in enumerate(cell_ids):
         part = table
-        if "run" in table.column_names:
-            part = table.filter(pc.equal(table["run"], r)).drop_columns(["run"])
+        if "run" in table.column_names:  # as the cell's standalone run writes it: no run/row
+            extra = [c for c in ("run", "row") if c in table.column_names]
+            part = table.filter(pc.equal(table["run"], r)).drop_columns(extra)
         elif len(cell_ids) > 1:
             raise ValueError(f"{src} has no run column but the program has {len(cell_ids)} cells")
         path = os.path.join(out_dir, f"{cid}.parquet")
