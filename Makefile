@@ -22,7 +22,7 @@ LIB_STAMPS := $(foreach v,$(LIB_PYTHONS),$(call lib_venv,$(v))/.installed-$(DEPS
 WORKDIR ?= /tmp/robustloss_demo
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test test-lib $(foreach v,$(LIB_PYTHONS),test-lib-$(v)) lint bench data mlbench venv lib-venvs lock clean
+.PHONY: demo test test-lib $(foreach v,$(LIB_PYTHONS),test-lib-$(v)) lint bench data mlbench venv lib-venvs lock browser clean
 
 $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -89,12 +89,25 @@ mlbench:
 	  echo "Letter/Vowel: no apt-get/dpkg-deb; tests needing them are skipped"; \
 	fi
 
+# Headless Chromium for the report page's test (Debian's `chromium`), when we are root with apt.
+browser:
+	@if command -v chromium >/dev/null; then \
+	  echo "Chromium: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Chromium: installing Debian package chromium"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || \
+	  echo "Chromium: apt install failed; the report's browser test is skipped"; \
+	else \
+	  echo "Chromium: not root or no apt-get; the report's browser test is skipped"; \
+	fi
+
 demo: $(STAMP) data
 	$(PY) -m experiments.demo --workdir $(WORKDIR)
 
 # The whole suite on 3.11 (the lock), then the library tier's tests on each of LIB_PYTHONS, one
 # single-process pytest per Python side by side (output kept per Python).
-test: $(STAMP) $(LIB_STAMPS) data
+test: $(STAMP) $(LIB_STAMPS) data browser
 	$(PY) -m pytest -n 2 -q --durations=15 tests
 	$(MAKE) --no-print-directory -j $(words $(LIB_PYTHONS)) --output-sync=target test-lib
 
@@ -121,7 +134,7 @@ LOCK_FLAGS ?=
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q 'uv>=0.13.8'
-	$(PY) -m uv pip compile -q pyproject.toml --extra train --extra study --extra ray --extra test \
+	$(PY) -m uv pip compile -q pyproject.toml --extra train --extra study --extra ray --extra tensorboard --extra wandb --extra test \
 	  --python-version 3.11 --no-emit-index-url --custom-compile-command 'make lock' \
 	  -o $(LOCK) $(LOCK_FLAGS)
 

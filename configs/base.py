@@ -7,7 +7,7 @@ follows the colon on the command line::
 
 Short keys: ``loss`` (registry name; resets ``loss.hparams`` to that loss's defaults), ``noise``
 (kind), ``rate``, ``model``, ``dataset``, ``epochs``, ``lr``, ``batch``, ``seed``, ``optimizer``,
-``transition`` (``transition.use``). Vmapped runs (one compiled program): ``seeds`` (``0-3``,
+``transition`` (``transition.use``), ``writers`` (``jsonl/tensorboard``). Vmapped runs (one compiled program): ``seeds`` (``0-3``,
 ``0/1/2`` or ``5``; ints >= 0, ranges not reversed) and ``sweep`` (``q:0.3/0.5/0.7``: one run
 per value of a loss hyperparameter) expand into ``config.runs`` here, when the config is built
 (``seeds=0-1`` is ``runs = ({"seed": 0}, {"seed": 1})``; with both, run ``r`` takes the
@@ -125,6 +125,8 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
     for key, text in items.items():
         if key == "seeds":
             _add_runs(config, key, text, "seed", _seeds(text))
+        elif key == "writers":  # writers=jsonl/tensorboard (a comma would split the argument)
+            config.writers = tuple(w for w in text.split("/") if w)
         elif key == "sweep":
             field, _, values = text.partition(":")
             if not field or not values:

@@ -14,6 +14,7 @@ epochs) × seeds 0-2: 21 cells in 7 programs of 3 vmapped runs, run by
 
 from configs.base import base_config, finish, parse_arg
 from robustloss.sweep import product
+from robustloss.training.writers import tensorboard_available
 
 LOSSES = [
     {"loss": "ce"},
@@ -59,6 +60,8 @@ def get_config(arg: str | None = None):
     c.optimizer.lr = 1e-2
     c.checkpoint_every = 1000  # only the last epoch: the demo's runs take seconds
     c.progress = "none"
+    # TensorBoard runs under DIR/tensorboard/<cell id> when the [tensorboard] extra is there
+    c.writers = ("jsonl", "tensorboard") if tensorboard_available() else ("jsonl",)
     c.loss.name = "ce"
     items = parse_arg(rest)
     return finish(c, ",".join(f"{k}={v}" for k, v in items.items()))

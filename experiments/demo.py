@@ -6,8 +6,10 @@ loss's seeds vmapped into one program -- through the sweep runner (``robustloss.
 prints a paper-style table (``robustloss.report.tables``: final-epoch clean test accuracy, mean
 ± std over the seeds) and writes ``learning_curves.png`` (``robustloss.report.plots``: clean
 test accuracy per epoch and train accuracy against the noisy and the clean labels) into the
-workdir, with two lines saying what the numbers show. Without the mlbench files it says so and
-falls back to scikit-learn digits. Re-running resumes: finished cells are not trained again.
+workdir, with two lines saying what the numbers show, and the sweep's HTML report
+(``report.html``: `robustloss.report.page`); it says where the TensorBoard runs are. Without
+the mlbench files it says so and falls back to scikit-learn digits. Re-running resumes:
+finished cells are not trained again.
 
 Usage::
 
@@ -106,6 +108,7 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)
     from configs import demo
     from robustloss.report import plots, tables
+    from robustloss.report.page import write_page
     from robustloss.sweep import cells_from_grid, results, run_sweep
 
     dataset = _DATASET.value
@@ -141,10 +144,15 @@ def main(argv: list[str]) -> None:
     png = os.path.join(workdir, "learning_curves.png")
     title = f"{dataset}, {int(100 * demo.NOISE_RATE)}% uniform noise, mean of 3 seeds"
     plots.learning_curves(df, png, title=title, loss_names=tables.LOSS_NAMES)
+    page = write_page(workdir, title=f"make demo: {title}")
     out = {"dataset": dataset, "rows": rows, "train_acc_clean": train_clean, "verdict": verdict}
     out["seconds"] = time.time() - t0
     write_json(os.path.join(workdir, "demo.json"), out)
-    print(f"\nplot: {png}\ntable source: {workdir}/results.parquet\ntotal {out['seconds']:.0f}s")
+    print(f"\nplot: {png}\ntable source: {workdir}/results.parquet")
+    print(f"report: {page} (per-example diagnostics: cells/<id>/examples.parquet)")
+    if os.path.isdir(os.path.join(workdir, "tensorboard")):
+        print(f"TensorBoard: tensorboard --logdir {workdir}/tensorboard")
+    print(f"total {out['seconds']:.0f}s")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,33 @@ def learning_curves(df, path: str, *, title: str = "", loss_names: dict | None =
     _save(fig, path)
 
 
+def metric_curves(
+    df,
+    path: str,
+    metrics: list[tuple[str, str]],
+    *,
+    title: str = "",
+    loss_names: dict | None = None,
+) -> None:
+    """One panel per ``(column, axis label)`` of ``metrics``: the mean over runs per epoch, one
+    line per ``loss.name`` (e.g. ``noise/memorisation`` and ``noise/auroc_loss`` per epoch).
+    Epochs without a value (not evaluated) are left out."""
+    plt = _pyplot()
+    names = loss_names or {}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    for ax, (col, label) in zip(axes[0], metrics, strict=True):
+        for i, (loss, g) in enumerate(df.groupby("loss.name", sort=False)):
+            m = g.dropna(subset=[col]).groupby("epoch")[col].mean()
+            ax.plot(m.index, m.values, label=names.get(loss, loss), **_style(i))
+        ax.set(xlabel="epoch", ylabel=label)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_title(title)
+    axes[0][-1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def transition_heatmaps(T_true, T_est, path: str, *, title: str = "") -> None:
     """True vs estimated ``T[clean, noisy]`` side by side, and their difference."""
     import numpy as np

@@ -53,6 +53,7 @@ __all__ = [
     "read_paper_numbers",
     "run_scores",
     "to_csv",
+    "to_html",
     "to_latex",
     "to_markdown",
 ]
@@ -483,6 +484,32 @@ def to_markdown(table: Table) -> str:
         out.append("")
     n = table.cells["n"]
     out.append(f"{table.caption} Runs per cell: {int(n.min())}–{int(n.max())}.")
+    return "\n".join(out) + "\n"
+
+
+def to_html(table: Table) -> str:
+    """HTML ``<table>`` elements (one per stacked dataset, best per column in bold) and the
+    caption as a paragraph; every text is escaped."""
+    import html
+
+    out = []
+    for st, lines in _grid(table, ("\x00", "\x01"), "±"):
+        cell = lambda t: html.escape(t).replace("\x00", "<b>").replace("\x01", "</b>")
+        out.append('<table class="paper">')
+        if st:
+            out.append(f"<caption>{html.escape(str(st))}</caption>")
+        head = "".join(
+            f"<th>{html.escape(str(c))}</th>" for c in [table.row_title, *table.col_order]
+        )
+        out.append(f"<thead><tr>{head}</tr></thead><tbody>")
+        for line in lines:
+            out.append("<tr>" + "".join(f"<td>{cell(x)}</td>" for x in line) + "</tr>")
+        out.append("</tbody></table>")
+    n = table.cells["n"]
+    out.append(
+        f'<p class="caption">{html.escape(table.caption)} Runs per cell: '
+        f"{int(n.min())}–{int(n.max())}.</p>"
+    )
     return "\n".join(out) + "\n"
 
 

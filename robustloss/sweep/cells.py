@@ -152,7 +152,7 @@ def _check_done(d: str) -> str | None:
     files = info.get("files")
     if files is None:
         return _check_legacy(d)
-    for name in CELL_FILES:
+    for name in dict.fromkeys((*CELL_FILES, *files)):  # the cell's files and any extra ones
         path = os.path.join(d, name)
         if name not in files:
             return f"{done} lists no checksum for {name}"
@@ -202,13 +202,20 @@ def _json(obj: Any) -> str:
     return dumps(obj, indent=1, sort_keys=True) + "\n"
 
 
-def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, info: dict) -> str:
+def write_cell(
+    workdir: str,
+    cell: Cell,
+    history: list[dict],
+    summary: dict,
+    info: dict,
+    files: dict[str, str] | None = None,
+) -> str:
     """Writes a finished cell's files and then its ``DONE`` record; returns the directory.
 
     ``DONE`` (written last, atomically like every file) records the program (``info``), the
-    number of epochs and a SHA-256 of each file, so `verify_cell` can tell a finished cell
-    from a damaged one. JSON is strict: a NaN/inf value raises ``ValueError`` before anything
-    is written.
+    number of epochs and a SHA-256 of each file (``files`` included), so `verify_cell` can tell
+    a finished cell from a damaged one. JSON is strict: a NaN/inf value raises ``ValueError``
+    before anything is written.
 
     Args:
         workdir: the sweep directory.
@@ -216,6 +223,8 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
         history: its per-epoch records (one value per metric).
         summary: its ``summary.json`` content.
         info: written into ``DONE`` (program id, wall time).
+        files: ``{name: path}`` of finished files (e.g. ``examples.parquet`` in the pack
+            directory) moved into the cell's directory (a rename) before ``DONE``.
     """
     d = cell_dir(workdir, cell.id)
     texts = {
@@ -232,6 +241,11 @@ def write_cell(workdir: str, cell: Cell, history: list[dict], summary: dict, inf
     record = {"cell": cell.id, "values": cell.values, **info, "format": DONE_FORMAT}
     record["epochs"] = len(history)
     record["files"] = {n: hashlib.sha256(texts[n].encode()).hexdigest() for n in CELL_FILES}
+    for name, src in (files or {}).items():
+        dst = os.path.join(d, name)
+        if os.path.exists(src) or not os.path.exists(dst):  # moved already by a killed writer
+            os.replace(src, dst)
+        record["files"][name] = _sha256(dst)
     atomic_write(os.path.join(d, "DONE"), _json(record))
     return d
 

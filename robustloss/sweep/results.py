@@ -237,7 +237,9 @@ def append_records(workdir: str, records: list[dict]) -> int:
         for r in records:
             flat = _flatten(json.loads(json.dumps(r["config_json"], sort_keys=True)))
             for m in r["history"]:
-                out.append({"cell_id": r["id"], **flat, **json.loads(json.dumps(m, sort_keys=True))})
+                out.append(
+                    {"cell_id": r["id"], **flat, **json.loads(json.dumps(m, sort_keys=True))}
+                )
         return out
 
     return _add(workdir, [r["id"] for r in records], rows)

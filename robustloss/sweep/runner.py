@@ -4,11 +4,13 @@
 
     DIR/driver.lock             the driver lock: one driver per directory (`robustloss.sweep.lock`)
     DIR/sweep.json              the cells of the current grid (id, values, argument)
-    DIR/cells/<id>/             one per cell: config.json, metrics.jsonl, summary.json, DONE
+    DIR/cells/<id>/             one per cell: config.json, metrics.jsonl, summary.json,
+                                examples.parquet, DONE
                                 (verified: epochs and checksums), or config.json + FAILED
     DIR/packs/<program id>/     a program's workdir (checkpoints) and program.json (its cells);
                                 removed once its cells are written
     DIR/results.parquet         one row per cell x epoch (`robustloss.sweep.results`)
+    DIR/tensorboard/<id>/       TensorBoard run of a cell (``writers`` with ``"tensorboard"``)
     DIR/jax_cache/              JAX's persistent compilation cache of the workers
 
 Only the driver writes ``cells/``, ``sweep.json`` and the table, under the driver lock; tasks
@@ -515,7 +517,7 @@ def _record(workdir, p: Program, records: list[dict], info: dict) -> tuple[list[
             continue
         rec = by_id[c.id]
         if rec.get("status", "done") == "done":
-            write_cell(workdir, c, rec["history"], rec["summary"], info)
+            write_cell(workdir, c, rec["history"], rec["summary"], info, rec.get("files"))
             done.append(c.id)
         elif write_failed(workdir, c, rec["error"], info) is not None:
             failed.append(c.id)
@@ -648,6 +650,7 @@ def _drive(
                     "cell_ids": [c.id for c in p.cells],
                     "compilation_cache": compilation_cache,
                     "lock_wait": lock_wait,
+                    "tensorboard_dir": os.path.join(workdir, "tensorboard"),
                 }
                 ex.submit(task)
                 in_flight[p.id] = p

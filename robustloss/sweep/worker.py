@@ -29,9 +29,17 @@ from typing import Any
 
 from robustloss.sweep._io import ENV_ERRNOS, env_errno
 
-__all__ = ["cell_summary", "pack_records", "program_records", "run_program", "split_history"]
+__all__ = [
+    "cell_summary",
+    "pack_records",
+    "program_records",
+    "run_program",
+    "split_examples",
+    "split_history",
+]
 
-#: The history key where a pack records its failed runs (per run: None, or the failure).
+#: The history key where a pack records its failed runs (per run: None, or the failure);
+#: `robustloss.training.run.FAILED_KEY` (not imported: this module loads without JAX).
 FAILED_KEY = "failed"
 
 
@@ -85,13 +93,21 @@ def _failure_text(f: dict) -> str:
 
 
 def program_records(
-    history: list[dict], ids: list[str], config: dict, data_source: str, noise: Any = None
+    history: list[dict],
+    ids: list[str],
+    config: dict,
+    data_source: str,
+    noise: Any = None,
+    files: dict[str, dict[str, str]] | None = None,
 ) -> list[dict]:
     """Per-cell records of a finished program: ``{"id", "status": "done", "history",
-    "summary"}``, or ``{"id", "status": "failed", "error"}`` for a run the pack stopped.
+    "summary", "files"}``, or ``{"id", "status": "failed", "error"}`` for a run the pack
+    stopped.
 
     ``noise`` is the program summary's ``noise`` (real labels: one report per run, or one for
     all runs); each cell's summary gets its run's report, as a standalone run's summary has it.
+    ``files`` (`split_examples`): ``{cell id: {name: path}}`` of files in the pack directory
+    that belong in the cell's directory (``examples.parquet``).
     """
     failed = run_failures(history, len(ids)) if len(ids) > 1 else {}
     hists = split_history(history, len(ids)) if len(ids) > 1 else [history]
@@ -103,7 +119,15 @@ def program_records(
         summary = cell_summary(hist, config["select_metric"], config["num_epochs"], data_source)
         if noise is not None:
             summary["noise"] = noise[r] if isinstance(noise, list) else noise
-        out.append({"id": cid, "status": "done", "history": hist, "summary": summary})
+        out.append(
+            {
+                "id": cid,
+                "status": "done",
+                "history": hist,
+                "summary": summary,
+                "files": (files or {}).get(cid, {}),
+            }
+        )
     return out
 
 
@@ -141,8 +165,46 @@ def pack_records(pack_dir: str, ids: list[str]) -> list[dict] | None:
     if not os.path.isdir(os.path.join(pack_dir, "checkpoints", str(n))):
         return None
     return program_records(
-        history, ids, config, summary.get("data_source", ""), summary.get("noise")
+        history,
+        ids,
+        config,
+        summary.get("data_source", ""),
+        summary.get("noise"),
+        split_examples(pack_dir, ids),
     )
+
+
+def split_examples(workdir: str, cell_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Splits the program's ``examples.parquet`` into one file per cell (rows of run ``r`` for
+    cell ``r``, without the ``run`` and ``row`` columns, as the standalone run writes it) under
+    ``workdir/examples/``; returns
+    ``{cell id: {"examples.parquet": path}}`` for the driver to move into the cell directories
+    (``{}`` when the program wrote none)."""
+    from robustloss.training.diagnostics import EXAMPLES
+
+    src = os.path.join(workdir, EXAMPLES)
+    if not os.path.exists(src):
+        return {}
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from robustloss._io import atomic_write
+
+    table = pq.read_table(src)
+    out_dir = os.path.join(workdir, "examples")
+    os.makedirs(out_dir, exist_ok=True)
+    out = {}
+    for r, cid in enumerate(cell_ids):
+        part = table
+        if "run" in table.column_names:  # as the cell's standalone run writes it: no run/row
+            extra = [c for c in ("run", "row") if c in table.column_names]
+            part = table.filter(pc.equal(table["run"], r)).drop_columns(extra)
+        elif len(cell_ids) > 1:
+            raise ValueError(f"{src} has no run column but the program has {len(cell_ids)} cells")
+        path = os.path.join(out_dir, f"{cid}.parquet")
+        atomic_write(path, lambda tmp, part=part: pq.write_table(part, tmp))
+        out[cid] = {EXAMPLES: path}
+    return out
 
 
 def _use_compilation_cache(path: str) -> None:
@@ -196,8 +258,10 @@ def run_program(task: dict) -> dict:
 
     Args:
         task: ``{"program_id", "config": plain dict, "workdir", "cell_ids": [...]}`` and
-            optionally ``"compilation_cache"`` (a directory for JAX's persistent cache) and
-            ``"lock_wait"`` (seconds to wait for a pack held by another live process; 600).
+            optionally ``"compilation_cache"`` (a directory for JAX's persistent cache),
+            ``"lock_wait"`` (seconds to wait for a pack held by another live process; 600) and
+            ``"tensorboard_dir"``: the sweep's ``DIR/tensorboard`` (one run per cell there, when
+            the config's ``writers`` include ``"tensorboard"``).
 
     Returns:
         ``{"program_id", "status": "done" | "failed" | "env", "error", "wall", "cells":
@@ -227,14 +291,24 @@ def run_program(task: dict) -> dict:
                 _use_compilation_cache(task["compilation_cache"])
 
             config = ml_collections.ConfigDict(task["config"])
-            summary = train(config, task["workdir"], log=lambda s: None, isolate_runs=True)
             ids = task["cell_ids"]
+            logdirs = None
+            if task.get("tensorboard_dir"):  # one TensorBoard run per cell: DIR/tensorboard/<id>
+                logdirs = [os.path.join(task["tensorboard_dir"], cid) for cid in ids]
+            summary = train(
+                config, task["workdir"], log=lambda s: None, isolate_runs=True, logdirs=logdirs
+            )
             history = summary["history"]
             all_failed = len(ids) > 1 and len(run_failures(history, len(ids))) == len(ids)
             if not summary.get("complete") and not all_failed:
                 raise RuntimeError(f"program {task['program_id']} stopped before its last epoch")
             out["cells"] = program_records(
-                history, ids, task["config"], summary["data_source"], summary.get("noise")
+                history,
+                ids,
+                task["config"],
+                summary["data_source"],
+                summary.get("noise"),
+                split_examples(task["workdir"], ids),
             )
             out["status"] = "done"
         except Exception as e:  # noqa: BLE001 -- recorded as a failed program, the sweep goes on

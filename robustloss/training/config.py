@@ -40,6 +40,7 @@ from robustloss.training.runs import (
     noise_seed,  # noqa: F401 -- lives with the run plan
     plan_runs,
 )
+from robustloss.training.writers import WRITERS, tensorboard_available
 from robustloss.transition import TransitionOptions
 
 EPOCH_MODES = ("auto", "scan", "loop")
@@ -168,6 +169,17 @@ def default_config() -> ml_collections.ConfigDict:
         split a ``val/`` metric selects no epoch (``best.epoch`` is None, with a note).
       progress: ``auto`` (a live line on a terminal, one line per epoch otherwise), ``bar``,
         ``lines`` or ``none``.
+      writers: where each epoch's metrics go (`robustloss.training.writers`): ``"jsonl"``
+        (``metrics.jsonl``, required: it is the run's record) and optionally ``"tensorboard"``
+        (event files under ``workdir/tensorboard``; extra ``[tensorboard]``, no TensorFlow).
+      diagnostics.every: per-example noise diagnostics every n epochs and after the last (-1,
+        the default: every ceil(num_epochs / 10) epochs, about ten per run; 0: off): an
+        eval-mode pass over the training set gives ``noise/*`` metrics (memorisation, noise
+        detection; when the clean labels are known) and ``test/class_acc/<c>``
+        (`robustloss.training.diagnostics`). ``diagnostics.examples``: write
+        ``examples.parquet`` (one row per training example) when the run completes.
+        ``diagnostics.flag_rate``: the share of examples the loss-based detector flags as
+        noisy (-1 = the realised noise rate of the run's labels, else in (0, 1)).
       transition: the fields of ``robustloss.transition.TransitionOptions`` (see
         `transition_options`); ``use != "none"`` trains with a transition-matrix method on top
         of the loss.
@@ -255,6 +267,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.keep_checkpoints = 2
     c.select_metric = "val/top1"
     c.progress = "auto"
+    c.writers = ("jsonl",)
+    c.diagnostics = ml_collections.ConfigDict()
+    c.diagnostics.every = -1
+    c.diagnostics.examples = True
+    c.diagnostics.flag_rate = -1.0
 
     c.transition = ml_collections.ConfigDict(dataclasses.asdict(TransitionOptions()))
     return c
@@ -557,6 +574,43 @@ def _check_loop(c: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{name}={c[name]!r} must be True or False")
 
 
+def _check_outputs(c: ml_collections.ConfigDict) -> None:
+    """``writers`` (known names, ``jsonl`` kept, TensorBoard installed) and ``diagnostics``."""
+    w = c.writers
+    if (
+        not isinstance(w, tuple | list)
+        or any(n not in WRITERS for n in w)
+        or "jsonl" not in w
+        or len(set(w)) != len(w)
+    ):
+        raise ValueError(
+            f"config.writers={w!r} is not valid; a tuple of distinct names from {list(WRITERS)} "
+            "that keeps 'jsonl' (metrics.jsonl is the run's record), e.g. ('jsonl', "
+            "'tensorboard') (command line: writers=jsonl/tensorboard)"
+        )
+    if "tensorboard" in w and not tensorboard_available():
+        raise ValueError(
+            "config.writers includes 'tensorboard' but the tensorboard package is not "
+            "installed; pip install 'robustloss[tensorboard]' (no TensorFlow needed)"
+        )
+    d = c.diagnostics
+    if not isinstance(d.every, int) or isinstance(d.every, bool) or d.every < -1:
+        raise ValueError(
+            f"config.diagnostics.every={d.every!r} is not valid; it must be an int: n >= 1 "
+            "(every n epochs), 0 (off) or -1 (every ceil(num_epochs / 10) epochs)"
+        )
+    if not isinstance(d.examples, bool):
+        raise ValueError(f"config.diagnostics.examples={d.examples!r} must be True or False")
+    rate = d.flag_rate
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise ValueError(f"config.diagnostics.flag_rate={rate!r} must be a number")
+    if rate != -1.0 and not 0.0 < rate < 1.0:
+        raise ValueError(
+            f"config.diagnostics.flag_rate={rate!r} is out of range; it must be -1 (the "
+            "realised noise rate) or in (0, 1)"
+        )
+
+
 def _check_select(c: ml_collections.ConfigDict) -> None:
     """``select_metric``: a metric the evaluation logs (a typo must not select on test)."""
     _choice("select_metric", c.select_metric, SELECT_METRICS)
@@ -602,6 +656,7 @@ _CHECKS = (
     _check_optimizer,
     _check_loop,
     _check_select,
+    _check_outputs,
     _check_devices,
     _check_transition,
 )

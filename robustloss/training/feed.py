@@ -11,8 +11,8 @@
   refresh pass stream through `robustloss.data.eval_batches`. With ``checkpoint_steps`` the
   feed saves mid-epoch checkpoints holding the iterator's state and resumes from them.
 
-Both give `robustloss.training.run.train` the same five calls: `resume`, `train_epoch`,
-`refresh`, `eval_input` / `predict`, `close`.
+Both give `robustloss.training.run.train` the same calls: `resume`, `train_epoch`,
+`refresh`, `train_logits`, `eval_input` / `predict`, `close`.
 """
 
 from __future__ import annotations
@@ -76,10 +76,12 @@ class MemoryFeed:
             stats["bad_images"] = float(self.data.bad_images)
         return state, stats
 
+    def train_logits(self, state: TrainState) -> jax.Array:
+        """The model's logits on the training set (``[R, N, K]`` per run's own rows with folds)."""
+        return self.trainer.predict(state, self.x_refresh, per_run=self.refresh_per_run)
+
     def refresh(self, state: TrainState) -> TrainState:
-        return self.trainer.refresh(
-            state, self.x_refresh, self.data.y_train, per_run=self.refresh_per_run
-        )
+        return self.trainer.refresh(state, None, self.data.y_train, logits=self.train_logits(state))
 
     def eval_input(self, x: np.ndarray) -> Any:
         return self.trainer.put(x)
@@ -207,9 +209,12 @@ class StreamFeed:
         self.skipped = 0
         return state, stats
 
+    def train_logits(self, state: TrainState) -> jax.Array:
+        """The model's logits on the training set, streamed (evaluation transform)."""
+        return self.predict(state, self.data.x_train)
+
     def refresh(self, state: TrainState) -> TrainState:
-        logits = self.predict(state, self.data.x_train)
-        return self.trainer.refresh(state, None, self.data.y_train, logits=logits)
+        return self.trainer.refresh(state, None, self.data.y_train, logits=self.train_logits(state))
 
     def eval_input(self, x: Any) -> Any:
         return x  # a record source, streamed at every evaluation

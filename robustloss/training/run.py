@@ -39,11 +39,13 @@ from robustloss.training.build import (
     noise_metrics,
 )
 from robustloss.training.config import validate_config
+from robustloss.training.diagnostics import Diagnostics
 from robustloss.training.feed import make_feed
 from robustloss.training.progress import Progress
 from robustloss.training.runs import RunPlan, add_runs
 from robustloss.training.trainer import NONFINITE_KEY, Trainer, TrainState
 from robustloss.training.workdir import Workdir, summarize
+from robustloss.training.writers import flat_hparams, make_writers, run_hparams
 
 __all__ = [
     "FAILED_KEY",
@@ -157,7 +159,8 @@ class _Evaluation:
 
     def _metrics(self, state: TrainState) -> dict:
         t = self.trainer
-        test = t.evaluate(state, None, self.y_test, logits=self.feed.predict(state, self.x_test))
+        self.test_logits = self.feed.predict(state, self.x_test)  # also read by the diagnostics
+        test = t.evaluate(state, None, self.y_test, logits=self.test_logits)
         record = {f"test/{k}": v for k, v in test.items()}
         for name, (x, y) in self.extra.items():
             metrics = t.evaluate(state, None, y, logits=self.feed.predict(state, x))
@@ -191,6 +194,7 @@ def train(
     stop_after: int | None = None,
     log: Callable[[str], None] | None = None,
     isolate_runs: bool = False,
+    logdirs: list[str] | None = None,
 ) -> dict:
     """Trains per ``config``, writing metrics and checkpoints to ``workdir``; resumes if present.
 
@@ -208,9 +212,12 @@ def train(
             each line then lists why each run stopped under `FAILED_KEY`, and training ends
             early once every run has stopped. The sweep trains its packs this way. Default:
             the first non-finite value stops the whole program with an error.
+        logdirs: with ``"tensorboard"`` in ``config.writers``, one TensorBoard directory per run
+            (default ``workdir/tensorboard``, or ``workdir/tensorboard/run_<r>`` for R runs).
 
     Returns:
         The summary dict (also written to ``summary.json``), with the per-epoch ``history``.
+        A complete run also writes ``examples.parquet`` (``config.diagnostics.examples``).
 
     Raises:
         ValueError: bad config (before anything is compiled), or ``workdir`` holds a run with a
@@ -231,6 +238,7 @@ def train(
     progress = Progress(config.progress, config.num_epochs, log)
     wd = None if workdir is None else Workdir(workdir, config)  # takes the workdir's lock
     feed = None
+    writer = None
     try:
         progress.note(f"loading data ({config.dataset.name})…")
         data = load_run_data(plan)
@@ -247,6 +255,9 @@ def train(
             state = feed.resume(state, wd)  # a mid-epoch checkpoint of a stream, if any
         noise = noise_metrics(data.noise_report)  # real labels: the realised noise rate
         evaluation = _Evaluation(plan, trainer, data, feed)
+        diagnostics = Diagnostics(plan, trainer, data, feed, x_test=evaluation.x_test)
+        if wd is not None and jax.process_index() == 0:  # metrics.jsonl first, then the others
+            writer = _writers(plan, wd.path, history, logdirs)
         first = len(history)
         last_save = time.time()
         elapsed = history[-1]["elapsed"] if history else 0.0
@@ -268,8 +279,10 @@ def train(
                 state = feed.refresh(state)
             record: dict[str, Any] = {"epoch": epoch + 1, **noise}
             record.update({f"train/{k.removeprefix('obj/')}": v for k, v in stats.items()})
+            test_logits = None
             if evaluation.due(epoch) and not isolate:
                 record.update(evaluation(state, epoch + 1))
+                test_logits = evaluation.test_logits
             elif evaluation.due(epoch):
                 metrics = evaluation._metrics(state)
                 for r, (split, rows, _) in evaluation.nonfinite(metrics, epoch + 1).items():
@@ -277,6 +290,8 @@ def train(
                         failed[r] = {"epoch": epoch + 1, "what": f"{split} evaluation"}
                         failed[r]["value"] = f"{rows} rows with NaN/inf logits"
                 record.update(metrics)
+                test_logits = evaluation.test_logits
+            record.update(diagnostics(state, epoch, test_logits))
             record["lr"] = _learning_rate(trainer, state)
             record["time"] = time.time() - t0
             elapsed = record["elapsed"] = elapsed + record["time"]
@@ -285,25 +300,34 @@ def train(
             else:
                 _check_finite_metrics(record, epoch + 1)
             history.append(record)
+            if writer is not None:  # the line first: a checkpoint never gets ahead of the log
+                writer.write_scalars(
+                    record["epoch"], {k: v for k, v in record.items() if k != "epoch"}
+                )
             if wd is not None:
-                wd.append(record)  # the line first: a checkpoint never gets ahead of the log
                 stopping = isolate and all(f is not None for f in failed)
                 if _checkpoint_due(config, epoch, last_save) or stopping:
                     wd.save(epoch + 1, state)
                     last_save = time.time()
             progress.update(record)
     finally:
-        if feed is not None:
-            feed.close()
-        if wd is not None:
-            wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
+        try:
+            if feed is not None:
+                feed.close()
+            if writer is not None:
+                writer.close()
+        finally:
+            if wd is not None:
+                wd.close()  # waits for checkpoint writes, releases the lock (also on an error)
     if not history:
         return {"history": []}
     summary = summarize(history, config.select_metric, plan.num_runs, config.num_epochs)
     summary["data_source"] = data.source
     if data.noise_report is not None:  # real labels: rate, empirical T, label set, provenance
         summary["noise"] = data.noise_report
-    if wd is not None:
+    if wd is not None and jax.process_index() == 0:
+        if summary["complete"]:
+            diagnostics.write_examples(state, wd.path)
         wd.write_summary(summary)
     return {**summary, "history": history, "state": state}
 
@@ -352,6 +376,21 @@ def _stop_nonfinite_metrics(record: dict, failed: list, epoch: int) -> None:
             record[key] = [None if failed[r] is not None else x for r, x in enumerate(v)]
     if any(f is not None for f in failed):
         record[FAILED_KEY] = list(failed)
+
+
+def _writers(plan: RunPlan, path: str, history: list, logdirs):
+    """The run's `MetricWriter` (``config.writers``), reopened on the resumed ``history``, with
+    each run's flat config as its hyperparameters."""
+    config = plan.config
+    hparams = run_hparams([flat_hparams(c.to_dict()) for c in plan.run_configs])
+    return make_writers(
+        tuple(config.writers),
+        path,
+        history=history,
+        num_runs=plan.num_runs or 0,
+        logdirs=logdirs,
+        hparams=hparams,
+    )
 
 
 def _checkpoint_due(config: ml_collections.ConfigDict, epoch: int, last_save: float) -> bool:

@@ -47,6 +47,7 @@ import orbax.checkpoint as ocp
 
 from robustloss._io import atomic_write, write_json
 from robustloss.training.trainer import TrainState
+from robustloss.training.writers import JsonlWriter
 
 __all__ = [
     "NOT_IN_ID",
@@ -57,15 +58,18 @@ __all__ = [
     "summarize",
 ]
 
-#: Top-level config fields that control progress printing, checkpoint cadence/retention and host
-#: syncs, not the trained numbers: a run resumes when only these changed. The sweep's cell ids
-#: leave out the same fields (`robustloss.sweep.NOT_IN_ID`; a test keeps the two equal).
+#: Top-level config fields that control progress printing, checkpoint cadence/retention, host
+#: syncs, metric writers and diagnostics (extra metrics from an eval-mode pass), not the trained
+#: numbers: a run resumes when only these changed, and the sweep's cell ids leave them out
+#: (`robustloss.sweep.cells` uses this list).
 NOT_IN_ID = (
     "progress",
     "checkpoint_every",
     "checkpoint_seconds",
     "keep_checkpoints",
     "sync_every",
+    "writers",
+    "diagnostics",
 )
 
 
@@ -240,16 +244,14 @@ class Workdir:
         atomic_write(self.metrics_path, lines)
 
     def append(self, record: dict) -> None:
-        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning).
+        """Appends one epoch's line to ``metrics.jsonl`` (flushed to disk before returning);
+        `robustloss.training.writers.JsonlWriter` writes it.
 
         Raises:
             ValueError: a NaN/inf value (JSON has none); nothing is written.
         """
-        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
-        with open(self.metrics_path, "a") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        rest = {k: v for k, v in record.items() if k != "epoch"}
+        JsonlWriter(self.metrics_path).write_scalars(record["epoch"], rest)
 
     def save(self, epoch: int, state: TrainState) -> None:
         """Saves the checkpoint of ``epoch`` completed epochs (after its metrics line)."""

@@ -25,7 +25,13 @@ def test_cli_end_to_end_and_rerun_resumes(tmp_path):
     wd = str(tmp_path / "run")
     out = _run("--config", "configs/test.py:loss=gce", "--workdir", wd, "--config.num_epochs=3")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert sorted(os.listdir(wd)) == ["checkpoints", "config.json", "metrics.jsonl", "summary.json"]
+    assert sorted(os.listdir(wd)) == [
+        "checkpoints",
+        "config.json",
+        "examples.parquet",
+        "metrics.jsonl",
+        "summary.json",
+    ]
     with open(os.path.join(wd, "config.json")) as f:
         cfg = json.load(f)
     assert cfg["loss"]["name"] == "gce" and cfg["num_epochs"] == 3

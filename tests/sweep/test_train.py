@@ -46,6 +46,21 @@ def _close(a, b, path=""):
         assert a == b, path
 
 
+def _same_examples(cell_dir, standalone):
+    """The cell's examples.parquet (its run's rows of the program's file) is the standalone
+    run's: labels exactly, the model's outputs to float32 rounding."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    got = pq.read_table(os.path.join(cell_dir, "examples.parquet")).to_pandas()
+    want = pq.read_table(os.path.join(standalone, "examples.parquet")).to_pandas()
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for col in ("index", "label", "clean_label", "noisy", "pred"):
+        assert (got[col].to_numpy() == want[col].to_numpy()).all(), col
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-4, atol=1e-5)
+    assert (got["flagged"] != want["flagged"]).sum() <= 2  # near-equal losses at the cut
+
+
 def _sweep(cells, wd, fn=run_program, **kw):
     lines = []
     rep = run_sweep(cells, wd, executor=InlineExecutor(fn), log=lines.append, tty=False, **kw)
@@ -91,6 +106,7 @@ def test_packed_cells_equal_standalone_runs(tmp_path, name):
         _close(got[0], want[0])  # metrics.jsonl, one value per metric
         _close(got[1], want[1])  # summary.json
         assert isinstance(got[0][-1]["test/top1"], float)
+        _same_examples(os.path.join(wd, "cells", c.id), standalone)
     assert os.listdir(os.path.join(wd, "packs")) == []  # a finished pack's workdir is removed
 
 
