@@ -66,7 +66,7 @@ from robustloss.training.config import transition_options
 from robustloss.training.metrics import label_rank
 from robustloss.training.runs import RunPlan
 from robustloss.training.trainer import Trainer, TrainState
-from robustloss.transition import LEARNABLE_ESTIMATORS, USES, importance_weights
+from robustloss.transition import ESTIMATORS, USES, importance_weights
 
 __all__ = [
     "EXAMPLES",
@@ -343,7 +343,9 @@ class Diagnostics:
         self.weighted = t.use != "none" and bool(USES[t.use].meta.get("weighted"))
         opts = transition_options(config) if t.use != "none" else None
         self.transpose_T = bool(
-            opts is not None and opts.paper_code_compat and t.estimator in LEARNABLE_ESTIMATORS
+            opts is not None
+            and opts.paper_code_compat
+            and bool(ESTIMATORS[t.estimator].meta.get("learnable"))
         )
         self._axes = {
             "labels": 0 if self.labels.ndim == 2 else None,
