@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 WORKDIR ?= /tmp/robustloss_demo
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench data mlbench venv clean
+.PHONY: demo test lint bench data mlbench venv clean mutants
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ demo: $(STAMP) data
 
 test: $(STAMP) data
 	$(PY) -m pytest -n 2 -q --durations=15 tests
+
+# The mutation pass (tools/mutate.py, docs/testing.md): one planted bug at a time, each against
+# the tests that must catch it; CPU-heavy, so not in `make test`. MUTATE_FLAGS='-f transition/'
+# runs one module's mutations; tests/test_mutation_table.py keeps the table from going stale.
+MUTATE_FLAGS ?=
+mutants: $(STAMP) data
+	PYTHONPATH=$(CURDIR) $(PY) tools/mutate.py $(MUTATE_FLAGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
