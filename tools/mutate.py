@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -674,7 +675,7 @@ MUTATIONS = [
         "return jnp.where(active, main + extra, warm), new_aux, metrics",
         "return jnp.where(active, main, warm) + extra, new_aux, metrics",
         TT,
-        "warmup",
+        "warmup or inactive",
     ),
     # --- losses (library tier)
     Mutation(
@@ -748,7 +749,7 @@ MUTATIONS = [
         "return jnp.where(inside, values[jnp.clip(index, 0, n - 1)], fill)",
         "return values[jnp.clip(index, 0, n - 1)]",
         TS,
-        "",
+        "padded or padding",
     ),
     Mutation(
         "tgce: paper schedule prunes one period late",
@@ -924,37 +925,58 @@ def scratch_copy(root: str = ROOT) -> str:
     return dst
 
 
-def run_one(mut: Mutation, repo: str, timeout: float) -> tuple[str, float]:
-    """Applies ``mut`` in ``repo`` (a scratch copy), runs its tests, restores the file."""
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+
+
+def _first_failure(output: str) -> str:
+    """The first failing test of pytest's short summary (``-q``), without its file path."""
+    m = _FAILED.search(output)
+    return m.group(1).split("::", 1)[-1] if m else ""
+
+
+def run_one(mut: Mutation, repo: str, timeout: float) -> tuple[str, float, str]:
+    """Applies ``mut`` in ``repo`` (a scratch copy), runs its tests, restores the file.
+
+    Returns:
+        ``(result, seconds, test)``: ``caught``/``MISSED``/..., the wall time, and the first
+        test that failed (empty when none did).
+    """
     path = os.path.join(repo, mut.path)
     with open(path) as f:
         original = f.read()
     if original.count(mut.old) != 1:  # check_table ran first; kept for direct callers
-        return f"stale ({original.count(mut.old)} matches)", 0.0
+        return f"stale ({original.count(mut.old)} matches)", 0.0, ""
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mut.tests]
+    if mut.k:
+        cmd += ["-k", mut.k]
+    env = dict(os.environ, PYTHONPATH=repo, PYTHONDONTWRITEBYTECODE="1")
+    # tests.shared_data looks beside the checkout; the scratch copy is elsewhere.
+    shared = os.path.join(os.path.dirname(ROOT), "shared", "data")
+    env.setdefault("ROBUSTLOSS_SHARED_DATA", shared)
+    proc = None
     try:
         with open(path, "w") as f:
             f.write(original.replace(mut.old, mut.new))
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mut.tests]
-        if mut.k:
-            cmd += ["-k", mut.k]
-        env = dict(os.environ, PYTHONPATH=repo, PYTHONDONTWRITEBYTECODE="1")
-        # tests.shared_data looks beside the checkout; the scratch copy is elsewhere.
-        env.setdefault(
-            "ROBUSTLOSS_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data")
-        )
         t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         try:
-            proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, timeout=timeout)
+            out, _ = proc.communicate(timeout=timeout)
             rc = proc.returncode
         except subprocess.TimeoutExpired:
-            rc = -1
+            proc.kill()
+            out, rc = proc.communicate()[0], -1
         dt = time.perf_counter() - t0
         if rc == 5:
-            return "no tests selected", dt
+            return "no tests selected", dt, ""
         if rc == -1:
-            return "caught (timeout)", dt
-        return ("caught" if rc != 0 else "MISSED"), dt
+            return "caught (timeout)", dt, ""
+        return ("caught" if rc != 0 else "MISSED"), dt, _first_failure(out or "")
     finally:
+        if proc is not None and proc.poll() is None:  # interrupted: stop the test run too
+            proc.kill()
+            proc.wait()
         with open(path, "w") as f:
             f.write(original)
 
@@ -1012,16 +1034,21 @@ def main(argv=None) -> int:
         for m in muts:
             print(f"{m.name}  [{m.path}; {' '.join(m.tests)} -k {m.k!r}]")
         return 0
+    # SIGTERM (kill, a timeout) ends the pass like Ctrl-C: the test run stops, the copy goes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     repo = scratch_copy()
     print(f"scratch copy: {repo}", file=sys.stderr)
     results: list[dict] = []
     try:
-        print("| mutation | file | tests (-k) | result | s |\n|---|---|---|---|---|", flush=True)
+        print("| mutation | file | tests (-k) | result | caught by | s |", flush=True)
+        print("|---|---|---|---|---|---|", flush=True)
         for m in muts:
-            result, dt = run_one(m, repo, args.timeout)
+            result, dt, by = run_one(m, repo, args.timeout)
             sel = " ".join(os.path.basename(t) for t in m.tests) + (f" -k '{m.k}'" if m.k else "")
-            print(f"| {m.name} | {m.path} | {sel} | {result} | {dt:.0f} |", flush=True)
-            results.append({"name": m.name, "path": m.path, "result": result, "seconds": dt})
+            print(f"| {m.name} | {m.path} | {sel} | {result} | {by} | {dt:.0f} |", flush=True)
+            results.append(
+                {"name": m.name, "path": m.path, "result": result, "by": by, "seconds": dt}
+            )
             if args.json:
                 _write_json(args.json, results)
     finally:
