@@ -115,8 +115,8 @@ def test_re_trained_cells_replace_their_rows(tmp_path):
     wd = str(tmp_path)
     cells = _cells(product(seed=[0, 1, 2]) + [{"loss": "mae"}])
     _sweep(cells, wd, FakeTask(attempt=0))
-    # Two cells lose their DONE marker (the documented way to train a cell again): a re-run
-    # trains exactly them, and the table then has their new epochs only.
+    # Two cells lose their DONE marker (a re-run trains every cell without DONE, docs/sweeps.md):
+    # the re-run trains exactly them, and the table then has their new epochs only.
     again = [cells[1], cells[3]]
     for c in again:
         os.remove(os.path.join(wd, "cells", c.id, "DONE"))
