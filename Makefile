@@ -22,7 +22,7 @@ LIB_STAMPS := $(foreach v,$(LIB_PYTHONS),$(call lib_venv,$(v))/.installed-$(DEPS
 WORKDIR ?= /tmp/robustloss_demo
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test test-lib $(foreach v,$(LIB_PYTHONS),test-lib-$(v)) lint bench data mlbench venv lib-venvs lock browser clean
+.PHONY: demo test test-lib $(foreach v,$(LIB_PYTHONS),test-lib-$(v)) lint bench data mlbench venv lib-venvs lock browser mutants clean
 
 $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -112,6 +112,13 @@ test: $(STAMP) $(LIB_STAMPS) data browser
 	$(MAKE) --no-print-directory -j $(words $(LIB_PYTHONS)) --output-sync=target test-lib
 
 test-lib: $(foreach v,$(LIB_PYTHONS),test-lib-$(v))
+
+# The mutation pass (tools/mutate.py, docs/testing.md): one planted bug at a time, each against
+# the tests that must catch it; CPU-heavy, so not in `make test`. MUTATE_FLAGS='-f transition/'
+# runs one module's mutations; tests/test_mutation_table.py keeps the table from going stale.
+MUTATE_FLAGS ?=
+mutants: $(STAMP) data
+	PYTHONPATH=$(CURDIR) $(PY) tools/mutate.py $(MUTATE_FLAGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -126,6 +126,23 @@ def test_aldr_kl_padding_rows_are_dropped(batches):
     np.testing.assert_array_equal(new.lam, state.lam)
 
 
+def test_padded_rows_never_read_a_stored_example(batches):
+    """A padded row (index N, out of range) gets the value of a fresh state, whatever the
+    stored per-example state: it never reads a real example's lambda or pruning flag."""
+    logits, labels, _ = batches[-1]
+    pad = jnp.full(len(labels), N)
+    aldr = S.aldr_kl(lam0=1.0)
+    moved = aldr.init(N)._replace(lam=jnp.linspace(0.55, 0.95, N))
+    got, _ = aldr.apply(logits, labels, moved, index=pad)
+    want, _ = aldr.apply(logits, labels, aldr.init(N), index=pad)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    tg = S.tgce(q=0.7, k=0.5)
+    pruned = tg.init(N)._replace(mask=jnp.zeros(N))
+    got, _ = tg.apply(logits, labels, pruned, index=pad)
+    want, _ = tg.apply(logits, labels, tg.init(N), index=pad)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_aldr_kl_no_gradient_through_lambda(batches):
     """Danskin: the gradient is that of LDR-KL at the (fixed) new temperature."""
     sl = S.aldr_kl(lam0=1.0, margin=0.1)

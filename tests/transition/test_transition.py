@@ -314,6 +314,36 @@ def test_objective_warmup_refresh_and_metrics():
     np.testing.assert_allclose(m2["label_precision"], (eff * clean).sum() / eff.sum(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("estimator", ["tv", "cycle"])
+def test_inactive_learnable_T_objective_is_the_plain_loss(estimator):
+    """While ``aux`` says the method is inactive (the warm-up), ``loss`` is the plain masked CE,
+    value and gradient, with no trace of the estimator's classifier term (TV, Cycle l1-l3), and
+    the learnable T does not move (the `Objective` contract: ``loss`` is correct during the
+    warm-up too, not only ``warmup_loss``)."""
+    cfg = default_config()
+    cfg.use, cfg.estimator, cfg.warmup_epochs = "forward", estimator, 2
+    cfg.tv_weight, cfg.cycle_weight = 5.0, 5.0  # a term that would show
+    obj = make_objective(cfg, num_classes=3, true_T=T_ASYM)
+    aux = obj.init(6, 3, jax.random.key(0))
+    assert int(aux["active"]) == 0
+    rng = np.random.default_rng(11)
+    logits = jnp.asarray(rng.normal(size=(5, 3)).astype(np.float32))
+    labels = np.array([0, 1, 2, 1, 0])
+    mask = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    batch = _batch(labels, mask=mask)
+
+    def value(f):
+        loss, new, _ = obj.loss(f, batch, aux, jax.random.key(3))
+        return loss, new
+
+    (loss, new), grad = jax.jit(jax.value_and_grad(value, has_aux=True))(logits)
+    ce = np_ce(np.asarray(logits, np.float64), labels)
+    np.testing.assert_allclose(loss, (ce * mask).sum() / mask.sum(), rtol=1e-5)
+    want = (np_softmax(np.asarray(logits, np.float64)) - np.eye(3)[labels]) * mask[:, None] / 4
+    np.testing.assert_allclose(grad, want, atol=1e-6)
+    jax.tree.map(np.testing.assert_array_equal, new["t_params"], aux["t_params"])
+
+
 def test_compat_anchor_uses_recorded_train_probabilities():
     cfg = default_config()
     cfg.use, cfg.estimator, cfg.warmup_epochs, cfg.paper_code_compat = "reweight", "anchor", 1, True
