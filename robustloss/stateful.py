@@ -220,7 +220,11 @@ def aldr_kl(
         loss = ldr_kl_on_scores(scores, labels, is_int, lam_new, margin)
         loss = loss - beta * jnp.square(lam_new - lam0)
         if is_int:  # a label outside [0, K) gives NaN (and a NaN lambda), never a plausible loss
-            loss = jnp.where(c.valid_int_labels(jnp.asarray(raw_labels), n_cls)[1], loss, jnp.nan)
+            ok = c.valid_int_labels(jnp.asarray(raw_labels), n_cls)[1]
+            loss = jnp.where(ok, loss, jnp.nan)
+            # explicit: the NaN row's lambda must not depend on how XLA's clip/min/max treat NaN
+            # (it came out NaN or finite depending on the compilation)
+            lam_new = jnp.where(ok, lam_new, jnp.nan)
         lam = state.lam.at[jnp.asarray(index)].set(lam_new.astype(state.lam.dtype), mode="drop")
         return loss, AldrKlState(lam=lam)
 
