@@ -46,6 +46,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+from robustloss._io import tmp_owner, write_json  # noqa: E402 -- after the path setup
+
 DEFAULT_CONFIG = os.path.join(ROOT, "bench", "sweep_letter_grid.py")
 KILLS = ("driver SIGKILL", "group SIGKILL", "driver SIGTERM")
 NOT_COMPARED = ("time", "elapsed")
@@ -184,7 +186,7 @@ def _leftovers(wd: str) -> dict:
     for dirpath, _, files in os.walk(wd):
         if "jax_cache" in dirpath:
             continue
-        tmp += [os.path.join(dirpath, f) for f in files if ".tmp." in f]
+        tmp += [os.path.join(dirpath, f) for f in files if tmp_owner(f) is not None]
     return {"packs": sorted(os.listdir(packs)) if os.path.isdir(packs) else [], "tmp_files": tmp}
 
 
@@ -324,9 +326,7 @@ def main(argv=None) -> int:
     summary["ok"] = all(checks.values())
     print(json.dumps({k: v for k, v in summary.items() if k != "rounds"}, indent=1, default=str))
     if args.out:
-        with open(args.out + ".tmp", "w") as f:
-            json.dump(summary, f, indent=1, default=str)
-        os.replace(args.out + ".tmp", args.out)
+        write_json(args.out, summary, default=str)
     if not args.keep and args.workdir is None and summary["ok"]:
         shutil.rmtree(base, ignore_errors=True)
     return 0 if summary["ok"] else 1
