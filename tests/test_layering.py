@@ -76,6 +76,9 @@ TIER_INSTALLS = {"library": (), "harness": ("train",), "study": ("train", "study
 # scipy>=1.14`` and ml_dtypes of jax 0.10.2); robustloss.noise.instance_dependent imports
 # scipy.stats, the pretrained-weight reader ml_dtypes (bfloat16).
 COMES_WITH = {"scipy": "jax", "jaxlib": "jax", "ml-dtypes": "jax"}
+# Optional extras outside every tier's install: a module may import their package only where
+# it tells the user the install command (``pip install 'robustloss[<extra>]'``) on failure.
+OPTIONAL_EXTRAS = {"tensorboard": "tensorboard", "wandb": "wandb"}
 # Import names whose distribution is named otherwise.
 DISTRIBUTION = {
     "sklearn": "scikit-learn",
@@ -269,6 +272,9 @@ def _undeclared_imports(files: dict[str, pathlib.Path], installs: dict[str, set[
                 continue
             if dist in COMES_WITH and COMES_WITH[dist] in installs[tier]:
                 continue
+            extra = OPTIONAL_EXTRAS.get(dist)
+            if extra and f"pip install 'robustloss[{extra}]'" in path.read_text():
+                continue
             bad.append(f"{name}:{line} ({tier}) imports {mod}: {dist} is not in its install")
     return bad
 
@@ -300,6 +306,15 @@ def test_the_tier_checks_see_planted_imports(tmp_path):
     bad = _undeclared_imports(files, _tier_packages())
     assert bad == [
         "robustloss.losses._planted:1 (library) imports flax.linen: flax is not in its install"
+    ]
+    # an optional extra's package: only with the install command for the user
+    bare = tmp_path / "bare.py"
+    bare.write_text("def f():\n    import wandb\n")
+    hinted = tmp_path / "hinted.py"
+    hinted.write_text(bare.read_text() + "HINT = \"pip install 'robustloss[wandb]'\"\n")
+    files = {"robustloss.report._bare": bare, "robustloss.report._hinted": hinted}
+    assert _undeclared_imports(files, _tier_packages()) == [
+        "robustloss.report._bare:2 (study) imports wandb: wandb is not in its install"
     ]
 
 

@@ -86,9 +86,14 @@ class DriverLock:
         SweepLockedError: another process holds the lock (``wait=False``), naming it.
 
     Example:
-        >>> lock = DriverLock("/tmp/rl_sweep")  # doctest: +SKIP
-        >>> ...  # write cells/, the table
-        >>> lock.release()  # doctest: +SKIP
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> lock = DriverLock(d)  # then write cells/, the table
+        >>> held(d)
+        True
+        >>> lock.release()
+        >>> held(d)
+        False
     """
 
     def __init__(

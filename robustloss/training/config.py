@@ -173,7 +173,9 @@ def default_config() -> ml_collections.ConfigDict:
         (``metrics.jsonl``, required: it is the run's record) and optionally ``"tensorboard"``
         (event files under ``workdir/tensorboard``; extra ``[tensorboard]``, no TensorFlow).
       diagnostics.every: per-example noise diagnostics every n epochs and after the last (-1,
-        the default: every ceil(num_epochs / 10) epochs, about ten per run; 0: off): an
+        the default: every ceil(num_epochs / 10) epochs, about ten per run, with
+        ``dataset.pipeline="memory"``, and off, ``examples.parquet`` too, with ``"stream"``,
+        where each diagnosis streams the training set once more; 0: off): an
         eval-mode pass over the training set gives ``noise/*`` metrics (memorisation, noise
         detection; when the clean labels are known) and ``test/class_acc/<c>``
         (`robustloss.training.diagnostics`). ``diagnostics.examples``: write
@@ -601,6 +603,13 @@ def _check_outputs(c: ml_collections.ConfigDict) -> None:
         )
     if not isinstance(d.examples, bool):
         raise ValueError(f"config.diagnostics.examples={d.examples!r} must be True or False")
+    ds = c.dataset
+    if d.every > 0 and ds.get("pipeline") == "stream" and ds.get("bad_images") == "skip":
+        raise ValueError(
+            f"config.diagnostics.every={d.every} needs every training image (one logit per "
+            "example), but dataset.bad_images='skip' leaves unreadable ones out; set "
+            "diagnostics.every=0 (or -1: off with the stream pipeline) or bad_images='fail'"
+        )
     rate = d.flag_rate
     if isinstance(rate, bool) or not isinstance(rate, int | float):
         raise ValueError(f"config.diagnostics.flag_rate={rate!r} must be a number")

@@ -1,7 +1,9 @@
 """Per-example diagnostics of label noise: per-epoch noise metrics and ``examples.parquet``.
 
 Every ``config.diagnostics.every`` epochs (default -1: every ``ceil(num_epochs / 10)``, about
-ten points per run; 0: off) and after the last, one eval-mode pass over the training set
+ten points per run, with the memory pipeline, and off -- ``examples.parquet`` too -- with the
+stream pipeline, where each diagnosis streams the whole training set once more; 0: off) and
+after the last, one eval-mode pass over the training set
 (`Trainer.predict`, the same program as the evaluation) gives every training example's logits;
 a jitted reduction turns them into a few scalars on device (vmapped over runs), so no
 per-example work happens on the host. With ``y~`` the given (noisy) label, ``y`` the clean
@@ -322,6 +324,9 @@ class Diagnostics:
         config = plan.config
         d = config.diagnostics
         self.every, self.write, self.flag_rate = int(d.every), bool(d.examples), float(d.flag_rate)
+        if self.every == -1 and config.dataset.get("pipeline", "memory") == "stream":
+            # each diagnosis streams the whole training set once more: opt in with every=n
+            self.every, self.write = 0, False
         self.num_epochs = config.num_epochs
         self.trainer, self.feed, self.runs = trainer, feed, plan.num_runs
         self.labels = np.asarray(data.y_train, np.int32)

@@ -64,6 +64,9 @@ def config(folder, pipeline="memory", loss="aldr_kl", **fields):
         c.num_epochs = 2
         c.epoch_mode = "loop"
         c.progress = "none"
+        # the memory run's default (-1: every epoch of 2); the stream's -1 is off: opting in
+        # compares the streamed noise diagnostics with the memory pipeline's too
+        c.diagnostics.every = 1
         for k, v in fields.items():
             node = c
             *parents, leaf = k.split(".")
@@ -209,7 +212,11 @@ def test_unreadable_images_are_skipped_and_counted_or_fail(folder, tmp_path):
     with pytest.raises(ValueError, match=r"39.png' \(row 39\): unreadable"):
         train(config(folder, "stream", **fields), None, **QUIET)
     fields["dataset.bad_images"] = "skip"
+    with pytest.raises(ValueError, match="diagnostics.every=1 needs every training image"):
+        config(folder, "stream", **fields)
+    fields["diagnostics.every"] = -1  # the default: off with the stream pipeline
     s = train(config(folder, "stream", **fields), None, **QUIET)
+    assert not any(k.startswith("noise/") for k in s["history"][-1])
     # per epoch: one image left out at loading, one masked when decoded
     assert [r["train/bad_images"] for r in s["history"]] == [2.0, 2.0]
     fields.pop("dataset.bad_images")
