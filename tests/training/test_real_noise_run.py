@@ -124,6 +124,27 @@ def test_clothing1m_run_data_no_acc_clean_and_clean_val(files, pipeline):
     # (training on it: tests/configs/test_real_noise_configs.py, the RENT Clothing1M config)
 
 
+def test_stream_crops_file_datasets_like_memory_at_their_standard_size(files):
+    """The stream's transforms crop a file dataset's images as the memory pipeline decodes
+    them (shorter side to S, centre crop), at ``dataset.image_size`` or, when it is 0, at the
+    dataset's standard size (Clothing1M: 224); ``augment`` is then a host random-resized crop."""
+    from robustloss.data import ImageTransform
+    from robustloss.training.build import host_augment
+    from robustloss.training.feed import stream_transforms
+
+    for size, want in ((4, 4), (0, 224)):
+        c = _cfg("clothing1m", files["clothing1m"][0], dataset__pipeline="stream")
+        c.dataset.image_size = size
+        data = load_run_data(c)
+        assert data.image_size == want and data.x_train.shape[1:] == (want, want, 3)
+        evaluate = ImageTransform(size=want, crop="center", resize_fraction=1.0)
+        assert stream_transforms(c, data.image_size, data.resize_fraction) == (evaluate, evaluate)
+        c.augment = True
+        train_tf, eval_tf = stream_transforms(c, data.image_size, data.resize_fraction)
+        assert (train_tf.crop, train_tf.size, eval_tf) == ("random_resized", want, evaluate)
+        assert host_augment(c, data.image_size)
+
+
 @pytest.mark.parametrize("pipeline", ["memory", "stream"])
 def test_mini_webvision_run_data_has_its_named_eval_set(files, pipeline):
     d, _ = files["mini_webvision"]
