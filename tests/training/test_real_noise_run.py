@@ -216,7 +216,8 @@ def test_streamed_file_dataset_gives_the_memory_pipelines_numbers(files, name):
 
     out = {}
     for pipeline in ("memory", "stream"):
-        c = _cfg(name, files[name][0], dataset__image_size=6, dataset__pipeline=pipeline)
+        # 8 px from 12x10 files: the crop fraction matters (shorter side 8, not 8 / 0.875 = 9)
+        c = _cfg(name, files[name][0], dataset__image_size=8, dataset__pipeline=pipeline)
         c.dataset.mean, c.dataset.std = (0.5, 0.4, 0.45), (0.25, 0.3, 0.2)
         c.dataset.threads, c.epoch_mode, c.num_epochs, c.batch_size = 2, "loop", 2, 8
         validate_config(c)
