@@ -672,8 +672,10 @@ def load_dataset(
         ``test_fraction`` are unused. ``image_list``: the test list (its labels must be classes
         of the training list).
       lazy: return record sources instead of arrays: ``x_train``/``x_val``/``x_test`` are
-        `ImageFileSource` (``image_list``: nothing decoded, every file's header checked) or
-        `ArraySource` over the arrays (other datasets), for `stream_batches`.
+        `ImageFileSource` (``image_list`` and the real-noise file datasets ``clothing1m``,
+        ``mini_webvision``, ``food101n``, ``animal10n``, whose ``meta["extra_eval"]`` sets are
+        sources too: nothing decoded, every file's header checked) or `ArraySource` over the
+        arrays (other datasets), for `stream_batches`.
       **options: the dataset's own options (:func:`dataset_options`; checked against its
         entry in `DATASETS`, so an option of another dataset raises). ``letter``:
         ``test_rows`` (``split="last"``: the number of final rows used as test; UCI: 4,000) and
