@@ -65,10 +65,12 @@ Datasets (``DATASETS``; the code's data files and ``models.py``):
     one-hot label at 1e-4 in both); LDR-KL and ALDR-KL
     with the code's CIFAR-style values (λ = 10 / λ0 = 10, α = 2, margin 0.1) -- **the λ, λ0,
     α and c the paper used on WebVision are not published**, so those two
-    rows are ours, not the paper's. Deviations: the Ma et al. augmentation (random resized
-    crop 224, flip, ImageNet normalisation) belongs to the streaming pipeline (issue 18) and
-    is not applied by the memory pipeline; ResNet-50 comes with issue 18 (the config fails
-    clearly until then; ``model=resnet34`` runs a reduced version).
+    rows are ours, not the paper's. Deviations: the config sets neither ``augment`` nor
+    ``dataset.mean``/``std``, so the Ma et al. augmentation (random resized crop 224, flip,
+    ImageNet normalisation) is not applied unless given: ``augment=true`` (the stream's
+    random-resized crop + flip) and ``dataset.mean``/``dataset.std`` = ImageNet's
+    (``robustloss.data.IMAGENET_MEAN`` / ``IMAGENET_STD``); evaluation images are the shorter
+    side resized to 224 + the central crop (docs/data.md, "Memory or stream").
 Protocol (the code's ``experiment.py`` and the paper's experiments): SGD momentum 0.9 (PyTorch
   semantics), coupled weight decay 5e-3,
   batch 64, fixed data order (``shuffle=False``), learning rate 1e-3 (every README/demo command;

@@ -13,7 +13,7 @@ Protocols (as the RENT code's ``main.py`` sets them; warm-up epochs are *added* 
   ``fmnist``: ResNet-18, otherwise as MNIST. The code's ResNet has an ImageNet stem (7x7/2
     conv + max-pool) on 28 px inputs; ours is the CIFAR stem (``robustloss.models``).
   ``cifar10``: ResNet-34, random crop (pad 4) + horizontal flip.
-  ``cifar100``: the code uses ResNet-50, which ``robustloss.models`` lacks; ResNet-34 here.
+  ``cifar100``: the code uses ResNet-50; ResNet-34 here (a deviation).
   ``fmnist_cpu``: a 2-core-CPU reduction of ``fmnist``: LeNet, the first 20,000 training
     images, 2 warm-up + 6 method epochs, test accuracy at the last epoch only.
   ``cifar10n``: real human noise (the paper's real-noise table): CIFAR-10N label
@@ -33,10 +33,14 @@ Protocols (as the RENT code's ``main.py`` sets them; warm-up epochs are *added* 
     train = every line of ``noisy_label_kv.txt``, test = every line of ``clean_label_kv.txt``
     (clean train + val + test, not the standard 10,526; the run's provenance records how many
     training images are also test images); ``sets=standard`` uses the standard noisy train
-    (1M) / clean test (10,526). Deviations: the code's Resize(256) + RandomCrop(224) + flip and
-    its normalisation ((.6959,.6537,.6371), (.3113,.3192,.3214)) belong to the streaming
-    pipeline (issue 18) and are not applied by the memory pipeline; ResNet-50 and the
-    torchvision weight reader come with issue 18 (the config fails clearly until then).
+    (1M) / clean test (10,526). Deviations: the config sets neither ``augment`` nor
+    ``dataset.mean``/``std``. The code's Resize(256) + RandomCrop(224) + flip is not one of
+    the stream's transforms (``augment=true`` gives a random-resized crop 224 + flip); its
+    normalisation ((.6959,.6537,.6371), (.3113,.3192,.3214)) can be set as ``dataset.mean`` /
+    ``dataset.std``; evaluation images are the shorter side resized to 224 + the central crop
+    (docs/data.md, "Memory or stream"). ``model.init_path`` must be an ``.npz`` (ours, or
+    torchvision's names): this config's check refuses ``.pth`` / ``.safetensors`` files
+    (``configs/paper/_requirements.py``).
 Special keys:
   ``setting``: ``sym20``, ``sym50``, ``asym20``, ``asym40`` (RENT noise generator: symmetric
     rate = share of wrong labels; asymmetric = the dataset's flip list, ``noise.mode =
@@ -88,7 +92,7 @@ _MODEL = {
     "fmnist": "resnet18",
     "fmnist_cpu": "lenet",
     "cifar10": "resnet34",
-    "cifar100": "resnet34",  # the code's ResNet-50 when issue 18 adds it to robustloss.models
+    "cifar100": "resnet34",  # the code's is ResNet-50 (a deviation, module docstring)
     "cifar10n": "resnet34",
     "clothing1m": "resnet50",
 }

@@ -41,7 +41,13 @@ from ._load import (
 )
 from ._pickles import UnsafePickleError
 from ._preprocess import channel_stats, minmax_scale, normalize_per_channel, random_crop_flip
-from ._real_noise import FileDataset, decode_images, file_dataset_arrays, load_file_dataset
+from ._real_noise import (
+    FileDataset,
+    decode_images,
+    file_dataset_arrays,
+    file_dataset_sources,
+    load_file_dataset,
+)
 from ._sources import read_idx, tfds_order, write_tfds_copy
 from ._stream import Stream, epoch_order, eval_batches, stream_batches
 
@@ -69,6 +75,7 @@ __all__ = [
     "dataset_options",
     "default_cache_dir",
     "file_dataset_arrays",
+    "file_dataset_sources",
     "epoch_order",
     "eval_batches",
     "kfold_splits",

@@ -235,10 +235,12 @@ def _image_list(name: str, a: _Args) -> _sources.Raw:
         t_paths, t_labels, _ = read_image_list(a.test_path, classes=classes)
     src = ImageFileSource(paths, labels, root, size=a.options["image_size"])
     meta: dict[str, Any] = {"root": root, "image_size": a.options["image_size"]}
-    src, dropped = _readable(src, a, train_list)
+    src, dropped = _readable(src, a.options["bad_images"], train_list)
     if a.test_path:
         test, t_dropped = _readable(
-            ImageFileSource(t_paths, t_labels, root, size=a.options["image_size"]), a, a.test_path
+            ImageFileSource(t_paths, t_labels, root, size=a.options["image_size"]),
+            a.options["bad_images"],
+            a.test_path,
         )
         if t_dropped:
             raise ImageReadError(
@@ -281,19 +283,24 @@ def _image_list(name: str, a: _Args) -> _sources.Raw:
     )
 
 
-def _readable(src: ImageFileSource, a: _Args, where: Any) -> tuple[ImageFileSource, list[str]]:
-    """``src`` without the files whose header cannot be read (``bad_images='skip'``), and the
-    reasons; with ``'fail'`` the first bad files are named in the error."""
+_SKIP_HINT = " (bad_images='skip' leaves them out and counts them)"
+
+
+def _readable(
+    src: ImageFileSource, policy: str, where: Any, hint: str = _SKIP_HINT
+) -> tuple[ImageFileSource, list[str]]:
+    """``src`` without the files whose header cannot be read (``policy='skip'``), and the
+    reasons; with ``'fail'`` the first bad files are named in the error (then ``hint``)."""
     bad = src.check()
     if not bad:
         return src, []
     reasons = [f"{src.describe(i)}: {why}" for i, why in bad]
-    if a.options["bad_images"] == "fail":
+    if policy == "fail":
         shown = "; ".join(reasons[:5])
         raise ImageReadError(
             f"{os.fspath(where)!r}: {len(bad)} of {len(src)} images cannot be read: {shown}"
             + (" ..." if len(bad) > 5 else "")
-            + " (bad_images='skip' leaves them out and counts them)"
+            + hint
         )
     keep = np.setdiff1d(np.arange(len(src)), [i for i, _ in bad])
     return src[keep], reasons
@@ -338,12 +345,10 @@ def _cifar_n_source(name: str, a: _Args) -> _sources.Raw:
 
 
 def _file_source(name: str, a: _Args) -> _sources.Raw:
-    if a.lazy:
-        raise ValueError(
-            f"dataset {name!r} with pipeline='stream' is not connected to the streaming "
-            "pipeline yet; use dataset.pipeline='memory' with a dataset.image_size / partial "
-            "copy that fits in memory"
-        )
+    """A real-noise file dataset: decoded into memory, or (``lazy``) as `ImageFileSource`
+    records whose headers are all read now (a missing or unreadable file fails here, naming
+    it, as the memory pipeline's decoding does; a damaged body fails when the stream decodes
+    it)."""
     fd = _real_noise.load_file_dataset(
         name,
         a.path,
@@ -352,7 +357,16 @@ def _file_source(name: str, a: _Args) -> _sources.Raw:
         train_set=a.options.get("train_set", ""),
         test_set=a.options.get("test_set", ""),
     )
-    return _real_noise.file_dataset_arrays(fd, a.options["image_size"])
+    if not a.lazy:
+        return _real_noise.file_dataset_arrays(fd, a.options["image_size"])
+    raw = _real_noise.file_dataset_sources(fd, a.options["image_size"])
+    evals = {"train": raw.x_train, fd.test_set: raw.x_test}
+    if "x_val" in raw.meta:
+        evals[fd.val_set] = raw.meta["x_val"]
+    evals.update({e: x for e, (x, _) in raw.meta.get("extra_eval", {}).items()})
+    for split, src in evals.items():
+        _readable(src, "fail", f"{name} {split} images", " (every image listed must be readable)")
+    return raw
 
 
 def _label_set_problem(value) -> str | None:
@@ -658,8 +672,10 @@ def load_dataset(
         ``test_fraction`` are unused. ``image_list``: the test list (its labels must be classes
         of the training list).
       lazy: return record sources instead of arrays: ``x_train``/``x_val``/``x_test`` are
-        `ImageFileSource` (``image_list``: nothing decoded, every file's header checked) or
-        `ArraySource` over the arrays (other datasets), for `stream_batches`.
+        `ImageFileSource` (``image_list`` and the real-noise file datasets ``clothing1m``,
+        ``mini_webvision``, ``food101n``, ``animal10n``, whose ``meta["extra_eval"]`` sets are
+        sources too: nothing decoded, every file's header checked) or `ArraySource` over the
+        arrays (other datasets), for `stream_batches`.
       **options: the dataset's own options (:func:`dataset_options`; checked against its
         entry in `DATASETS`, so an option of another dataset raises). ``letter``:
         ``test_rows`` (``split="last"``: the number of final rows used as test; UCI: 4,000) and
@@ -822,7 +838,7 @@ def _assemble(name, raw, *, val_fraction, seed, scale, flatten) -> Dataset:
     if x_va_file is not None:
         if val_fraction:
             raise ValueError(f"{name}: the file has a validation split; pass val_fraction=0")
-        x_va = np.asarray(x_va_file, dtype=np.float32)
+        x_va = x_va_file if _is_source(x_va_file) else np.asarray(x_va_file, dtype=np.float32)
         y_va = np.asarray(y_va_file, dtype=np.int32)
         val_index = np.arange(len(y_va), dtype=np.int64) + len(y_tr)
         tr = np.arange(len(y_tr))

@@ -4,9 +4,11 @@ Each loader reads the dataset's own list files in its published on-disk layout, 
 published counts, and returns a frozen `FileDataset`: training image paths with their (noisy)
 labels, the clean labels where the dataset has them, the evaluation sets by name as
 ``(paths, labels)``, class names, the counts found against the published ones, and provenance.
-Images are not decoded here: the streaming pipeline (``dataset.pipeline="stream"``) takes the
-paths and labels (index = position), and `file_dataset_arrays` decodes them into memory at a
-fixed size for ``dataset.pipeline="memory"`` (small copies, tests).
+Images are not decoded here: `file_dataset_sources` wraps the paths and labels (index =
+position) in `ImageFileSource` records for the streaming pipeline (``dataset.pipeline="stream"``),
+and `file_dataset_arrays` decodes them into memory at a fixed size for
+``dataset.pipeline="memory"`` (ANIMAL-10N, small copies, tests). Both give the same rows,
+labels, splits and evaluation sets, and the same pixels at evaluation (`decode_image`).
 
 Nothing is guessed: a missing list file, a malformed line, a label out of range or a count
 that differs from the published one fails with the file and the numbers. ``partial=True``
@@ -53,10 +55,15 @@ from typing import Any
 
 import numpy as np
 
+from ._images import ImageFileSource, center_crop
 from ._sources import Raw
 
 SAMPLE_CHECK = 64  # image files checked per split when listing (all of them when decoding)
 MEMORY_LIMIT_BYTES = 16 * 2**30  # float32 arrays a memory-pipeline dataset may take on the host
+#: How a file dataset's image is brought to ``image_size`` in both pipelines (memory decoding,
+#: the stream's evaluation transform): the shorter side resized to ``image_size / 1.0``, then
+#: the central crop -- ANIMAL-10N's native 64x64 images stay as they are at 64.
+FILE_RESIZE_FRACTION = 1.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -704,8 +711,12 @@ def load_file_dataset(
 
 
 def decode_image(path: str, size: int) -> np.ndarray:
-    """One image as uint8 ``[size, size, 3]``: RGB, shorter side resized to ``size``
-    (bilinear), then the central ``size × size`` crop (an image already that size is unchanged).
+    """One image as uint8 ``[size, size, 3]``: RGB, the shorter side resized to ``size``
+    (bilinear), then the central ``size × size`` crop -- `center_crop` with
+    ``resize_fraction = FILE_RESIZE_FRACTION`` (torchvision's ``Resize(size)`` +
+    ``CenterCrop(size)``, their rounding); an image already that size is unchanged. The stream
+    applies the same function to each image (its evaluation transform), so both pipelines see
+    the same pixels.
 
     Raises:
         FileNotFoundError: missing file. ValueError: unreadable image (naming the file).
@@ -717,14 +728,7 @@ def decode_image(path: str, size: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
-            w, h = im.size
-            if (w, h) != (size, size):
-                s = size / min(w, h)
-                nw, nh = max(size, round(w * s)), max(size, round(h * s))
-                im = im.resize((nw, nh), Image.BILINEAR)
-                left, top = (nw - size) // 2, (nh - size) // 2
-                im = im.crop((left, top, left + size, top + size))
-            return np.asarray(im, np.uint8)
+            return np.asarray(center_crop(im, size, FILE_RESIZE_FRACTION), np.uint8)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"image {path!r} is not a readable image: {e}") from None
 
@@ -758,38 +762,67 @@ def check_memory(fd: FileDataset, size: int, limit: int = MEMORY_LIMIT_BYTES) ->
         )
 
 
-def file_dataset_arrays(fd: FileDataset, image_size: int = 0):
+def file_dataset_arrays(fd: FileDataset, image_size: int = 0) -> Raw:
     """The `FileDataset` decoded into memory as raw splits (``dataset.pipeline="memory"``).
 
     Returns:
         `robustloss.data._sources.Raw`: uint8 images at ``image_size`` (0: the dataset's
-        standard size); ``y_train`` the clean label where known, else the noisy one (the harness
-        trains on ``meta["real_noise"]["labels"]``); the test split, the validation split
-        (``meta["x_val"]``, float32 in [0, 1]) and further eval sets by name
+        standard size; `decode_image`); ``y_train`` the clean label where known, else the noisy
+        one (the harness trains on ``meta["real_noise"]["labels"]``); the test split, the
+        validation split (``meta["x_val"]``, float32 in [0, 1]) and further eval sets by name
         (``meta["extra_eval"]``); ``meta["real_noise"]`` as for CIFAR-N.
     """
     size = int(image_size) or fd.image_size
     check_memory(fd, size)
-    x_tr = decode_images(fd.train_paths, size)
-    te_paths, y_te = fd.eval_sets[fd.test_set]
-    x_te = decode_images(te_paths, size)
+    decode = lambda paths, labels: decode_images(paths, size)  # noqa: E731
+    scaled = lambda paths, labels: decode(paths, labels).astype(np.float32) / np.float32(255)  # noqa: E731
+    return _file_raw(fd, size, decode, scaled)
+
+
+def file_dataset_sources(fd: FileDataset, image_size: int = 0) -> Raw:
+    """The `FileDataset` as record sources (``dataset.pipeline="stream"``): nothing decoded.
+
+    The same rows, order, labels, splits, eval sets and ``meta`` as `file_dataset_arrays`, with
+    an `ImageFileSource` (``size`` = ``image_size``, 0: the dataset's standard) wherever that
+    has an array: ``x_train``, ``x_test``, ``meta["x_val"]`` and each ``meta["extra_eval"]``.
+    ``meta["resize_fraction"]`` tells the stream how to crop (`FILE_RESIZE_FRACTION`), so its
+    evaluation transform gives the pixels `decode_image` gives.
+    """
+    size = int(image_size) or fd.image_size
+    source = lambda paths, labels: ImageFileSource(paths, labels, fd.root, size=size)  # noqa: E731
+    return _file_raw(fd, size, source, source)
+
+
+def _file_raw(
+    fd: FileDataset,
+    size: int,
+    images: Callable[[Sequence[str], np.ndarray], Any],
+    scaled: Callable[[Sequence[str], np.ndarray], Any],
+) -> Raw:
+    """The raw splits of ``fd``: ``images(paths, labels)`` makes the training and test inputs,
+    ``scaled(paths, labels)`` the validation and extra evaluation inputs (the ones `_assemble`
+    takes as they are); everything else is shared by both pipelines."""
     y_tr = np.where(fd.train_clean >= 0, fd.train_clean, fd.train_labels).astype(np.int32)
+    te_paths, y_te = fd.eval_sets[fd.test_set]
+    x_tr = images(fd.train_paths, y_tr)
+    x_te = images(te_paths, y_te)
     meta: dict[str, Any] = {
         "index_train": np.arange(len(y_tr)),
         "index_test": np.arange(len(y_te)),
         "real_noise": real_noise_meta(fd),
         "image_size": size,
+        "resize_fraction": FILE_RESIZE_FRACTION,
         "test_set": fd.test_set,
     }
     if fd.val_set is not None:
         va_paths, y_va = fd.eval_sets[fd.val_set]
-        meta["x_val"] = decode_images(va_paths, size).astype(np.float32) / np.float32(255)
+        meta["x_val"] = scaled(va_paths, y_va)
         meta["y_val"] = y_va
         meta["val_clean"] = True
     extra = {}
     for e in fd.extra_eval_sets:
         paths, y = fd.eval_sets[e]
-        extra[e] = (decode_images(paths, size).astype(np.float32) / np.float32(255), y)
+        extra[e] = (scaled(paths, y), y)
     if extra:
         meta["extra_eval"] = extra
     if fd.partial:

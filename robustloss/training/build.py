@@ -20,6 +20,7 @@ import numpy as np
 
 from robustloss import get_loss
 from robustloss.data import (
+    ImageTransform,
     dataset_options,
     kfold_splits,
     load_dataset,
@@ -50,6 +51,10 @@ from robustloss.training.optim import INJECTED, make_run_optimizer, make_schedul
 from robustloss.training.runs import RunPlan, as_plan
 from robustloss.training.trainer import Trainer, TrainState, make_mesh
 from robustloss.transition import make_objective
+
+#: The evaluation crop of image files unless the dataset says otherwise (`ImageTransform`'s:
+#: the shorter side to ``image_size / 0.875``, the ImageNet evaluation recipe).
+IMAGE_RESIZE_FRACTION = ImageTransform.resize_fraction
 
 __all__ = [
     "RunData",
@@ -95,9 +100,14 @@ class RunData:
             run for vmapped runs. None otherwise.
         bad_images: training images left out at loading because they could not be read
             (``dataset.bad_images = "skip"``).
+        image_size: the side image files are cropped to (``dataset.image_size``, or a real-noise
+            file dataset's standard size when that is 0); 0 for records of one size.
+        resize_fraction: the evaluation crop of image files: the shorter side resized to
+            ``image_size / resize_fraction``, then the central square (`ImageTransform`).
 
-    With ``dataset.pipeline = "stream"``, ``x_train``/``x_val``/``x_test`` are record sources
-    (`robustloss.data.ImageFileSource` / `ArraySource`) instead of arrays.
+    With ``dataset.pipeline = "stream"``, ``x_train``/``x_val``/``x_test`` (and the extra
+    evaluation sets) are record sources (`robustloss.data.ImageFileSource` / `ArraySource`)
+    instead of arrays.
     """
 
     x_train: np.ndarray
@@ -118,6 +128,8 @@ class RunData:
     extra_eval: dict | None = None
     noise_report: dict | list | None = None
     bad_images: int = 0
+    image_size: int = 0
+    resize_fraction: float = IMAGE_RESIZE_FRACTION
 
 
 def source_rows(ds: Any) -> int:
@@ -305,6 +317,14 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
     test = (_inputs(d, x_test), np.asarray(y_test, np.int32))
     bad = len(ds.meta.get("bad_images") or ())
     extra_eval = ds.meta.get("extra_eval")
+    if extra_eval:  # normalised like the test set (record sources: by their transform)
+        extra_eval = {
+            n: (_inputs(d, x), np.asarray(y, np.int32)) for n, (x, y) in extra_eval.items()
+        }
+    images = {
+        "image_size": int(ds.meta.get("image_size") or 0),
+        "resize_fraction": float(ds.meta.get("resize_fraction", IMAGE_RESIZE_FRACTION)),
+    }
     if plan.num_runs is None:
         one = _run_labels(config, plan.noise_seeds[0], base, k)
         return RunData(
@@ -323,6 +343,7 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
             extra_eval=extra_eval,
             noise_report=one.report,
             bad_images=bad,
+            **images,
         )
     cache: dict[tuple, _Labels] = {}
     per_run = []
@@ -337,6 +358,7 @@ def load_run_data(config: RunPlan | ml_collections.ConfigDict) -> RunData:
     if any(p.report is not None for p in per_run):
         out.noise_report = [p.report for p in per_run]
     out.bad_images = bad
+    out.image_size, out.resize_fraction = images["image_size"], images["resize_fraction"]
     return out
 
 
@@ -642,7 +664,7 @@ def build_trainer(
         if config.num_devices:
             devices = devices[: config.num_devices]
     augment = None
-    if config.augment and not host_augment(config):
+    if config.augment and not host_augment(config, data.image_size):
         augment = random_crop_flip
     mode = config.epoch_mode
     if mode == "auto":
@@ -671,12 +693,14 @@ def build_trainer(
     )
 
 
-def host_augment(config: ml_collections.ConfigDict) -> bool:
+def host_augment(config: ml_collections.ConfigDict, image_size: int | None = None) -> bool:
     """Whether ``augment`` runs on the host workers of the stream (random-resized crops of
-    image files to ``dataset.image_size``) rather than on the device (pad-4 crop + flip of
-    fixed-size images, `random_crop_flip`, the same in both pipelines)."""
+    image files to ``image_size``: `RunData.image_size`, default ``dataset.image_size``) rather
+    than on the device (pad-4 crop + flip of fixed-size images, `random_crop_flip`, the same in
+    both pipelines)."""
     d = config.dataset
-    return d.get("pipeline", "memory") == "stream" and bool(d.get("image_size", 0))
+    size = d.get("image_size", 0) if image_size is None else image_size
+    return d.get("pipeline", "memory") == "stream" and bool(size)
 
 
 def init_state(

@@ -99,7 +99,7 @@ def default_config() -> ml_collections.ConfigDict:
         ``aggre``, ``worse``, ``random1``-``random3``; ``noisy``, ``noisy_coarse``),
         ``label_file`` (the CIFAR-N ``.pt`` when not in ``path``), ``partial`` (accept a copy
         with fewer images than published, recorded in the provenance), ``image_size`` (file
-        datasets in memory: the square side, 0 = the dataset's standard), ``eval_path``
+        datasets, both pipelines: the square side, 0 = the dataset's standard), ``eval_path``
         (mini-WebVision: the ILSVRC12 val folder; Food-101N: Food-101), ``train_set`` /
         ``test_set`` (Clothing1M: ``rent`` for the RENT code's sets). These datasets carry
         their own labels: ``noise.kind`` must be ``real`` (with no ``labels_path``), or

@@ -93,22 +93,30 @@ class MemoryFeed:
         pass
 
 
-def stream_transforms(config: ml_collections.ConfigDict) -> tuple[ImageTransform, ImageTransform]:
+def stream_transforms(
+    config: ml_collections.ConfigDict,
+    image_size: int | None = None,
+    resize_fraction: float = ImageTransform.resize_fraction,
+) -> tuple[ImageTransform, ImageTransform]:
     """The host transforms ``(train, eval)`` of a streamed run.
 
-    With ``dataset.image_size = S`` (image files): training images are random-resized crops to
-    ``S×S`` with a flip when ``augment``, else resized + center-cropped like evaluation
-    images. Without (records of one size): the images as they are; ``augment`` then runs on the
-    device (pad-4 crop + flip, as in the memory pipeline). Both normalise with
+    With an image size ``S`` (``image_size``: `RunData.image_size`, default
+    ``dataset.image_size``; a real-noise file dataset's standard size when that is 0): training
+    images are random-resized crops to ``S×S`` with a flip when ``augment``, else cropped like
+    evaluation images: the shorter side resized to ``S / resize_fraction``, then the central
+    ``S×S`` (the memory pipeline's decoding of the same files, so both pipelines evaluate the
+    same pixels). Without (records of one size): the images as they are; ``augment`` then runs
+    on the device (pad-4 crop + flip, as in the memory pipeline). Both normalise with
     ``dataset.mean``/``std`` when set.
     """
     d = config.dataset
     norm = {"mean": tuple(d.mean), "std": tuple(d.std)}
-    if not d.get("image_size", 0):
+    size = d.get("image_size", 0) if image_size is None else image_size
+    if not size:
         return ImageTransform(**norm), ImageTransform(**norm)
-    evaluate = ImageTransform(size=d.image_size, crop="center", **norm)
+    evaluate = ImageTransform(size=size, crop="center", resize_fraction=resize_fraction, **norm)
     if config.augment:
-        return ImageTransform(size=d.image_size, crop="random_resized", flip=True, **norm), evaluate
+        return ImageTransform(size=size, crop="random_resized", flip=True, **norm), evaluate
     return evaluate, evaluate
 
 
@@ -126,7 +134,9 @@ class StreamFeed:
         self.config, self.trainer, self.data = config, trainer, data
         self.count_bad = _counts_bad_images(config)
         self.train_data = trainer.prepare_train_data(None, data.y_train, _clean_labels(data))
-        self.train_tf, self.eval_tf = stream_transforms(config)
+        self.train_tf, self.eval_tf = stream_transforms(
+            config, data.image_size, data.resize_fraction
+        )
         self.seed = data_seed_words(d.data_seed)
         self.options = {"threads": d.threads, "workers": d.workers, "prefetch": d.prefetch}
         # Evaluation streams are short-lived: threads only (no worker start-up per evaluation).

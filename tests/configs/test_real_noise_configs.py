@@ -1,7 +1,8 @@
 """The real-noise paper configs: RENT's CIFAR-10N and Clothing1M protocols, LDR's mini-WebVision
 protocol and the CIFAR-N benchmark recipe. Each one's ``--dry_run`` prints the plan and the
-cost, and each trains one epoch on its miniature directory (a tiny ``ffnn`` through overrides;
-generated images: a test, not a result)."""
+cost, and each trains one epoch on its miniature directory as written -- Clothing1M and
+mini-WebVision streamed (``dataset.pipeline="stream"``), CIFAR-N in memory -- with a tiny
+``ffnn`` and small images through overrides (generated images: a test, not a result)."""
 
 import os
 
@@ -126,10 +127,12 @@ def test_one_epoch_on_the_miniature(module, arg, path_key, data):
     import importlib
 
     mod = importlib.import_module(f"configs.paper.{module}")
-    extra = f"dataset.path={data[path_key]},dataset.partial=True,dataset.pipeline=memory"
-    if path_key in ("clothing1m", "mini_webvision"):
-        extra += ",dataset.image_size=4"
+    extra = f"dataset.path={data[path_key]},dataset.partial=True"
+    streamed = path_key in ("clothing1m", "mini_webvision")
+    if streamed:
+        extra += ",dataset.image_size=4,dataset.threads=2"
     c = mod.get_config(f"{arg},{TINY},{extra}")
+    assert c.dataset.pipeline == ("stream" if streamed else "memory")  # the config's own
     s = train(c, None)  # no workdir: nothing written (the harness tests check summary.json)
     assert s["complete"] and s["num_epochs"] == 1
     assert s["noise"]["dataset"] == path_key

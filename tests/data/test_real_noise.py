@@ -1,14 +1,22 @@
 """Bring-your-own-directory real-noise datasets, on miniature copies in their real layouts:
 Clothing1M, mini-WebVision, Food-101N, ANIMAL-10N (paths + labels, counts checked, partial
-copies only on request, decoding into memory)."""
+copies only on request, decoding into memory, the same splits as record sources for the
+stream)."""
 
 import os
 
 import numpy as np
 import pytest
 
+from robustloss.data import (
+    ImageFileSource,
+    ImageReadError,
+    ImageTransform,
+    decode_images,
+    load_dataset,
+    load_file_dataset,
+)
 from robustloss.data import _real_noise as rn
-from robustloss.data import decode_images, load_dataset, load_file_dataset
 from tests.data import miniatures as m
 
 
@@ -167,14 +175,20 @@ def test_memory_arrays_and_decoding(dirs):
     wv = load_dataset("mini_webvision", path=dirs["mini_webvision"][0], partial=True, image_size=5)
     x, y = wv.meta["extra_eval"]["ilsvrc12_val"]
     assert x.shape == (12, 5, 5, 3) and x.dtype == np.float32 and x.max() <= 1.0
-    # decoding: shorter side to the size, centre crop; a broken image fails naming the file
+    # decoding: shorter side to the size (torchvision's Resize: the longer side truncated),
+    # centre crop; a broken image fails naming the file
     from PIL import Image
 
     src = os.path.join(dirs["clothing1m"][0], dirs["clothing1m"][1]["train"][0])
-    img = decode_images([src], 4)  # 12x10 -> shorter side 4 (5x4) -> centre 4x4
     with Image.open(src) as im:
-        want = np.asarray(im.convert("RGB").resize((5, 4), Image.BILINEAR))[:, 0:4]
-    np.testing.assert_array_equal(img[0], want)
+        rgb = im.convert("RGB")
+    # 12x10 -> 4: 4.8 truncated, 4x4 (nothing to crop); -> 6: 7x6, columns round(0.5) = 0..5
+    np.testing.assert_array_equal(
+        decode_images([src], 4)[0], np.asarray(rgb.resize((4, 4), Image.BILINEAR))
+    )
+    np.testing.assert_array_equal(
+        decode_images([src], 6)[0], np.asarray(rgb.resize((7, 6), Image.BILINEAR))[:, 0:6]
+    )
 
 
 def test_broken_and_missing_images_fail_naming_the_file(dirs, tmp_path):
@@ -191,3 +205,73 @@ def test_memory_limit_points_to_the_stream(dirs, monkeypatch):
     fd = load_file_dataset("animal10n", dirs["animal10n"][0], partial=True)
     with pytest.raises(ValueError, match="dataset.pipeline='stream'"):
         rn.check_memory(fd, 64, limit=rn.MEMORY_LIMIT_BYTES)
+
+
+def _pixels(src: ImageFileSource, transform: ImageTransform) -> np.ndarray:
+    """Every record of ``src`` as a stream worker makes it (decode, then ``transform``)."""
+    return np.stack([transform(src.decode(i)) for i in range(len(src))])
+
+
+@pytest.mark.parametrize("name", ["clothing1m", "mini_webvision", "food101n", "animal10n"])
+def test_stream_sources_are_the_memory_splits(dirs, name):
+    """``lazy=True`` (``dataset.pipeline="stream"``) lists the FileDataset's files in the rows,
+    order and splits the memory load holds, with its labels (the clean one where known), its
+    eval sets and meta; the stream's evaluation transform gives the memory load's pixels."""
+    d = dirs[name][0]
+    # 0: the dataset's standard (ANIMAL-10N: 64, native); 8 from 12x10 files: the shorter side
+    # goes to 8 (a crop fraction of 0.875 would make it 9: other pixels)
+    size = 0 if name == "animal10n" else 8
+    mem = load_dataset(name, path=d, partial=True, image_size=size)
+    st = load_dataset(name, path=d, partial=True, image_size=size, lazy=True)
+    fd = load_file_dataset(name, d, partial=True)
+    splits = {
+        "train": (st.x_train, fd.train_paths, mem.y_train, mem.x_train),
+        "test": (st.x_test, fd.eval_sets[fd.test_set][0], mem.y_test, mem.x_test),
+    }
+    if fd.val_set is not None:
+        splits["val"] = (st.x_val, fd.eval_sets[fd.val_set][0], mem.y_val, mem.x_val)
+    else:
+        assert len(st.x_val) == len(mem.y_val) == len(st.y_val) == 0
+    extra_mem, extra_st = mem.meta.get("extra_eval", {}), st.meta.get("extra_eval", {})
+    assert list(extra_st) == list(extra_mem) == list(fd.extra_eval_sets)
+    for e, (src, y) in extra_st.items():
+        np.testing.assert_array_equal(y, extra_mem[e][1])
+        splits[e] = (src, fd.eval_sets[e][0], extra_mem[e][1], extra_mem[e][0])
+    assert name != "mini_webvision" or list(extra_st) == ["ilsvrc12_val"]
+    full = size or fd.image_size
+    t = ImageTransform(size=full, crop="center", resize_fraction=st.meta["resize_fraction"])
+    for split, (src, paths, y, x) in splits.items():
+        assert isinstance(src, ImageFileSource) and src.shape == (len(paths), full, full, 3), split
+        assert [src.path(i) for i in range(len(src))] == list(paths), split
+        np.testing.assert_array_equal(src.labels, y, err_msg=split)
+        np.testing.assert_array_equal(_pixels(src, t), x, err_msg=split)  # bit for bit
+    for field in ("y_train", "y_val", "y_test", "train_index", "val_index"):
+        np.testing.assert_array_equal(getattr(st, field), getattr(mem, field), err_msg=field)
+    assert (st.num_classes, st.class_names, st.source) == (
+        mem.num_classes,
+        mem.class_names,
+        mem.source,
+    )
+    assert sorted(st.meta) == sorted(mem.meta)
+    for key in set(mem.meta) - {"extra_eval", "real_noise"}:
+        np.testing.assert_equal(st.meta[key], mem.meta[key], err_msg=key)
+    real_st, real_mem = st.meta["real_noise"], mem.meta["real_noise"]
+    assert sorted(real_st) == sorted(real_mem)
+    for key in real_mem:
+        np.testing.assert_equal(real_st[key], real_mem[key], err_msg=key)
+    # the clean labels where the dataset publishes some: trained on as y_train's clean side
+    known = real_st["clean"] >= 0
+    np.testing.assert_array_equal(st.y_train[known], real_st["clean"][known])
+    np.testing.assert_array_equal(st.y_train[~known], real_st["labels"][~known])
+
+
+def test_stream_sources_check_every_file_at_loading(dirs, tmp_path):
+    import shutil
+
+    d = tmp_path / "animal"
+    shutil.copytree(dirs["animal10n"][0], d)
+    load_dataset("animal10n", path=d, partial=True, lazy=True)
+    victim = sorted(os.listdir(d / "testing"))[3]
+    (d / "testing" / victim).write_bytes(b"not a jpeg")
+    with pytest.raises(ImageReadError, match=rf"animal10n testing images.*{victim}.*unreadable"):
+        load_dataset("animal10n", path=d, partial=True, lazy=True)

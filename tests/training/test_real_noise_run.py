@@ -1,7 +1,8 @@
 """Runs on real label noise: the dataset's own labels by source row, the true (empirical) T,
 ``train/acc_clean`` only where clean labels are known, the noise report in ``summary.json`` and
-in every metrics line, named eval sets, and the config checks that keep synthetic noise, label
-files and the stream pipeline from silently mixing in.
+in every metrics line, named eval sets, the file datasets streamed (``dataset.pipeline="stream"``)
+with the memory pipeline's numbers, and the config checks that keep synthetic noise and label
+files from silently mixing in.
 
 Images are generated: these runs are tests, not results (no accuracy here means anything).
 """
@@ -9,9 +10,11 @@ Images are generated: these runs are tests, not results (no accuracy here means 
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
+from robustloss.data import ImageFileSource
 from robustloss.noise import empirical_transition
 from robustloss.training import default_config, train, validate_config
 from robustloss.training.build import load_run_data
@@ -100,12 +103,16 @@ def test_cifar10n_training_writes_the_noise_report(c10n, tmp_path):
     assert s["final"]["noise/realised_rate"] == pytest.approx(want)
 
 
-def test_clothing1m_in_memory_no_acc_clean_and_clean_val(files):
+@pytest.mark.parametrize("pipeline", ["memory", "stream"])
+def test_clothing1m_run_data_no_acc_clean_and_clean_val(files, pipeline):
     d, info = files["clothing1m"]
-    c = _cfg("clothing1m", d, dataset__image_size=4)
+    c = _cfg("clothing1m", d, dataset__image_size=4, dataset__pipeline=pipeline)
     validate_config(c)
     data = load_run_data(c)
-    assert not data.clean_train_known
+    assert isinstance(data.x_train, ImageFileSource) == (pipeline == "stream")
+    assert not data.clean_train_known  # clean labels for 6 of 24 training images
+    clean = [info["clean"].get(k, info["noisy"][k]) for k in info["train"]]
+    assert data.y_train_clean.tolist() == clean  # the clean label where known
     np.testing.assert_array_equal(data.y_val, data.y_val_clean)  # its own clean val set
     assert data.y_train.tolist() == [info["noisy"][k] for k in info["train"]]
     rep = data.noise_report
@@ -117,10 +124,34 @@ def test_clothing1m_in_memory_no_acc_clean_and_clean_val(files):
     # (training on it: tests/configs/test_real_noise_configs.py, the RENT Clothing1M config)
 
 
-def test_mini_webvision_run_data_has_its_named_eval_set(files):
+def test_stream_crops_file_datasets_like_memory_at_their_standard_size(files):
+    """The stream's transforms crop a file dataset's images as the memory pipeline decodes
+    them (shorter side to S, centre crop), at ``dataset.image_size`` or, when it is 0, at the
+    dataset's standard size (Clothing1M: 224); ``augment`` is then a host random-resized crop."""
+    from robustloss.data import ImageTransform
+    from robustloss.training.build import host_augment
+    from robustloss.training.feed import stream_transforms
+
+    for size, want in ((4, 4), (0, 224)):
+        c = _cfg("clothing1m", files["clothing1m"][0], dataset__pipeline="stream")
+        c.dataset.image_size = size
+        data = load_run_data(c)
+        assert data.image_size == want and data.x_train.shape[1:] == (want, want, 3)
+        evaluate = ImageTransform(size=want, crop="center", resize_fraction=1.0)
+        assert stream_transforms(c, data.image_size, data.resize_fraction) == (evaluate, evaluate)
+        c.augment = True
+        train_tf, eval_tf = stream_transforms(c, data.image_size, data.resize_fraction)
+        assert (train_tf.crop, train_tf.size, eval_tf) == ("random_resized", want, evaluate)
+        assert host_augment(c, data.image_size)
+
+
+@pytest.mark.parametrize("pipeline", ["memory", "stream"])
+def test_mini_webvision_run_data_has_its_named_eval_set(files, pipeline):
     d, _ = files["mini_webvision"]
-    data = load_run_data(_cfg("mini_webvision", d, dataset__image_size=4))
+    c = _cfg("mini_webvision", d, dataset__image_size=4, dataset__pipeline=pipeline)
+    data = load_run_data(c)
     x, y = data.extra_eval["ilsvrc12_val"]
+    assert isinstance(x, ImageFileSource) == (pipeline == "stream")
     assert x.shape == (12, 4, 4, 3) and y.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert data.noise_report["realised_rate"] is None and data.noise_report["T"] is None
     assert not data.clean_train_known and len(data.y_test) == 12  # WebVision val: the test split
@@ -152,17 +183,79 @@ def test_config_checks_of_file_datasets(files):
     c = _cfg("clothing1m", "/x", dataset__label_set="aggre")
     with pytest.raises(ValueError, match=r"label_set applies to \[.cifar10n., .cifar100n.\]"):
         validate_config(c)
-    c = _cfg("cifar10", "/x", dataset__partial=False)  # noise.kind real, no file, no own labels
+    c = _cfg("cifar10", "", dataset__partial=False)  # noise.kind real, no file, no own labels
     with pytest.raises(ValueError, match="or a dataset with its own labels"):
         validate_config(c)
-    c = _cfg("clothing1m", files["clothing1m"][0], dataset__pipeline="stream")
-    validate_config(c)
-    with pytest.raises(ValueError, match="not connected to the streaming pipeline"):
+    for pipeline in ("memory", "stream"):
+        c = _cfg("clothing1m", files["clothing1m"][0], dataset__image_size=4)
+        c.dataset.pipeline = pipeline
+        c.transition.use, c.transition.estimator = "forward", "true"
+        with pytest.raises(ValueError, match="publishes clean labels for 6 of its 24"):
+            load_run_data(c)
+    # runs on different folds cannot share one stream (a file dataset is no exception)
+    c = _cfg("clothing1m", files["clothing1m"][0], dataset__pipeline="stream", dataset__num_folds=2)
+    c.runs = ({"dataset.fold": 0}, {"dataset.fold": 1})
+    with pytest.raises(ValueError, match="vmapped runs on different folds .* cannot share one"):
         load_run_data(c)
-    c = _cfg("clothing1m", files["clothing1m"][0], dataset__image_size=4)
-    c.transition.use, c.transition.estimator = "forward", "true"
-    with pytest.raises(ValueError, match="publishes clean labels for 6 of its 24"):
-        load_run_data(c)
+
+
+def _history(summary):
+    return [
+        {k: v for k, v in r.items() if k not in ("time", "elapsed")} for r in summary["history"]
+    ]
+
+
+@pytest.mark.parametrize("name", ["clothing1m", "mini_webvision"])
+def test_streamed_file_dataset_gives_the_memory_pipelines_numbers(files, name):
+    """One training on each pipeline, augmentation off: the same order (``data_seed = seed``),
+    labels, clean labels, evaluation sets (Clothing1M's clean val, mini-WebVision's
+    ``ilsvrc12_val``) and pixels (normalised), hence the same metrics, the same trained weights
+    and the same logits on every evaluation set, to float rounding."""
+    from robustloss.training.build import build_trainer
+    from robustloss.training.feed import make_feed
+
+    out = {}
+    for pipeline in ("memory", "stream"):
+        # 8 px from 12x10 files: the crop fraction matters (shorter side 8, not 8 / 0.875 = 9)
+        c = _cfg(name, files[name][0], dataset__image_size=8, dataset__pipeline=pipeline)
+        c.dataset.mean, c.dataset.std = (0.5, 0.4, 0.45), (0.25, 0.3, 0.2)
+        c.dataset.threads, c.epoch_mode, c.num_epochs, c.batch_size = 2, "loop", 2, 8
+        validate_config(c)
+        s = train(c, None, log=lambda s: None)
+        data = load_run_data(c)  # the evaluation sets, through this pipeline's feed
+        feed = make_feed(c, build_trainer(c, data), data)
+        sets = {"test": data.x_test, **{n: x for n, (x, _) in (data.extra_eval or {}).items()}}
+        if len(data.y_val):
+            sets["val"] = data.x_val
+        logits = {
+            k: np.asarray(feed.predict(s["state"], feed.eval_input(x))) for k, x in sets.items()
+        }
+        feed.close()
+        out[pipeline] = (s, logits)
+    (mem, mem_logits), (st, st_logits) = out["memory"], out["stream"]
+    assert st["complete"] and st["noise"] == mem["noise"]
+    a, b = _history(st), _history(mem)
+    assert [sorted(r) for r in a] == [sorted(r) for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        for k in rb:
+            if rb[k] is None:  # undefined (null) in both
+                assert ra[k] is None, k
+            else:
+                np.testing.assert_allclose(ra[k], rb[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    for x, y in zip(
+        jax.tree.leaves(st["state"].params), jax.tree.leaves(mem["state"].params), strict=True
+    ):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    want = {"test", "val"} if name == "clothing1m" else {"test", "ilsvrc12_val"}
+    assert set(st_logits) == set(mem_logits) == want
+    for k in want:  # each pipeline's own state, fed its own evaluation inputs
+        np.testing.assert_allclose(st_logits[k], mem_logits[k], rtol=1e-4, atol=1e-5, err_msg=k)
+    last = a[-1]
+    assert "train/acc_clean" not in last and "test/top1" in last
+    if name == "clothing1m":
+        assert "val/top1" in last and st["noise"]["rows_with_clean_label"] == 6
+    else:
+        assert {"ilsvrc12_val/top1", "ilsvrc12_val/top5"} <= set(last)
 
 
 def test_sweep_cells_get_their_noise_report(c10n, tmp_path):
