@@ -38,9 +38,9 @@ Protocols (as the RENT code's ``main.py`` sets them; warm-up epochs are *added* 
     the stream's transforms (``augment=true`` gives a random-resized crop 224 + flip); its
     normalisation ((.6959,.6537,.6371), (.3113,.3192,.3214)) can be set as ``dataset.mean`` /
     ``dataset.std``; evaluation images are the shorter side resized to 224 + the central crop
-    (docs/data.md, "Memory or stream"). ``model.init_path`` must be an ``.npz`` (ours, or
-    torchvision's names): this config's check refuses ``.pth`` / ``.safetensors`` files
-    (``configs/paper/_requirements.py``).
+    (docs/data.md, "Memory or stream"). ``model.init_path``: torchvision's ResNet-50 weights
+    (``.pth`` / ``.safetensors``, or an ``.npz`` of the same names or of ours;
+    ``configs/paper/_requirements.py`` checks it is given).
 Special keys:
   ``setting``: ``sym20``, ``sym50``, ``asym20``, ``asym40`` (RENT noise generator: symmetric
     rate = share of wrong labels; asymmetric = the dataset's flip list, ``noise.mode =

@@ -9,7 +9,6 @@ import os
 import numpy as np
 import pytest
 
-from robustloss.models import list_models
 from robustloss.sweep import load_cells, run_sweep
 from robustloss.training import train, validate_config
 from tests import ROOT
@@ -17,7 +16,6 @@ from tests.data import miniatures as m
 
 PAPER = os.path.join(ROOT, "configs", "paper")
 TINY = "model=ffnn,model.hidden=8,epochs=1,batch=16,eval_batch_size=64,progress=none"
-HAS_RESNET50 = "resnet50" in list_models()
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +60,21 @@ def test_dry_run_prints_the_plan_and_cost(config, cells, images, tmp_path):
 
 
 def test_dry_runs_of_the_resnet50_recipes(tmp_path):
-    """Clothing1M (RENT) and mini-WebVision (LDR) need ResNet-50 (issue 18): until it is in the
-    model table the configs say so; with a stated override they plan, stream-sized."""
+    """Clothing1M (RENT) and mini-WebVision (LDR) plan with ResNet-50, stream-sized; the RENT
+    recipe needs its pretrained weights named (or pretrained=false) and a readable file type."""
+    clothing = os.path.join(PAPER, "rent_iclr2024.py:clothing1m")
+    with pytest.raises(ValueError, match="fine-tunes ImageNet-pretrained weights"):
+        load_cells(clothing)
+    with pytest.raises(ValueError, match=r"r50\.bin.*not a weight file this build reads"):
+        load_cells(clothing + ",model.init_path=/x/r50.bin")
     for config, extra in (
+        ("rent_iclr2024.py:clothing1m", ",model.init_path=/x/r50.pth"),
         ("rent_iclr2024.py:clothing1m", ",pretrained=false"),
         ("ldr_icml2023.py:mini_webvision", ""),
     ):
-        path = os.path.join(PAPER, config)
-        if not HAS_RESNET50:
-            with pytest.raises(ValueError, match="'resnet50'.*issue 18"):
-                load_cells(path)
-        text = _dry(path + ",model=resnet34" + extra, tmp_path)
+        path = os.path.join(PAPER, config) + extra
+        assert {c.config["model"]["name"] for c in load_cells(path)} == {"resnet50"}
+        text = _dry(path, tmp_path)
         assert "pipeline=stream" in text and "training examples processed" in text
 
 
@@ -105,8 +107,8 @@ def test_cifar_n_recipe_and_rent_real_noise_fields():
     assert std.dataset.train_set == "" and std.dataset.pipeline == "stream"
     with pytest.raises(ValueError, match="pretrained"):
         rent_iclr2024.get_config("clothing1m,model=resnet34")
-    with pytest.raises(ValueError, match="torchvision-layout"):
-        rent_iclr2024.get_config("clothing1m,model=resnet34,model.init_path=/w/resnet50.pth")
+    pth = rent_iclr2024.get_config("clothing1m,model.init_path=/w/resnet50.pth")
+    assert (pth.model.name, pth.model.init_path) == ("resnet50", "/w/resnet50.pth")
 
 
 @pytest.mark.parametrize(
