@@ -13,7 +13,7 @@ Protocols (as the RENT code's ``main.py`` sets them; warm-up epochs are *added* 
   ``fmnist``: ResNet-18, otherwise as MNIST. The code's ResNet has an ImageNet stem (7x7/2
     conv + max-pool) on 28 px inputs; ours is the CIFAR stem (``robustloss.models``).
   ``cifar10``: ResNet-34, random crop (pad 4) + horizontal flip.
-  ``cifar100``: the code uses ResNet-50; ResNet-34 here (a deviation).
+  ``cifar100``: ResNet-50 (the code's), otherwise as ``cifar10``.
   ``fmnist_cpu``: a 2-core-CPU reduction of ``fmnist``: LeNet, the first 20,000 training
     images, 2 warm-up + 6 method epochs, test accuracy at the last epoch only.
   ``cifar10n``: real human noise (the paper's real-noise table): CIFAR-10N label
@@ -92,7 +92,7 @@ _MODEL = {
     "fmnist": "resnet18",
     "fmnist_cpu": "lenet",
     "cifar10": "resnet34",
-    "cifar100": "resnet34",  # the code's is ResNet-50 (a deviation, module docstring)
+    "cifar100": "resnet50",
     "cifar10n": "resnet34",
     "clothing1m": "resnet50",
 }
