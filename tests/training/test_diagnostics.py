@@ -153,3 +153,23 @@ def test_transition_weights_are_the_importance_weights_of_the_final_model(tmp_pa
     prec = ex["noisy"][ex["flagged"]].mean()
     assert final["noise/detect_precision"] == pytest.approx(prec)
     assert final["noise/detect_recall"] == pytest.approx(ex["flagged"][noisy].mean())
+
+
+def test_undefined_diagnostics_are_null_and_the_run_goes_on(tmp_path):
+    """A packed run without noisy labels and classes missing from a 5-row test set: those
+    metrics are null in metrics.jsonl (NaN would be refused as a broken number), the others
+    are numbers."""
+    cfg = test_config.get_config("epochs=1,dataset.max_train=200,dataset.max_test=5")
+    with cfg.unlocked():
+        cfg.runs = ({"seed": 0, "noise.rate": 0.0}, {"seed": 1, "noise.rate": 0.4})
+    wd = str(tmp_path / "run")
+    train(cfg, wd, log=lambda x: None)
+    (line,) = _jsonl(f"{wd}/metrics.jsonl")
+    mem = line["noise/memorisation"]
+    assert mem[0] is None and isinstance(mem[1], float)  # run 0 has no noisy label
+    data = load_run_data(cfg)
+    present = set(np.asarray(data.y_test).tolist())
+    assert 0 < len(present) < 10
+    for c in range(10):
+        acc = line[f"test/class_acc/{c}"]
+        assert (acc == [None, None]) == (c not in present), c
