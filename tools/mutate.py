@@ -975,6 +975,24 @@ MUTATIONS = [
         "numpy_transcription",
     ),
     Mutation(
+        "diagnostics: memorisation over all examples, not the noisy ones (issue 20's plant)",
+        "robustloss/training/diagnostics.py",
+        '"noise/memorisation": _nan_div(jnp.sum(noisy & as_given), n_noisy),',
+        '"noise/memorisation": _nan_div(jnp.sum(ok & as_given), jnp.sum(ok)),',
+        ("tests/training/test_diagnostics.py",),
+        "numpy_transcription",
+    ),
+    Mutation(
+        "diagnostics: detection precision and recall swapped (issue 20's plant)",
+        "robustloss/training/diagnostics.py",
+        '"noise/detect_precision": _nan_div(hits, jnp.sum(flagged)),\n'
+        '        "noise/detect_recall": _nan_div(hits, n_noisy),',
+        '"noise/detect_precision": _nan_div(hits, n_noisy),\n'
+        '        "noise/detect_recall": _nan_div(hits, jnp.sum(flagged)),',
+        ("tests/training/test_diagnostics.py",),
+        "numpy_transcription",
+    ),
+    Mutation(
         "diagnostics: an undefined metric written as NaN (the run then refuses its line)",
         "robustloss/training/diagnostics.py",
         "    out = [None if np.isnan(x) else float(x) for x in arr.reshape(-1)]\n",
@@ -983,7 +1001,8 @@ MUTATIONS = [
         "undefined",
     ),
     Mutation(
-        "writers: a resumed TensorBoard run keeps the rolled-back epochs' points",
+        "writers: a resumed TensorBoard run keeps the rolled-back epochs' points (a point "
+        "twice: issue 20's plant)",
         "robustloss/training/writers.py",
         "        for old in stale:  # the replayed history",
         "        for old in []:  # the replayed history",
