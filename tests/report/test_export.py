@@ -155,7 +155,9 @@ def test_export_a_sweep_and_a_vmapped_run_twice(tmp_path, offline):
     assert export_wandb(wd, project="t", log=lambda s: None)["resumed"] == 2
     runs = offline_runs(offline)
     for r, seed in enumerate((3, 4)):
-        first, second = runs[run_id(wd, f"run_{r}")]
+        # two offline directories of one run id; their names' order is not the export order
+        # when both exports fall in the same second (W&B names them by time and a random id)
+        first, second = sorted(runs[run_id(wd, f"run_{r}")], key=lambda x: min(x["history"]))
         assert first["config"]["seed"] == seed and first["config"]["run_index"] == r
         assert sorted(first["history"]) == [1, 2] and sorted(second["history"]) == [3]
         assert second["history"][3]["test/top1"] == lines[2]["test/top1"][r]

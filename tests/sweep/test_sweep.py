@@ -405,12 +405,12 @@ def test_driver_appends_the_rows_it_holds_equal_to_the_rows_in_the_cell_files(
     reading them back from the cell files (`results.append`)."""
     import pandas as pd
 
-    class Unsorted(FakeTask):  # metric keys out of order, a NaN and an int
+    class Unsorted(FakeTask):  # metric keys out of order, a missing value (null) and an int
         def __call__(self, task):
             res = super().__call__(task)
             for c in res["cells"]:
                 c["history"] = [
-                    {"test/top1": r["test/top1"], "lr": float("nan"), "epoch": r["epoch"]}
+                    {"test/top1": r["test/top1"], "lr": None, "epoch": r["epoch"]}
                     | {"steps": 3}
                     for r in c["history"]
                 ]

@@ -220,6 +220,7 @@ def test_streamed_file_dataset_gives_the_memory_pipelines_numbers(files, name):
         c = _cfg(name, files[name][0], dataset__image_size=8, dataset__pipeline=pipeline)
         c.dataset.mean, c.dataset.std = (0.5, 0.4, 0.45), (0.25, 0.3, 0.2)
         c.dataset.threads, c.epoch_mode, c.num_epochs, c.batch_size = 2, "loop", 2, 8
+        c.diagnostics.every = 1  # memory's default here; the stream's default is off
         validate_config(c)
         s = train(c, None, log=lambda s: None)
         data = load_run_data(c)  # the evaluation sets, through this pipeline's feed
