@@ -403,7 +403,8 @@ def test_the_table_follows_the_grid_and_queries_say_what_is_wrong(tmp_path):
     assert results.query(wd, count)["n"][0] == 3
     assert results.query(wd, count, all_cells=True)["n"][0] == 4
     with pytest.raises(
-        ValueError, match=r'(?s)query failed: BinderException.*no_such_column.*quote dotted names: "loss.name"'
+        ValueError,
+        match=r'(?s)query failed: BinderException.*no_such_column.*quote dotted names: "loss.name"',
     ):
         results.query(wd, "SELECT no_such_column FROM results")
 

@@ -410,8 +410,7 @@ def test_driver_appends_the_rows_it_holds_equal_to_the_rows_in_the_cell_files(
             res = super().__call__(task)
             for c in res["cells"]:
                 c["history"] = [
-                    {"test/top1": r["test/top1"], "lr": None, "epoch": r["epoch"]}
-                    | {"steps": 3}
+                    {"test/top1": r["test/top1"], "lr": None, "epoch": r["epoch"]} | {"steps": 3}
                     for r in c["history"]
                 ]
             return res
