@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Exact versions of everything `make test` and `make demo` install (extras train, study, ray,
-# test), on Python 3.11: `make lock` regenerates it (LOCK_FLAGS=--upgrade to move to the newest).
+# tensorboard, wandb, test), on Python 3.11: `make lock` regenerates it (LOCK_FLAGS=--upgrade to move to the newest).
 LOCK   := requirements/lock-py311.txt
 # The venvs are keyed by the dependencies and the lock: a change rebuilds them, a rerun does not.
 DEPS_KEY := $(shell cat $(LOCK) | $(PYTHON) -c "import hashlib, json, sys, tomllib; \
