@@ -5,7 +5,8 @@
 and provenance. Nothing downloads unless ``download=True``. See ``docs/data.md``.
 
 For data that does not fit in memory, ``load_dataset(..., lazy=True)`` returns record sources
-(`ImageFileSource` for a list of image files, `ArraySource` over arrays) instead, and
+(`ImageFileSource` for a list of image files, `TfdsSource` for a TFDS copy prepared in
+ArrayRecord format, `ArraySource` over arrays) instead, and
 `stream_batches` / `eval_batches` stream them through grain (decode + augment on host workers;
 ``docs/data.md``, "Data at scale").
 
@@ -24,6 +25,7 @@ from ._images import (
     ImageFileSource,
     ImageReadError,
     ImageTransform,
+    TfdsSource,
     normalize_images,
     read_image_list,
 )
@@ -66,6 +68,7 @@ __all__ = [
     "ImageReadError",
     "ImageTransform",
     "Stream",
+    "TfdsSource",
     "channel_stats",
     "check_cifar_n",
     "check_dataset_fields",

@@ -1,13 +1,15 @@
 """Record sources for the streaming pipeline and the per-image work of its workers.
 
-Two sources, both random-access (``len(source)``, ``source[i]`` -> one image) as grain's data
+Three sources, all random-access (``len(source)``, ``source[i]`` -> one image) as grain's data
 sources are:
 
 * `ArraySource`: images already in memory, ``x [N, H, W, C]`` (uint8, or float in ``[0, 1]``);
 * `ImageFileSource`: a list of image files (JPEG/PNG/...; absolute or relative to ``root``),
-  decoded by Pillow when a worker asks for a record.
+  decoded by Pillow when a worker asks for a record;
+* `TfdsSource`: one split of a TFDS dataset prepared in ArrayRecord format, read through TFDS's
+  data source (random access, no TensorFlow) when a worker asks for a record.
 
-Both carry the clean ``labels [N]`` (small: they stay in memory; label noise is applied by
+All carry the clean ``labels [N]`` (small: they stay in memory; label noise is applied by
 index) and their ``rows`` (each record's position in the original list, the stable example
 index that per-example state and stored noisy labels are keyed by). ``source[rows]`` with an
 integer array or slice is a sub-source (a split), like NumPy indexing.
@@ -25,6 +27,7 @@ import concurrent.futures
 import dataclasses
 import math
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +38,7 @@ __all__ = [
     "ImageFileSource",
     "ImageReadError",
     "ImageTransform",
+    "TfdsSource",
     "normalize_images",
     "read_image_list",
 ]
@@ -283,6 +287,151 @@ class ImageFileSource(_Source):
 
     def __repr__(self) -> str:
         return f"ImageFileSource({len(self)} files, root={self.root!r}, mode={self.mode!r})"
+
+
+class TfdsSource(_Source):
+    """One split of a prepared TFDS dataset in ArrayRecord format, records read on demand.
+
+    ``source[i]`` reads record ``positions[i]`` of the split through TFDS's ArrayRecord data
+    source (``tfds.builder_from_directory(dataset_dir).as_data_source(split)``, what
+    ``tfds.data_source`` returns; no TensorFlow) and returns its ``image_key`` feature as TFDS
+    decodes it, uint8 ``[H, W, C]``. Use `TfdsSource.open` to build one from the prepared folder.
+
+    Args:
+      dataset_dir: the prepared folder (``<data_dir>/<name>/<version>``, with
+        ``dataset_info.json`` and the ``.array_record`` shards).
+      split: the split's name (``"train"``, ``"test"``, or a TFDS slice like ``"train[:10]"``).
+      image_key: the image feature.
+      labels: optional int ``[N]`` clean labels.
+      positions: the record numbers in the split (default ``0..N-1``; ``N`` is then the
+        split's length).
+      rows: optional ``[N]`` stable indices (default ``positions``).
+      image_shape: ``(H, W, C)`` of the images (for `shape`; default the feature's shape).
+    """
+
+    def __init__(
+        self,
+        dataset_dir: str | os.PathLike,
+        split: str,
+        image_key: str = "image",
+        labels: Any = None,
+        positions: Any = None,
+        rows: Any = None,
+        image_shape: Sequence[int] | None = None,
+    ):
+        self.dataset_dir, self.split, self.image_key = os.fspath(dataset_dir), str(split), image_key
+        self._ds: Any = None
+        self._lock = threading.Lock()
+        if positions is None:
+            positions = np.arange(len(self._data()), dtype=np.int64)
+        self.positions = np.asarray(positions, np.int64)
+        self.rows = self.positions.copy() if rows is None else np.asarray(rows, np.int64)
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and len(self.labels) != len(self.positions):
+            raise ValueError(f"{len(self.positions)} records but {len(self.labels)} labels")
+        if len(self.rows) != len(self.positions):
+            raise ValueError(f"{len(self.positions)} records but {len(self.rows)} rows")
+        if image_shape is None:
+            image_shape = tuple(self._builder().info.features[image_key].shape)
+        image_shape = tuple(image_shape)
+        self.image_shape = image_shape + (1,) if len(image_shape) == 2 else image_shape
+
+    @classmethod
+    def open(
+        cls,
+        dataset_dir: str | os.PathLike,
+        split: str,
+        *,
+        image_key: str | None = None,
+        label_key: str | None = None,
+        rows: Any = None,
+    ) -> TfdsSource:
+        """The split's records with their labels, read once from the records without decoding
+        the images (keys default to the dataset's supervised keys)."""
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder_from_directory(os.fspath(dataset_dir))
+        keys = builder.info.supervised_keys or ()
+        image_key = image_key or (keys[0] if keys else "image")
+        label_key = label_key or (keys[1] if len(keys) > 1 else "label")
+        (labels,) = tfds_columns(builder, split, [label_key], skip=image_key)
+        return cls(
+            dataset_dir,
+            split,
+            image_key,
+            np.asarray(labels, np.int32),
+            np.arange(len(labels), dtype=np.int64),
+            rows,
+        )
+
+    def _builder(self) -> Any:
+        import tensorflow_datasets as tfds
+
+        return tfds.builder_from_directory(self.dataset_dir)
+
+    def _data(self) -> Any:
+        with self._lock:
+            if self._ds is None:
+                self._ds = self._builder().as_data_source(self.split)
+            return self._ds
+
+    def __getstate__(self):  # worker processes open their own reader
+        state = dict(self.__dict__)
+        state["_ds"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def get(self, i: int) -> np.ndarray:
+        try:
+            image = np.asarray(self._data()[int(self.positions[i])][self.image_key])
+        except Exception as e:
+            raise ImageReadError(f"cannot read {self.describe(i)}: {e}") from None
+        return image[..., None] if image.ndim == 2 else image
+
+    def _take(self, rows: np.ndarray) -> TfdsSource:
+        labels = None if self.labels is None else self.labels[rows]
+        out = TfdsSource(
+            self.dataset_dir,
+            self.split,
+            self.image_key,
+            labels,
+            self.positions[rows],
+            self.rows[rows],
+            self.image_shape,
+        )
+        out._ds = self._ds
+        return out
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self),) + tuple(self.image_shape)
+
+    def describe(self, i: int) -> str:
+        return (
+            f"TFDS record {int(self.positions[i])} of split {self.split!r} in "
+            f"{self.dataset_dir!r} (row {int(self.rows[i])})"
+        )
+
+    def __repr__(self) -> str:
+        return f"TfdsSource({self.dataset_dir!r}, {self.split!r}, {len(self)} records)"
+
+
+def tfds_columns(builder: Any, split: str, keys: Sequence[str], skip: str | None = None) -> list:
+    """Features ``keys`` of every record of a split of an ArrayRecord TFDS copy, in record
+    order: one list per key (``skip``: an image feature left undecoded while reading)."""
+    from tensorflow_datasets import decode
+
+    decoders = {skip: decode.SkipDecoding()} if skip else None
+    src = builder.as_data_source(split, decoders=decoders)
+    out: list[list] = [[] for _ in keys]
+    for start in range(0, len(src), 1024):
+        for ex in src.__getitems__(list(range(start, min(start + 1024, len(src))))):
+            for col, key in zip(out, keys, strict=True):
+                col.append(ex[key])
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

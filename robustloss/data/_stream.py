@@ -1,12 +1,12 @@
 """The streaming input pipeline (grain): batches decoded and augmented on host workers.
 
-`stream_batches` turns a record source (`ArraySource`, `ImageFileSource`) into an iterator of
-training batches, `eval_batches` into evaluation chunks. Both are grain pipelines over *batch
-numbers*: ``grain.MapDataset.range(first, last).map(<load batch b>)``, read by ``num_threads``
-threads (``grain.ReadOptions``) and optionally ``workers`` processes (``mp_prefetch``), with
-``prefetch`` batches buffered ahead. Because an element is a whole batch and its contents are a
-pure function of the batch number, the batches are the same whatever the number of threads,
-workers or processes:
+`stream_batches` turns a record source (`ArraySource`, `ImageFileSource`, `TfdsSource`) into an
+iterator of training batches, `eval_batches` into evaluation chunks. Both are grain pipelines
+over *batch numbers*: ``grain.MapDataset.range(first, last).map(<load batch b>)``, read by
+``num_threads`` threads (``grain.ReadOptions``) and optionally ``workers`` processes
+(``mp_prefetch``), with ``prefetch`` batches buffered ahead. Because an element is a whole
+batch and its contents are a pure function of the batch number, the batches are the same
+whatever the number of threads, workers or processes:
 
 * **Order.** Epoch ``e``'s order is `epoch_order`: ``numpy.random.default_rng([*seed, e])
   .permutation(N)`` (``seed`` the data seed's words), cut into ``steps`` batches of ``B``, the
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ._images import ArraySource, ImageFileSource, ImageReadError, ImageTransform
+from ._images import ArraySource, ImageFileSource, ImageReadError, ImageTransform, TfdsSource
 
 __all__ = ["Stream", "epoch_order", "eval_batches", "stream_batches"]
 
@@ -261,13 +261,15 @@ class Stream:
 
 
 def _check_source(source: Any) -> int:
-    if not isinstance(source, ArraySource | ImageFileSource):
-        raise TypeError(f"source must be an ArraySource or ImageFileSource, got {source!r}")
+    if not isinstance(source, ArraySource | ImageFileSource | TfdsSource):
+        raise TypeError(
+            f"source must be an ArraySource, ImageFileSource or TfdsSource, got {source!r}"
+        )
     return len(source)
 
 
 def stream_batches(
-    source: ArraySource | ImageFileSource,
+    source: ArraySource | ImageFileSource | TfdsSource,
     transform: ImageTransform | None = None,
     *,
     batch_size: int,
@@ -286,7 +288,7 @@ def stream_batches(
     """Training batches of ``source``, streamed by grain (module docstring).
 
     Args:
-      source: the records (`ArraySource` or `ImageFileSource`).
+      source: the records (`ArraySource`, `ImageFileSource` or `TfdsSource`).
       transform: the per-image work (`ImageTransform`); None passes records through as float32.
       batch_size: the *global* batch size B (every process loads ``B / process_count`` rows).
       num_epochs: epochs to stream; batch ``b`` is step ``b mod steps`` of epoch
@@ -332,7 +334,7 @@ def stream_batches(
 
 
 def eval_batches(
-    source: ArraySource | ImageFileSource,
+    source: ArraySource | ImageFileSource | TfdsSource,
     transform: ImageTransform | None = None,
     *,
     batch_size: int,
