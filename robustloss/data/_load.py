@@ -16,6 +16,7 @@ from ._images import (
     ArraySource,
     ImageFileSource,
     ImageReadError,
+    TfdsSource,
     center_crop,
     read_image_list,
 )
@@ -84,7 +85,7 @@ def _digits(name: str, a: _Args) -> _sources.Raw:
 
 def _tfds(name: str, a: _Args) -> _sources.Raw:
     tfds_name = name[5:] if name.startswith("tfds:") else name
-    return _sources.tfds_source(tfds_name, a.data_dir, a.download, a.cache_dir)
+    return _sources.tfds_source(tfds_name, a.data_dir, a.download, a.cache_dir, a.lazy)
 
 
 def _idx_or_tfds(name: str, a: _Args) -> _sources.Raw:
@@ -674,8 +675,10 @@ def load_dataset(
       lazy: return record sources instead of arrays: ``x_train``/``x_val``/``x_test`` are
         `ImageFileSource` (``image_list`` and the real-noise file datasets ``clothing1m``,
         ``mini_webvision``, ``food101n``, ``animal10n``, whose ``meta["extra_eval"]`` sets are
-        sources too: nothing decoded, every file's header checked) or `ArraySource` over the
-        arrays (other datasets), for `stream_batches`.
+        sources too: nothing decoded, every file's header checked), `TfdsSource` (TFDS
+        datasets prepared in ArrayRecord format: records read on demand, labels read now) or
+        `ArraySource` over the arrays (other datasets, and TFDS copies in another format);
+        a TFDS dataset's ``meta["records"]`` says which of the two it got.
       **options: the dataset's own options (:func:`dataset_options`; checked against its
         entry in `DATASETS`, so an option of another dataset raises). ``letter``:
         ``test_rows`` (``split="last"``: the number of final rows used as test; UCI: 4,000) and
@@ -734,7 +737,7 @@ def load_dataset(
 
 
 def _is_source(x: Any) -> bool:
-    return isinstance(x, ArraySource | ImageFileSource)
+    return isinstance(x, ArraySource | ImageFileSource | TfdsSource)
 
 
 def _as_sources(ds: Dataset) -> Dataset:

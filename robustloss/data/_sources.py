@@ -268,8 +268,66 @@ def tfds_split_arrays(builder, split: str) -> tuple[np.ndarray, np.ndarray, np.n
     return np.stack(xs), np.asarray(ys, dtype=np.int32), _parse_ids(ids) if has_id else None
 
 
-def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str | None) -> Raw:
-    """A TFDS dataset's train/test splits, decoded once and cached as ``.npy``."""
+def _no_records_why(builder) -> str | None:
+    """Why the stream cannot read ``builder``'s records on demand (None: it can)."""
+    info = builder.info
+    fmt = str(getattr(info, "file_format", None) or "tfrecord").lower()
+    if "array_record" not in fmt:
+        return f"the prepared copy is in {fmt.rsplit('.', 1)[-1]} format, not ArrayRecord"
+    keys = info.supervised_keys
+    if not keys or len(keys) < 2:
+        return "the dataset has no (input, label) supervised keys"
+    feature = info.features[keys[0]]
+    kind = type(feature).__name__
+    uint8 = np.dtype(getattr(feature, "np_dtype", None) or np.float32) == np.uint8
+    if kind not in ("Image", "Tensor") or not uint8 or len(feature.shape) not in (2, 3):
+        return f"its input feature {keys[0]!r} is not a uint8 image"
+    return None
+
+
+def _tfds_records(name: str, builder, test: str, k: int, names: tuple[str, ...]) -> Raw:
+    """The train/test splits as `TfdsSource` records (labels and ids read, images not)."""
+    from ._images import TfdsSource, tfds_columns
+
+    info = builder.info
+    kx, ky = info.supervised_keys[0], info.supervised_keys[1]
+    has_id = "id" in info.features.keys()
+    where = os.fspath(builder.data_dir)
+    labels, ids = {}, {}
+    for split in ("train", test):
+        cols = tfds_columns(builder, split, [ky, "id"] if has_id else [ky], skip=kx)
+        labels[split] = np.asarray(cols[0], np.int32)
+        ids[split] = _parse_ids(cols[1]) if has_id else None
+    if ids["train"] is None and name.split("/")[0] in ("mnist", "fashion_mnist", "kmnist"):
+        # as `tfds_source`: these builders key examples by IDX row
+        ids = {s: tfds_order(len(labels[s]), s) for s in ("train", test)}
+    # the same stable indices as the arrays' (``index_train``), records by position
+    x_tr, x_te = (TfdsSource(where, s, kx, labels[s], None, ids[s]) for s in ("train", test))
+    y_tr, y_te = labels["train"], labels[test]
+    meta: dict = {"records": f"TFDS ArrayRecord data source over {where}, read on demand"}
+    if ids["train"] is not None:
+        meta.update(index_train=ids["train"], index_test=ids[test])
+    return Raw(
+        x_tr,
+        y_tr,
+        x_te,
+        y_te,
+        k,
+        names,
+        source=f"tfds:{name}:{info.version}@{where} (ArrayRecord records)",
+        kind="image",
+        meta=meta,
+    )
+
+
+def tfds_source(
+    name: str, data_dir: str | None, download: bool, cache_dir: str | None, lazy: bool = False
+) -> Raw:
+    """A TFDS dataset's train/test splits, decoded once and cached as ``.npy``.
+
+    With ``lazy`` (the stream): `TfdsSource` records of a copy prepared in ArrayRecord format,
+    read on demand; any other copy is decoded as without, and ``meta["records"]`` says why.
+    """
     builder = _tfds_builder(name, data_dir, download)
     info = builder.info
     splits = list(info.splits.keys())
@@ -279,6 +337,9 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
     label = info.features[info.supervised_keys[1]]
     k = int(label.num_classes)
     names = tuple(label.names) if getattr(label, "names", None) else tuple(map(str, range(k)))
+    why = _no_records_why(builder) if lazy else None
+    if lazy and why is None:
+        return _tfds_records(name, builder, test, k, names)
     cache = None
     if cache_dir:
         cache = os.path.join(cache_dir, "tfds", name, str(info.version))
@@ -311,6 +372,8 @@ def tfds_source(name: str, data_dir: str | None, download: bool, cache_dir: str 
     meta = {}
     if id_tr is not None:
         meta = {"index_train": id_tr, "index_test": id_te}
+    if lazy:
+        meta["records"] = f"arrays decoded into memory ({why})"
     return Raw(
         x_tr,
         y_tr,
