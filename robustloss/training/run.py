@@ -307,6 +307,8 @@ def train(
             if wd is not None:
                 stopping = isolate and all(f is not None for f in failed)
                 if _checkpoint_due(config, epoch, last_save) or stopping:
+                    if writer is not None:
+                        writer.flush()  # the log on disk first: a checkpoint never gets ahead
                     wd.save(epoch + 1, state)
                     last_save = time.time()
             progress.update(record)

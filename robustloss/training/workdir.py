@@ -251,7 +251,11 @@ class Workdir:
             ValueError: a NaN/inf value (JSON has none); nothing is written.
         """
         rest = {k: v for k, v in record.items() if k != "epoch"}
-        JsonlWriter(self.metrics_path).write_scalars(record["epoch"], rest)
+        writer = JsonlWriter(self.metrics_path)
+        try:
+            writer.write_scalars(record["epoch"], rest)
+        finally:
+            writer.close()  # fsynced
 
     def save(self, epoch: int, state: TrainState) -> None:
         """Saves the checkpoint of ``epoch`` completed epochs (after its metrics line)."""

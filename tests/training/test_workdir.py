@@ -1,6 +1,7 @@
 """The workdir: metrics.jsonl appended per epoch; no line is lost or doubled by a kill."""
 
 import json
+import os
 
 import pytest
 
@@ -30,18 +31,34 @@ def test_metrics_are_appended_one_line_per_epoch(full, tmp_path, monkeypatch):
     cfg, summary, path = full
     assert [r["epoch"] for r in _lines(path)] == [1, 2, 3] and summary["complete"]
     assert _strip(_lines(path)) == _strip(summary["history"])
-    # Appended, never rewritten: a run of 3 epochs opens the log in "a" mode three times.
-    modes = []
-    real_open = open
+    # Appended, never rewritten: the run opens the log once, in "a" mode; and the log is on
+    # disk (fsynced) before every checkpoint, so a checkpoint never gets ahead of it.
+    from robustloss.training.workdir import Workdir
+    from robustloss.training.writers import JsonlWriter
+
+    modes, events = [], []
+    real_open, real_fsync = open, os.fsync
 
     def spy(file, mode="r", *a, **k):
         if str(file).endswith("metrics.jsonl"):
             modes.append(mode)
         return real_open(file, mode, *a, **k)
 
+    real_flush, real_save = JsonlWriter.flush, Workdir.save
     monkeypatch.setattr("builtins.open", spy)
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(JsonlWriter, "flush", lambda w: (events.append("log"), real_flush(w))[1])
+    monkeypatch.setattr(
+        Workdir, "save", lambda wd, e, st: (events.append(f"save {e}"), real_save(wd, e, st))[1]
+    )
+    with cfg.unlocked():
+        cfg.checkpoint_every = 1
     train(cfg, str(tmp_path / "spy"), **QUIET)
-    assert modes.count("a") == 3 and "w" not in modes
+    assert modes == ["a"]
+    saves = [i for i, e in enumerate(events) if e.startswith("save")]
+    assert [events[i] for i in saves] == ["save 1", "save 2", "save 3"]
+    for i in saves:  # the log's flush and its fsync come right before each save
+        assert events[i - 2 : i] == ["log", "fsync"], events
 
 
 def test_checkpoint_ahead_of_the_log_is_retrained_not_lost(full, tmp_path):
