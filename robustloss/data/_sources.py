@@ -13,6 +13,7 @@ import numpy as np
 
 from robustloss._io import atomic_write
 from robustloss.data._dataset import train_val_split
+from robustloss.data._images import TfdsSource, tfds_columns
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
@@ -287,8 +288,6 @@ def _no_records_why(builder) -> str | None:
 
 def _tfds_records(name: str, builder, test: str, k: int, names: tuple[str, ...]) -> Raw:
     """The train/test splits as `TfdsSource` records (labels and ids read, images not)."""
-    from ._images import TfdsSource, tfds_columns
-
     info = builder.info
     kx, ky = info.supervised_keys[0], info.supervised_keys[1]
     has_id = "id" in info.features.keys()

@@ -437,11 +437,12 @@ def small_disk(tmp_path):
 def _fill(folder, leave):
     """Fills the file system of ``folder`` up to ``leave`` free bytes (a filler file)."""
     path = os.path.join(folder, "filler")
-    with open(path, "wb") as f:
+    # unbuffered: nothing is left to flush at close (a buffered close on a full disk raised
+    # ENOSPC from the filler itself, now and then)
+    with open(path, "wb", buffering=0) as f:
         with contextlib.suppress(OSError):
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
     st = os.statvfs(folder)
     size = os.path.getsize(path)
     os.truncate(path, max(0, size - max(0, leave - st.f_bavail * st.f_frsize)))
