@@ -160,6 +160,26 @@ class LeNet5(nn.Module):
         return logits.astype(jnp.float32)
 
 
+def _block_layers(train: bool, dtype: Any):
+    """The ResNet blocks' layer makers (torchvision's settings): ``norm()`` a BatchNorm
+    (momentum 0.1 in PyTorch's convention, eps 1e-5) and ``conv(features, k, stride, pad)`` a
+    bias-free k×k conv with PyTorch's default init. Called inside a block's ``nn.compact``
+    ``__call__``, so the layers are that block's submodules (``Conv_i``, ``BatchNorm_i``)."""
+    norm = lambda: nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype
+    )
+    conv = lambda f, k, s, p: nn.Conv(
+        f,
+        (k, k),
+        strides=(s, s),
+        padding=p,
+        use_bias=False,
+        kernel_init=_torch_default_kernel,
+        dtype=dtype,
+    )
+    return norm, conv
+
+
 class _BasicBlock(nn.Module):
     """ResNet basic block: two 3×3 convs with BatchNorm, projection shortcut when needed."""
 
@@ -169,18 +189,7 @@ class _BasicBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(
-            use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
-        )
-        conv = lambda f, k, s, p: nn.Conv(
-            f,
-            (k, k),
-            strides=(s, s),
-            padding=p,
-            use_bias=False,
-            kernel_init=_torch_default_kernel,
-            dtype=self.dtype,
-        )
+        norm, conv = _block_layers(train, self.dtype)
         y = nn.relu(norm()(conv(self.features, 3, self.stride, 1)(x)))
         y = norm()(conv(self.features, 3, 1, 1)(y))
         if self.stride != 1 or x.shape[-1] != self.features:
@@ -204,18 +213,7 @@ class _Bottleneck(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        norm = lambda: nn.BatchNorm(
-            use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
-        )
-        conv = lambda f, k, s, p: nn.Conv(
-            f,
-            (k, k),
-            strides=(s, s),
-            padding=p,
-            use_bias=False,
-            kernel_init=_torch_default_kernel,
-            dtype=self.dtype,
-        )
+        norm, conv = _block_layers(train, self.dtype)
         out = 4 * self.features
         y = nn.relu(norm()(conv(self.features, 1, 1, 0)(x)))
         y = nn.relu(norm()(conv(self.features, 3, self.stride, 1)(y)))
